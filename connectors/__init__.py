@@ -1,0 +1,6 @@
+"""Connectors: one package per product (webcrm, fortnox, vismanet).
+
+Each package holds the API client (I/O only, no mapping logic), its field catalogue as data
+(`catalogue.yaml`) and a loopback simulator that speaks the same HTTP API. The contract every
+client honours is in `connectors.base`.
+"""

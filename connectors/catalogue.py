@@ -1,0 +1,153 @@
+"""Field catalogues: what entities and fields each product has, as data.
+
+Each connector package ships ``catalogue.yaml``; this module loads it into frozen objects that the
+semantic validator (unknown field, read-only, type mismatch, required on create) and the engine use.
+
+File format::
+
+    connector: fortnox
+    sources: [...]                 # where the facts come from
+    entities:
+      customer:
+        title: Customer
+        id: CustomerNumber         # the field that identifies a record
+        changed_since: true        # the API can list records changed since a time
+        fields:
+          Name: {type: string, max_length: 1024, required_on_create: true}
+          Country: {type: string, read_only: true}
+          Type: {type: string, enum: [PRIVATE, COMPANY]}
+          OrganisationCustom{1..15}: {type: string}      # a range expands to 15 fields
+          mainAddress.addressLine1: {type: string}       # nested fields use dotted paths
+          OrderRows: {type: array, lines: order_row}     # a collection of line records
+      order_row:
+        line_of: order             # a line entity: only lives inside its parent's collection
+        id: RowId
+        fields: {...}
+
+Types: ``string``, ``integer``, ``number``, ``boolean``, ``date``, ``datetime``, ``array``, ``object``.
+``wire: string`` notes that the API sends a number or boolean as a string ("1", "false").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "array", "object")
+CONNECTOR_NAMES = ("webcrm", "fortnox", "vismanet")
+_RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of an entity."""
+
+    name: str
+    type: str
+    max_length: int | None = None
+    read_only: bool = False
+    required_on_create: bool = False
+    enum: tuple[Any, ...] | None = None
+    lines: str | None = None
+    wire: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EntityCatalogue:
+    """One entity: its id field and its fields by name."""
+
+    name: str
+    title: str
+    id_field: str
+    fields: dict[str, FieldInfo]
+    line_of: str | None = None
+    changed_since: bool = True
+
+    def field(self, name: str) -> FieldInfo | None:
+        return self.fields.get(name)
+
+    @property
+    def required_on_create(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields.values() if f.required_on_create)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """All entities of one connector."""
+
+    connector: str
+    entities: dict[str, EntityCatalogue]
+
+    def entity(self, name: str) -> EntityCatalogue | None:
+        return self.entities.get(name)
+
+
+def _expand(name: str) -> list[str]:
+    match = _RANGE.search(name)
+    if not match:
+        return [name]
+    start, end = int(match.group(1)), int(match.group(2))
+    out: list[str] = []
+    for i in range(start, end + 1):
+        out.extend(_expand(name[: match.start()] + str(i) + name[match.end() :]))
+    return out
+
+
+def _field(name: str, spec: dict[str, Any]) -> FieldInfo:
+    ftype = spec.get("type", "string")
+    if ftype not in FIELD_TYPES:
+        raise ValueError(f"field {name}: unknown type {ftype!r}")
+    enum = spec.get("enum")
+    return FieldInfo(
+        name=name,
+        type=ftype,
+        max_length=spec.get("max_length"),
+        read_only=bool(spec.get("read_only", False)),
+        required_on_create=bool(spec.get("required_on_create", False)),
+        enum=tuple(enum) if enum is not None else None,
+        lines=spec.get("lines"),
+        wire=spec.get("wire"),
+        description=spec.get("description", ""),
+    )
+
+
+def parse_catalogue(data: dict[str, Any]) -> Catalogue:
+    """Turn the parsed YAML of a catalogue file into a ``Catalogue``."""
+    entities: dict[str, EntityCatalogue] = {}
+    for ename, espec in data["entities"].items():
+        fields: dict[str, FieldInfo] = {}
+        for raw_name, fspec in (espec.get("fields") or {}).items():
+            for name in _expand(raw_name):
+                fields[name] = _field(name, fspec or {})
+        id_field = espec["id"]
+        if id_field not in fields:
+            raise ValueError(f"entity {ename}: id field {id_field!r} is not among its fields")
+        entities[ename] = EntityCatalogue(
+            name=ename,
+            title=espec.get("title", ename),
+            id_field=id_field,
+            fields=fields,
+            line_of=espec.get("line_of"),
+            changed_since=bool(espec.get("changed_since", True)),
+        )
+    for ent in entities.values():
+        for f in ent.fields.values():
+            if f.lines and f.lines not in entities:
+                raise ValueError(f"{ent.name}.{f.name}: line entity {f.lines!r} is not defined")
+    return Catalogue(connector=data["connector"], entities=entities)
+
+
+@cache
+def load_catalogue(connector: str) -> Catalogue:
+    """The catalogue shipped with ``connectors/<connector>/catalogue.yaml`` (cached)."""
+    if connector not in CONNECTOR_NAMES:
+        raise KeyError(connector)
+    path = Path(__file__).parent / connector / "catalogue.yaml"
+    with path.open(encoding="utf-8") as fh:
+        return parse_catalogue(yaml.safe_load(fh))
