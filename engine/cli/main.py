@@ -1,0 +1,37 @@
+"""Argument parsing and dispatch for every ``mapsync`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from engine import __version__
+from engine.cli import validate_cmd
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mapsync", description="Declarative webCRM <-> ERP sync engine.")
+    parser.add_argument("--version", action="version", version=f"mapsync {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    validate_cmd.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Every diagnostic code mapsync can emit, with a title and how to fix it.
+
+Codes are stable: CI pipelines filter on them. ``docs/diagnostics.md`` documents each one and a test
+fails when the two drift apart. Ranges: MS1xx files and YAML, MS2xx schema, MS3xx references to
+connectors, entities, fields and mappings, MS4xx expressions and extractors, MS5xx secrets and
+environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    code: str
+    title: str
+    fix: str
+
+
+_CODES = [
+    # files and YAML
+    CodeInfo("MS101", "YAML syntax error",
+             "Fix the YAML at the reported position: check indentation, a missing ':' or an unclosed quote."),
+    CodeInfo("MS102", "File is not valid UTF-8",
+             "Save the file as UTF-8 (with or without BOM). UTF-16 with a BOM is also accepted."),
+    CodeInfo("MS103", "Duplicate key",
+             "Remove one of the two keys: YAML would silently keep only the last one."),
+    CodeInfo("MS104", "Referenced file missing or unreadable",
+             "Check the file name under `mappings:` in ruleset.yaml; paths are relative to the rule set folder."),
+    CodeInfo("MS105", "`extends` cycle",
+             "A rule set cannot extend itself, directly or through others. Remove one `extends`."),
+    CodeInfo("MS106", "`extends` target not found",
+             "`extends` takes a path to another rule set folder, relative to this one."),
+    CodeInfo("MS107", "Empty or non-mapping document",
+             "A rule file must be a YAML mapping (key: value pairs) at the top level."),
+    CodeInfo("MS108", "No ruleset.yaml in folder",
+             "A rule set is a folder with a ruleset.yaml; pass that folder or a single rule file."),
+    # schema
+    CodeInfo("MS201", "Unknown property",
+             "Remove the property or fix its spelling; the hint lists the properties allowed here."),
+    CodeInfo("MS202", "Missing required property",
+             "Add the property named in the message."),
+    CodeInfo("MS203", "Wrong type",
+             "Give a value of the type named in the message (for example a list instead of a string)."),
+    CodeInfo("MS204", "Value not allowed",
+             "Use one of the allowed values named in the hint."),
+    CodeInfo("MS205", "Schema violation",
+             "The value breaks a rule of the schema; see the message and docs/rules.md."),
+    # references
+    CodeInfo("MS301", "Unknown connector",
+             "Use one of: webcrm (crm side), fortnox or vismanet (erp side)."),
+    CodeInfo("MS302", "Unknown entity",
+             "Use an entity of the connector's field catalogue (docs/connectors.md lists them)."),
+    CodeInfo("MS303", "Unknown field",
+             "Use a field of the entity's catalogue; for nested fields use a dotted path (mainContact.email)."),
+    CodeInfo("MS304", "Writing a read-only field",
+             "The target system sets this field itself. Make the rule one-way towards the other system."),
+    CodeInfo("MS305", "Type mismatch",
+             "Add a `map` or a `transform` that converts the value, or map a field of a compatible type."),
+    CodeInfo("MS306", "Extractor cannot be written back",
+             "A JMESPath `read` extractor only reads. Add `field:` for writing, or make the rule one-way."),
+    CodeInfo("MS307", "Value map not reversible",
+             "Two keys map to the same value, so the way back is ambiguous. Add `map_reverse` or make the "
+             "rule one-way."),
+    CodeInfo("MS308", "Two rules write the same field",
+             "Each target field may be written by one rule only; remove or disable one of them."),
+    CodeInfo("MS309", "Parent mapping missing",
+             "The `parent` names a mapping that does not exist or is disabled; records of this mapping "
+             "cannot be linked to their parent."),
+    CodeInfo("MS310", "Duplicate mapping name",
+             "Mapping names must be unique in a rule set; rename one."),
+    CodeInfo("MS311", "Field direction outside the mapping direction",
+             "A field cannot flow in a direction its mapping does not; change the field or mapping direction."),
+    CodeInfo("MS312", "Required field never written on create",
+             "The target needs this field to create a record; add a rule, a `value` or a `default` for it."),
+    CodeInfo("MS313", "Value longer than the field allows",
+             "Shorten the constant or default to the field's maximum length."),
+    CodeInfo("MS314", "Unknown setting",
+             "Define the setting under `settings:` in ruleset.yaml, or fix the name."),
+    CodeInfo("MS315", "Wrong connector for the side",
+             "The crm side uses webcrm; the erp side uses fortnox or vismanet."),
+    CodeInfo("MS316", "Unknown mapping in overrides",
+             "`overrides` keys must be names of mappings of the rule set or the one it extends."),
+    CodeInfo("MS317", "Unknown connection setting",
+             "Use a connection setting the connector supports (docs/connectors.md)."),
+    CodeInfo("MS318", "Line rule does not fit its entities",
+             "A line rule needs a crm line entity with a parent field and an erp collection of line records."),
+    CodeInfo("MS319", "Match key not usable",
+             "A match key must name a field on each side that the rule set can read."),
+    CodeInfo("MS320", "Rule has no effect",
+             "The rule never writes anything (e.g. one side only without `value`); complete or remove it."),
+    # expressions
+    CodeInfo("MS401", "Expression syntax error",
+             "Fix the Python-style expression at the marked column."),
+    CodeInfo("MS402", "Unknown name in expression",
+             "Expressions see `record`, `value`, `settings`, `crm`, `erp` and the functions listed in "
+             "docs/rules.md."),
+    CodeInfo("MS403", "Unknown function in expression",
+             "Use one of the functions listed in docs/rules.md."),
+    CodeInfo("MS404", "Unsafe or unsupported expression",
+             "Expressions cannot use private attributes (`_x`), lambdas, assignments, imports or "
+             "comprehensions."),
+    CodeInfo("MS405", "Invalid JMESPath",
+             "Fix the JMESPath expression at the marked column (see jmespath.org)."),
+    # secrets and environment
+    CodeInfo("MS501", "Literal secret",
+             "Never write a secret in a rule file: use `${env:NAME}` and set NAME in the environment."),
+    CodeInfo("MS502", "Environment variable not set",
+             "Set the variable before `mapsync run` (a warning for `validate`, an error for `run`)."),
+    CodeInfo("MS503", "Bad `${...}` reference",
+             "Write `${env:NAME}` in connection settings or `${settings.path}` in field names."),
+]
+
+CODES: dict[str, CodeInfo] = {c.code: c for c in _CODES}

@@ -1,0 +1,246 @@
+"""Expressions in rule files: conditions, transforms and `enabled` switches.
+
+An expression is a Python-style expression evaluated by simpleeval (an allow-list evaluator). It is
+parsed and checked **once**, when the rule set is compiled: syntax, names, functions, and any node or
+operator simpleeval would refuse. At run time ``Expression.evaluate(names)`` only walks the parsed tree.
+
+Names an expression may use depend on where it stands (``record`` and ``settings`` in conditions;
+``value``, ``record`` and ``settings`` in transforms). ``FUNCTIONS`` is the fixed function library,
+documented in docs/rules.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from simpleeval import EvalWithCompoundTypes, InvalidExpression
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _number(value: Any) -> float | int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return value
+    text = str(value).strip().replace(",", ".")
+    number = float(text)
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def _round(value: Any, digits: int = 0) -> float | int | None:
+    number = _number(value)
+    if number is None:
+        return None
+    quantum = Decimal(1).scaleb(-digits)
+    rounded = Decimal(str(number)).quantize(quantum, rounding=ROUND_HALF_UP)
+    return int(rounded) if digits <= 0 else float(rounded)
+
+
+def _date(value: Any) -> str | None:
+    """The date part (YYYY-MM-DD) of a date or date-time string."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    return dt.date.fromisoformat(text[:10]).isoformat()
+
+
+def _coalesce(*values: Any) -> Any:
+    for value in values:
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _concat(*values: Any) -> str:
+    return "".join(_text(v) for v in values)
+
+
+def _join(separator: str, *values: Any) -> str:
+    return separator.join(_text(v) for v in values if v not in (None, ""))
+
+
+def _left(value: Any, length: int) -> str | None:
+    return None if value is None else str(value)[:length]
+
+
+def _split(value: Any, separator: str | None = None) -> list[str]:
+    return [] if value in (None, "") else str(value).split(separator)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "str": _text,
+    "int": lambda v: None if v in (None, "") else int(float(str(v).replace(",", "."))),
+    "float": lambda v: None if v in (None, "") else float(str(v).replace(",", ".")),
+    "number": _number,
+    "bool": lambda v: str(v).strip().lower() in ("1", "true", "yes", "on") if isinstance(v, str) else bool(v),
+    "round": _round,
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "len": lambda v: 0 if v is None else len(v),
+    "upper": lambda v: None if v is None else str(v).upper(),
+    "lower": lambda v: None if v is None else str(v).lower(),
+    "strip": lambda v: None if v is None else str(v).strip(),
+    "title": lambda v: None if v is None else str(v).title(),
+    "left": _left,
+    "replace": lambda v, old, new: None if v is None else str(v).replace(old, new),
+    "split": _split,
+    "concat": _concat,
+    "join": _join,
+    "coalesce": _coalesce,
+    "date": _date,
+    "today": lambda: dt.date.today().isoformat(),
+    "is_empty": _is_empty,
+}
+
+FUNCTION_DOCS: dict[str, str] = {
+    "str": "text of a value; None becomes ''",
+    "int": "integer of a number or numeric text ('12', '12.0'); empty becomes None",
+    "float": "float of a number or numeric text (comma or point); empty becomes None",
+    "number": "int or float of a value or numeric text; empty becomes None",
+    "bool": "truth of a value; text 'true', '1', 'yes', 'on' is true",
+    "round": "round(value, digits=0), half up; numeric text accepted",
+    "abs": "absolute value",
+    "min": "smallest argument",
+    "max": "largest argument",
+    "len": "length; None is 0",
+    "upper": "text in upper case",
+    "lower": "text in lower case",
+    "strip": "text without surrounding blanks",
+    "title": "text in title case",
+    "left": "left(value, n): the first n characters",
+    "replace": "replace(value, old, new)",
+    "split": "split(value, separator=None): list of parts",
+    "concat": "concat(a, b, ...): the texts joined without separator; None counts as ''",
+    "join": "join(separator, a, b, ...): the non-empty texts joined with separator",
+    "coalesce": "the first argument that is neither None nor ''",
+    "date": "the YYYY-MM-DD date part of a date or date-time",
+    "today": "today's date as YYYY-MM-DD",
+    "is_empty": "true for None, '', [] and {}",
+}
+
+# Expression nodes the evaluator accepts. Assignments, imports, lambdas and comprehensions are not here.
+_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+    ast.Expr, ast.Name, ast.Load, ast.UnaryOp, ast.BinOp, ast.BoolOp, ast.Compare,
+    ast.IfExp, ast.Call, ast.keyword, ast.Subscript, ast.Attribute, ast.Slice, ast.Constant,
+    ast.JoinedStr, ast.FormattedValue, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.And, ast.Or,
+)
+
+
+@dataclass(frozen=True)
+class ExpressionProblem:
+    """A problem found while compiling an expression; ``column`` is 1-based within the expression."""
+
+    code: str
+    message: str
+    column: int = 0
+
+
+class ExpressionError(Exception):
+    """An expression failed at run time for one record (a rule error, quarantined with the record)."""
+
+
+class _Record(dict[str, Any]):
+    """A record as expressions see it: a missing field reads as None instead of failing."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def as_record(record: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Wrap a record (and nested objects) so that ``record.Missing`` is None in expressions."""
+    if record is None:
+        return _Record()
+    return _Record({k: as_record(v) if isinstance(v, Mapping) else v for k, v in record.items()})
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed, checked expression. Evaluate many times; it never parses again."""
+
+    text: str
+    tree: ast.AST = field(repr=False, compare=False)
+    names: frozenset[str] = frozenset()
+    attributes: tuple[tuple[str, str], ...] = ()  # (name, attribute) pairs used, e.g. ("record", "Type")
+
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
+        evaluator = EvalWithCompoundTypes(functions=FUNCTIONS, names=dict(names))
+        try:
+            return evaluator.eval(self.text, previously_parsed=self.tree)
+        except (InvalidExpression, ArithmeticError, TypeError, ValueError, KeyError, IndexError,
+                AttributeError) as exc:
+            raise ExpressionError(f"{self.text!r} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Expression | None, list[ExpressionProblem]]:
+    """Parse and check ``text``; returns the expression or every problem found."""
+    allowed = frozenset(allowed_names)
+    try:
+        module = ast.parse(text.strip())
+    except SyntaxError as exc:
+        return None, [ExpressionProblem("MS401", exc.msg, exc.offset or 0)]
+    if len(module.body) != 1 or not isinstance(module.body[0], ast.Expr):
+        return None, [ExpressionProblem("MS404", "only a single expression is allowed (no statements)", 1)]
+    tree: ast.AST = module.body[0]
+    problems: list[ExpressionProblem] = []
+    used_names: set[str] = set()
+    attributes: list[tuple[str, str]] = []
+    operators = EvalWithCompoundTypes().operators
+
+    def visit(node: ast.AST, *, called: bool = False) -> None:
+        column = getattr(node, "col_offset", -1) + 1
+        if isinstance(node, ast.operator | ast.unaryop | ast.cmpop):
+            if type(node) not in operators:
+                problems.append(ExpressionProblem("MS404", f"operator {type(node).__name__} is not allowed"))
+            return
+        if not isinstance(node, _ALLOWED_NODES):
+            problems.append(ExpressionProblem(
+                "MS404", f"{type(node).__name__} is not allowed in expressions", column))
+            return  # do not report what lies inside a refused construct
+        if isinstance(node, ast.Name):
+            if called:
+                if node.id not in FUNCTIONS:
+                    problems.append(ExpressionProblem("MS403", f"unknown function {node.id!r}", column))
+            elif node.id not in allowed:
+                problems.append(ExpressionProblem("MS402", f"unknown name {node.id!r}", column))
+            else:
+                used_names.add(node.id)
+            return
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                problems.append(ExpressionProblem(
+                    "MS404", f"private attribute {node.attr!r} is not allowed", column))
+                return
+            if called:
+                suggestion = f"; use {node.attr}(...)" if node.attr in FUNCTIONS else ""
+                problems.append(ExpressionProblem(
+                    "MS403", f"method call .{node.attr}() is not allowed{suggestion}", column))
+            if isinstance(node.value, ast.Name):
+                attributes.append((node.value.id, node.attr))
+        if isinstance(node, ast.Call):
+            visit(node.func, called=True)
+            for child in [*node.args, *node.keywords]:
+                visit(child)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    problems.sort(key=lambda p: p.column)
+    if problems:
+        return None, problems
+    return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes)), []

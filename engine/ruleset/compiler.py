@@ -1,0 +1,388 @@
+"""From a merged ``RawRuleSet`` to the frozen, compiled ``RuleSet`` model.
+
+One small builder per rule kind (side, field rule, key pair, line rule, mapping, system). Builders
+compile every JMESPath extractor and expression once, resolve ``${settings.path}`` in field names,
+evaluate ``enabled`` switches over the settings, and collect every problem as a diagnostic. Rules
+switched off by ``enabled`` are still compiled and checked (so a consultant learns about an error
+before flipping the switch) but are left out of the model the engine runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from engine.diagnostics import Diagnostic, Location
+from engine.expressions import Expression, ExpressionError, compile_expression
+from engine.extractors import MISSING, FieldPath, compile_jmespath
+from engine.ruleset.loader import Located, RawRuleSet
+from engine.ruleset.model import (
+    ConflictPolicy,
+    Direction,
+    FieldRule,
+    FieldSide,
+    KeyPair,
+    LineRule,
+    MappingRule,
+    Side,
+    SystemConfig,
+    WritePolicy,
+)
+from engine.ruleset.source import SourceDocument
+
+CONDITION_NAMES = ("record", "settings")
+TRANSFORM_NAMES = ("value", "record", "settings")
+ENABLED_NAMES = ("settings",)
+_SETTING_REF = re.compile(r"^\$\{settings\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\}$")
+
+
+def freeze(value: Any) -> Any:
+    """Deeply read-only copy of plain YAML data (dicts become mapping proxies, lists tuples)."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists again, for expression evaluation."""
+    if isinstance(value, MappingProxyType | dict):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass
+class CompiledMapping:
+    """A compiled mapping with the rules its switches turned off (kept for checking)."""
+
+    rule: MappingRule
+    enabled: bool
+    all_fields: tuple[tuple[FieldRule, bool], ...]  # (rule, enabled)
+    parent_location: Location | None = None
+
+
+@dataclass
+class Compilation:
+    """What the compiler produced; ``semantics`` checks it against the catalogues."""
+
+    raw: RawRuleSet
+    settings: dict[str, Any]
+    crm: SystemConfig | None = None
+    erp: SystemConfig | None = None
+    mappings: list[CompiledMapping] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+class _Builder:
+    def __init__(self, raw: RawRuleSet) -> None:
+        self.raw = raw
+        self.settings = raw.settings
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def error(self, code: str, message: str, location: Location, hint: str = "") -> None:
+        self.diagnostics.append(Diagnostic(code, message, location, hint=hint))
+
+    def expression(self, at: Located, names: tuple[str, ...]) -> Expression | None:
+        text = at.value
+        if not isinstance(text, str):
+            return None
+        compiled, problems = compile_expression(text, names)
+        for problem in problems:
+            self.error(problem.code, f"{problem.message} in expression {text!r}"
+                       + (f" at column {problem.column}" if problem.column else ""), at.location(),
+                       hint=_caret(text, problem.column))
+        return compiled
+
+    def setting(self, dotted: str) -> Any:
+        current: Any = self.settings
+        for part in dotted.split("."):
+            if not isinstance(current, dict) or part not in current:
+                return MISSING
+            current = current[part]
+        return current
+
+    def field_name(self, at: Located, text: str) -> str | None:
+        """A field name, resolving a whole-string ``${settings.path}`` reference."""
+        if "${" not in text:
+            return text
+        match = _SETTING_REF.match(text.strip())
+        if not match:
+            self.error("MS503", f"{text!r} is not a valid reference; write ${{settings.path}}", at.location())
+            return None
+        value = self.setting(match.group(1))
+        if value is MISSING:
+            self.error("MS314", f"setting {match.group(1)!r} is not defined", at.location())
+            return None
+        if not isinstance(value, str) or not value:
+            self.error("MS203", f"setting {match.group(1)!r} must be a field name (text), got {value!r}",
+                       at.location())
+            return None
+        return value
+
+    def enabled(self, at: Located | None) -> bool:
+        if at is None:
+            return True
+        value = at.value
+        if isinstance(value, bool):
+            return value
+        expr = self.expression(at, ENABLED_NAMES)
+        if expr is None:
+            return True  # reported; keep checking the rest
+        for name, attr in expr.attributes:
+            if name == "settings" and attr not in self.settings:
+                self.error("MS314", f"setting {attr!r} is not defined", at.location())
+                return True
+        try:
+            return bool(expr.evaluate({"settings": self.settings}))
+        except ExpressionError as exc:
+            self.error("MS402", str(exc), at.location())
+            return True
+
+    # -- builders ------------------------------------------------------------------------------------
+    def side(self, at: Located | None) -> FieldSide | None:
+        if at is None:
+            return None
+        value = at.value
+        if isinstance(value, str):
+            name = self.field_name(at, value)
+            if name is None:
+                return None
+            path = FieldPath(name)
+            return FieldSide(reader=path, writer=path, location=at.location())
+        if not isinstance(value, dict):
+            return None
+        writer: FieldPath | None = None
+        field_at = at.get("field")
+        if field_at is not None and isinstance(field_at.value, str):
+            name = self.field_name(field_at, field_at.value)
+            if name is None:
+                return None
+            writer = FieldPath(name)
+        read_at = at.get("read")
+        if read_at is not None and isinstance(read_at.value, str):
+            extractor, problem = compile_jmespath(read_at.value)
+            if problem is not None:
+                self.error("MS405", f"{problem.message} in {read_at.value!r}"
+                           + (f" at column {problem.column}" if problem.column else ""),
+                           read_at.location(), hint=_caret(read_at.value, problem.column))
+                return None
+            assert extractor is not None
+            return FieldSide(reader=extractor, writer=writer, location=at.location())
+        if writer is None:
+            return None
+        return FieldSide(reader=writer, writer=writer, location=at.location())
+
+    def key_pair(self, at: Located) -> KeyPair | None:
+        value = at.value
+        if not isinstance(value, dict) or not isinstance(value.get("crm"), str) \
+                or not isinstance(value.get("erp"), str):
+            return None
+        crm_at, erp_at = at.child("crm"), at.child("erp")
+        crm = self.field_name(crm_at, crm_at.value)
+        erp = self.field_name(erp_at, erp_at.value)
+        if crm is None or erp is None:
+            return None
+        return KeyPair(FieldPath(crm), FieldPath(erp), at.location())
+
+    def field_rule(self, at: Located, mapping_direction: Direction) -> tuple[FieldRule, bool] | None:
+        data = at.value
+        if not isinstance(data, dict):
+            return None
+        crm = self.side(at.get("crm"))
+        erp = self.side(at.get("erp"))
+        if ("crm" in data and crm is None) or ("erp" in data and erp is None):
+            return None  # a side failed to compile; reported
+        constant = data.get("value", MISSING)
+        direction = mapping_direction
+        direction_at = at.get("direction")
+        if direction_at is not None:
+            direction = Direction(direction_at.value)
+        elif crm is None or erp is None:
+            direction = Direction.ERP_TO_CRM if erp is None else Direction.CRM_TO_ERP
+        if (crm is None or erp is None) and constant is MISSING:
+            self.error("MS320", "a rule with only one side needs `value` (a constant to write)", at.location())
+            return None
+        if not direction.within(mapping_direction):
+            self.error("MS311", f"field direction {direction.value} lies outside the mapping direction "
+                       f"{mapping_direction.value}", (direction_at or at).location())
+        value_map = data.get("map")
+        reverse = data.get("map_reverse")
+        reverse_map: dict[Any, Any] | None = None
+        if isinstance(reverse, dict):
+            reverse_map = dict(reverse)
+        elif isinstance(value_map, dict):
+            inverted: dict[Any, Any] = {}
+            clashes: list[str] = []
+            for k, v in value_map.items():
+                if v in inverted:
+                    clashes.append(f"{inverted[v]!r} and {k!r} both map to {v!r}")
+                else:
+                    inverted[v] = k
+            if clashes and direction.writes(Side.CRM):
+                map_at = at.child("map")
+                self.error("MS307", "the value map is not reversible: " + "; ".join(clashes), map_at.location())
+            reverse_map = inverted
+        transform_at = at.get("transform")
+        to_erp = to_crm = None
+        if transform_at is not None and isinstance(transform_at.value, dict):
+            if (t := transform_at.get("to_erp")) is not None:
+                to_erp = self.expression(t, TRANSFORM_NAMES)
+            if (t := transform_at.get("to_crm")) is not None:
+                to_crm = self.expression(t, TRANSFORM_NAMES)
+        labels = [s.label for s in (crm, erp) if s is not None]
+        rule = FieldRule(
+            key=str(data.get("name") or " <-> ".join(labels)),
+            crm=crm,
+            erp=erp,
+            direction=direction,
+            location=at.location(),
+            value_map=MappingProxyType(dict(value_map)) if isinstance(value_map, dict) else None,
+            reverse_map=MappingProxyType(reverse_map) if reverse_map is not None else None,
+            to_erp=to_erp,
+            to_crm=to_crm,
+            constant=freeze(constant),
+            default=freeze(data.get("default", MISSING)),
+            write=WritePolicy(data.get("write", "always")),
+            conflict=ConflictPolicy(data["conflict"]) if "conflict" in data else None,
+        )
+        return rule, self.enabled(at.get("enabled"))
+
+    def line_rule(self, at: Located, mapping_direction: Direction) -> LineRule | None:
+        data = at.value
+        if not isinstance(data, dict) or not isinstance(data.get("crm"), dict) \
+                or not isinstance(data.get("erp"), dict):
+            return None
+        direction = Direction(data.get("direction", mapping_direction.value))
+        if not direction.within(mapping_direction):
+            self.error("MS311", f"line direction {direction.value} lies outside the mapping direction "
+                       f"{mapping_direction.value}", at.child("direction").location())
+        fields: list[FieldRule] = []
+        for index, _ in enumerate(data.get("fields") or []):
+            built = self.field_rule(at.child("fields", index), direction)
+            if built is not None and built[1]:
+                fields.append(built[0])
+        match = [kp for i, _ in enumerate(data.get("match") or []) if (kp := self.key_pair(at.child("match", i)))]
+        return LineRule(
+            name=str(data.get("name")),
+            crm_entity=str(data["crm"].get("entity")),
+            crm_parent_field=FieldPath(str(data["crm"].get("parent_field"))),
+            erp_collection=FieldPath(str(data["erp"].get("collection"))),
+            direction=direction,
+            match=tuple(match),
+            fields=tuple(fields),
+            location=at.location(),
+        )
+
+    def mapping(self, top: Located, overrides: list[Located]) -> CompiledMapping | None:
+        data = top.value
+        required = ("name", "crm", "erp", "direction")
+        if not all(isinstance(data.get(k), str) for k in required):
+            return None  # the schema reported it
+        try:
+            direction = Direction(data["direction"])
+        except ValueError:
+            return None
+        conflict = ConflictPolicy(data.get("conflict", "erp-wins")) \
+            if data.get("conflict", "erp-wins") in ConflictPolicy._value2member_map_ else ConflictPolicy.ERP_WINS
+        enabled_at = top.get("enabled")
+        conditions_at = top.get("conditions")
+        match_at = top.get("match")
+        for override in overrides:
+            o = override.value if isinstance(override.value, dict) else {}
+            if "enabled" in o:
+                enabled_at = override.child("enabled")
+            if "direction" in o:
+                direction = Direction(o["direction"])
+            if "conflict" in o:
+                conflict = ConflictPolicy(o["conflict"])
+            if "conditions" in o:
+                conditions_at = override.child("conditions")
+            if "match" in o:
+                match_at = override.child("match")
+        enabled = self.enabled(enabled_at)
+        conditions: dict[Side, Expression] = {}
+        if conditions_at is not None and isinstance(conditions_at.value, dict):
+            for side in Side:
+                if (c := conditions_at.get(side.value)) is not None:
+                    expr = self.expression(c, CONDITION_NAMES)
+                    if expr is not None:
+                        conditions[side] = expr
+        all_fields: list[tuple[FieldRule, bool]] = []
+        for index, _ in enumerate(data.get("fields") or []):
+            built = self.field_rule(top.child("fields", index), direction)
+            if built is not None:
+                all_fields.append(built)
+        match: list[KeyPair] = []
+        if match_at is not None and isinstance(match_at.value, list):
+            match = [kp for i, _ in enumerate(match_at.value) if (kp := self.key_pair(match_at.child(i)))]
+        parent_key = self.key_pair(top.child("parent_key")) if "parent_key" in data else None
+        lines = [lr for i, _ in enumerate(data.get("lines") or [])
+                 if (lr := self.line_rule(top.child("lines", i), direction))]
+        parent_at = top.get("parent")
+        rule = MappingRule(
+            name=data["name"],
+            description=str(data.get("description", "")),
+            crm_entity=data["crm"],
+            erp_entity=data["erp"],
+            direction=direction,
+            conflict=conflict,
+            fields=tuple(r for r, on in all_fields if on),
+            location=top.location(),
+            file=top.doc.file,
+            conditions=MappingProxyType(conditions),
+            match=tuple(match),
+            parent=data.get("parent") if isinstance(data.get("parent"), str) else None,
+            parent_key=parent_key,
+            lines=tuple(lines),
+        )
+        return CompiledMapping(rule, enabled, tuple(all_fields),
+                               parent_location=parent_at.location() if parent_at else None)
+
+    def system(self, side: str) -> SystemConfig | None:
+        raw = self.raw.systems.get(side)
+        if raw is None or raw.connector is None or not isinstance(raw.connector.value, str):
+            return None
+        connection = {k: str(v.value) for k, v in raw.connection.items()}
+        return SystemConfig(raw.connector.value, MappingProxyType(connection), raw.connector.location())
+
+
+def _caret(text: str, column: int) -> str:
+    if column <= 0:
+        return ""
+    return f"{text}\n{' ' * (column - 1)}^"
+
+
+def compile_raw(raw: RawRuleSet) -> Compilation:
+    """Compile every mapping of a merged rule set; collects problems instead of raising."""
+    builder = _Builder(raw)
+    result = Compilation(raw=raw, settings=raw.settings)
+    result.crm = builder.system("crm")
+    result.erp = builder.system("erp")
+    for name, doc in raw.mappings.items():
+        if doc.data is None:
+            continue
+        compiled = builder.mapping(Located(doc, ()), raw.overrides.get(name, []))
+        if compiled is not None:
+            result.mappings.append(compiled)
+    known = set(raw.mappings)
+    for name, located in raw.overrides.items():
+        if name not in known:
+            for at in located:
+                builder.error("MS316", f"overrides name {name!r}, which is not a mapping of this rule set",
+                              at.location(key=True), hint="known mappings: " + ", ".join(sorted(known)))
+    result.diagnostics.extend(builder.diagnostics)
+    return result
+
+
+def compile_lone_mapping(doc: SourceDocument) -> list[Diagnostic]:
+    """Compile a mapping file that has no rule set around it (no settings, no catalogue checks)."""
+    builder = _Builder(RawRuleSet(folder=Path(doc.file).parent, root=doc))
+    builder.mapping(Located(doc, ()), [])
+    return builder.diagnostics

@@ -1,0 +1,184 @@
+"""Reading a rule set folder: ``ruleset.yaml``, its mapping files, and ``extends`` chains.
+
+The result is a ``RawRuleSet``: the schema-checked documents of every level, merged (systems and
+settings of the derived rule set over those it extends; a mapping file with the same ``name``
+replacing the inherited one; ``overrides`` collected per mapping), each value still tied to the file
+and position it came from. ``compiler`` turns it into the typed model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.diagnostics import Diagnostic, Location
+from engine.ruleset.schema import check_schema
+from engine.ruleset.source import PathKey, SourceDocument, read_source
+
+RULESET_FILE = "ruleset.yaml"
+
+
+@dataclass(frozen=True)
+class Located:
+    """A value in a document, with the document it came from and its path there."""
+
+    doc: SourceDocument
+    path: PathKey
+
+    @property
+    def value(self) -> Any:
+        current: Any = self.doc.data
+        for part in self.path:
+            current = current[part]
+        return current
+
+    def child(self, *parts: str | int) -> Located:
+        return Located(self.doc, (*self.path, *parts))
+
+    def get(self, key: str) -> Located | None:
+        value = self.value
+        if isinstance(value, dict) and key in value:
+            return self.child(key)
+        return None
+
+    def location(self, *, key: bool = False) -> Location:
+        return self.doc.location(self.path, key=key)
+
+
+@dataclass
+class RawSystem:
+    connector: Located | None = None
+    connection: dict[str, Located] = field(default_factory=dict)
+
+
+@dataclass
+class RawRuleSet:
+    """Everything read from a rule set folder and the ones it extends, merged, with positions."""
+
+    folder: Path
+    root: SourceDocument
+    name: str = ""
+    description: str = ""
+    systems: dict[str, RawSystem] = field(default_factory=lambda: {"crm": RawSystem(), "erp": RawSystem()})
+    settings: dict[str, Any] = field(default_factory=dict)
+    mappings: dict[str, SourceDocument] = field(default_factory=dict)
+    overrides: dict[str, list[Located]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def display_path(path: Path) -> str:
+    """Paths in diagnostics: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_checked(path: Path) -> SourceDocument:
+    """Read one rule file and check it against its schema."""
+    doc = read_source(path, display_path(path))
+    doc.diagnostics.extend(check_schema(doc))
+    return doc
+
+
+def load_raw(folder: Path, _stack: tuple[Path, ...] = ()) -> RawRuleSet:
+    """Read a rule set folder (and what it extends). Problems are collected, never raised."""
+    folder = folder.resolve()
+    root = read_checked(folder / RULESET_FILE)
+    raw = RawRuleSet(folder=folder, root=root)
+    raw.files.append(root.file)
+    raw.diagnostics.extend(root.diagnostics)
+    if root.data is None:
+        return raw
+    top = Located(root, ())
+    extends = top.get("extends")
+    if extends is not None and isinstance(extends.value, str):
+        target = (folder / extends.value).resolve()
+        if target in (*_stack, folder):
+            chain = " -> ".join(display_path(p) for p in (*_stack, folder, target))
+            raw.diagnostics.append(Diagnostic("MS105", f"extends cycle: {chain}", extends.location()))
+        elif not (target / RULESET_FILE).is_file():
+            raw.diagnostics.append(Diagnostic(
+                "MS106", f"{extends.value!r} is not a rule set folder (no {RULESET_FILE} in "
+                f"{display_path(target)})", extends.location()))
+        else:
+            parent = load_raw(target, (*_stack, folder))
+            raw.diagnostics.extend(parent.diagnostics)
+            raw.files.extend(parent.files)
+            raw.name, raw.description = parent.name, parent.description
+            raw.systems, raw.settings = parent.systems, parent.settings
+            raw.mappings, raw.overrides = parent.mappings, parent.overrides
+    _apply_level(raw, top)
+    return raw
+
+
+def _apply_level(raw: RawRuleSet, top: Located) -> None:
+    data = top.value
+    raw.name = data.get("name", raw.name) if isinstance(data.get("name"), str) else raw.name
+    if isinstance(data.get("description"), str):
+        raw.description = data["description"]
+    systems = top.get("systems")
+    if systems is not None and isinstance(systems.value, dict):
+        for side in ("crm", "erp"):
+            entry = systems.get(side)
+            if entry is None or not isinstance(entry.value, dict):
+                continue
+            system = raw.systems.setdefault(side, RawSystem())
+            connector = entry.get("connector")
+            if connector is not None:
+                system.connector = connector
+            connection = entry.get("connection")
+            if connection is not None and isinstance(connection.value, dict):
+                for key in connection.value:
+                    system.connection[key] = connection.child(key)
+    settings = data.get("settings")
+    if isinstance(settings, dict):
+        raw.settings = _deep_merge(raw.settings, settings)
+    mappings = top.get("mappings")
+    if mappings is not None and isinstance(mappings.value, list):
+        _read_mappings(raw, mappings)
+    overrides = top.get("overrides")
+    if overrides is not None and isinstance(overrides.value, dict):
+        for name in overrides.value:
+            raw.overrides.setdefault(str(name), []).append(overrides.child(name))
+
+
+def _read_mappings(raw: RawRuleSet, mappings: Located) -> None:
+    seen_here: dict[str, SourceDocument] = {}
+    for index, entry in enumerate(mappings.value):
+        if not isinstance(entry, str):
+            continue
+        located = mappings.child(index)
+        path = (raw.folder / entry).resolve() if not Path(entry).is_absolute() else Path(entry)
+        doc = read_source(path, display_path(path))
+        if doc.data is None and doc.diagnostics and doc.diagnostics[0].code == "MS104":
+            raw.diagnostics.append(Diagnostic(
+                "MS104", f"mapping file {entry!r} not found or unreadable", located.location()))
+            continue
+        doc.diagnostics.extend(check_schema(doc))
+        raw.diagnostics.extend(doc.diagnostics)
+        raw.files.append(doc.file)
+        if doc.data is None:
+            continue
+        name = doc.data.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in seen_here:
+            raw.diagnostics.append(Diagnostic(
+                "MS310", f"mapping name {name!r} is also used by {seen_here[name].file}",
+                doc.location(("name",))))
+            continue
+        seen_here[name] = doc
+        raw.mappings[name] = doc  # same name as an inherited mapping: replaces it

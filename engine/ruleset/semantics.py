@@ -1,0 +1,296 @@
+"""Semantic checks of a compiled rule set against the connectors' field catalogues.
+
+Schema validation says a rule file is well formed; these checks say it can work: entities and
+fields exist, nothing writes a read-only field, types fit, two-way rules can be written back,
+one rule per target field, parents exist, match keys are readable, secrets come from the
+environment, and the environment has them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.catalogue import Catalogue, EntityCatalogue, FieldInfo, load_catalogue
+from connectors.registry import CONNECTION_SETTINGS, SIDES
+from engine.diagnostics import Diagnostic, Location, Severity
+from engine.expressions import Expression
+from engine.extractors import MISSING, FieldPath
+from engine.ruleset.compiler import Compilation, CompiledMapping
+from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, Side, SystemConfig
+
+ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
+_NUMERIC = {"integer", "number"}
+
+
+def compatible(source: str, target: str) -> bool:
+    """Whether a value of catalogue type ``source`` can be written to a field of type ``target``."""
+    if source == target:
+        return True
+    if source in _NUMERIC and target in _NUMERIC:
+        return True
+    if target == "string" and source in {"integer", "number", "date", "datetime"}:
+        return True
+    return {source, target} == {"date", "datetime"}
+
+
+def _value_type(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+class _Checker:
+    def __init__(self, comp: Compilation, environ: Mapping[str, str], env_severity: Severity) -> None:
+        self.comp = comp
+        self.environ = environ
+        self.env_severity = env_severity
+        self.out: list[Diagnostic] = []
+        self.catalogues: dict[Side, Catalogue | None] = {}
+        self.current_location = Location("", 0, 0)
+
+    def error(self, code: str, message: str, location: Location, hint: str = "",
+              severity: Severity = Severity.ERROR) -> None:
+        self.out.append(Diagnostic(code, message, location, severity=severity, hint=hint))
+
+    # -- systems -------------------------------------------------------------------------------------
+    def systems(self) -> None:
+        for side, system in ((Side.CRM, self.comp.crm), (Side.ERP, self.comp.erp)):
+            self.catalogues[side] = None
+            if system is None:
+                continue
+            if system.connector not in SIDES:
+                continue  # the schema reported it
+            if SIDES[system.connector] != side.value:
+                self.error("MS315", f"connector {system.connector!r} cannot be the {side.value} side",
+                           system.location)
+                continue
+            self.catalogues[side] = load_catalogue(system.connector)
+            self.connection(side, system)
+
+    def connection(self, side: Side, system: SystemConfig) -> None:
+        known = CONNECTION_SETTINGS[system.connector]
+        raw = self.comp.raw.systems[side.value].connection
+        for key, value in system.connection.items():
+            location = raw[key].location() if key in raw else system.location
+            if key not in known:
+                self.error("MS317", f"{system.connector} has no connection setting {key!r}", location,
+                           hint="known: " + ", ".join(sorted(known)))
+                continue
+            match = ENV_REF.match(value.strip())
+            if "${" in value and not match:
+                self.error("MS503", f"{value!r} is not a valid environment reference; write ${{env:NAME}}",
+                           location)
+            elif match is None and known[key]:
+                self.error("MS501", f"{key} of {system.connector} is written as a literal",
+                           location, hint=f"write `{key}: ${{env:{system.connector.upper()}_{key.upper()}}}` "
+                           "and set that variable in the environment")
+            elif match is not None and match.group(1) not in self.environ:
+                self.error("MS502", f"environment variable {match.group(1)} is not set", location,
+                           severity=self.env_severity)
+
+    # -- mappings ------------------------------------------------------------------------------------
+    def entity(self, side: Side, name: str, location: Location) -> EntityCatalogue | None:
+        catalogue = self.catalogues.get(side)
+        if catalogue is None:
+            return None
+        entity = catalogue.entity(name)
+        if entity is None:
+            self.error("MS302", f"{catalogue.connector} has no entity {name!r}", location,
+                       hint="entities: " + ", ".join(sorted(catalogue.entities)))
+        return entity
+
+    def field(self, entity: EntityCatalogue, path: FieldPath, location: Location) -> FieldInfo | None:
+        info = entity.field(path.name)
+        if info is None:
+            close = difflib.get_close_matches(path.name, list(entity.fields), n=1, cutoff=0.7)
+            hint = f"did you mean {close[0]!r}?" if close else ""
+            self.error("MS303", f"{entity.name} has no field {path.name!r}", location, hint=hint)
+        return info
+
+    def side_info(self, entity: EntityCatalogue | None, side: FieldSide | None) -> FieldInfo | None:
+        """Check a rule side's fields exist; return the field it reads (None for extractors)."""
+        if entity is None or side is None:
+            return None
+        info = None
+        if isinstance(side.reader, FieldPath):
+            info = self.field(entity, side.reader, side.location)
+        if side.writer is not None and side.writer != side.reader:
+            written = self.field(entity, side.writer, side.location)
+            info = info or written
+        return info
+
+    def expression_fields(self, expr: Expression, entity: EntityCatalogue | None, location: Location) -> None:
+        for name, attr in expr.attributes:
+            if name == "record" and entity is not None and entity.field(attr) is None \
+                    and not any(f.startswith(attr + ".") for f in entity.fields):
+                self.error("MS303", f"{entity.name} has no field {attr!r} (used in {expr.text!r})", location)
+            if name == "settings" and attr not in self.comp.settings:
+                self.error("MS314", f"setting {attr!r} is not defined (used in {expr.text!r})", location)
+
+    def field_rules(self, rules: tuple[tuple[FieldRule, bool], ...],
+                    entities: dict[Side, EntityCatalogue | None], mapping_creates: dict[Side, bool],
+                    exempt: dict[Side, set[str]]) -> None:
+        written: dict[tuple[Side, str], FieldRule] = {}
+        for rule, enabled in rules:
+            infos = {s: self.side_info(entities[s], rule.side(s)) for s in Side}
+            for target in Side:
+                if not rule.direction.writes(target):
+                    continue
+                side = rule.side(target)
+                if side is None:
+                    continue
+                if side.writer is None:
+                    self.error("MS306", f"the {target.value} side is a JMESPath extractor, but the rule writes "
+                               f"to {target.value} ({rule.direction.value})", side.location)
+                    continue
+                entity = entities[target]
+                target_info = entity.field(side.writer.name) if entity else None
+                if target_info is None:
+                    continue
+                if enabled:
+                    key = (target, side.writer.name)
+                    if key in written:
+                        self.error("MS308", f"{target.value} field {side.writer.name!r} is also written by the "
+                                   f"rule at line {written[key].location.line}", side.location)
+                    written[key] = rule
+                if target_info.read_only:
+                    self.error("MS304", f"{entity.name}.{target_info.name} is read-only "  # type: ignore[union-attr]
+                               f"in {self.catalogues[target].connector}", side.location,  # type: ignore[union-attr]
+                               hint=f"make the rule one-way: direction: "
+                               f"{'erp-to-crm' if target is Side.ERP else 'crm-to-erp'}")
+                    continue
+                self.types(rule, target, infos[target.other], target_info, side.location)
+            for expr in (rule.to_erp, rule.to_crm):
+                if expr is not None:
+                    self.expression_fields_any(expr, entities, rule.location)
+        for target, creates in mapping_creates.items():
+            entity = entities[target]
+            if not creates or entity is None:
+                continue
+            provided = {k[1] for k in written if k[0] is target} | exempt[target]
+            for name in entity.required_on_create:
+                if name not in provided and name != entity.id_field:
+                    self.error("MS312", f"{entity.name}.{name} is required to create a record, and no rule "
+                               "writes it", self.current_location, severity=Severity.WARNING)
+
+    def expression_fields_any(self, expr: Expression, entities: dict[Side, EntityCatalogue | None],
+                              location: Location) -> None:
+        for name, attr in expr.attributes:
+            if name == "settings" and attr not in self.comp.settings:
+                self.error("MS314", f"setting {attr!r} is not defined (used in {expr.text!r})", location)
+            if name == "record":
+                known = [e for e in entities.values() if e is not None]
+                if known and not any(e.field(attr) or any(f.startswith(attr + ".") for f in e.fields)
+                                     for e in known):
+                    self.error("MS303", f"no field {attr!r} on either side (used in {expr.text!r})", location)
+
+    def types(self, rule: FieldRule, target: Side, source: FieldInfo | None, info: FieldInfo,
+              location: Location) -> None:
+        for label, value in (("value", rule.constant), ("default", rule.default)):
+            if value is MISSING or value is None:
+                continue
+            self.value_fits(value, info, f"{label} {value!r}", location)
+        if rule.constant is not MISSING or rule.transform(target) is not None:
+            return
+        value_map = rule.value_map_to(target)
+        if value_map is not None:
+            for v in value_map.values():
+                if v is not None:
+                    self.value_fits(v, info, f"value map result {v!r}", location)
+            return
+        if source is not None and not compatible(source.type, info.type):
+            self.error("MS305", f"{source.name} ({source.type}) cannot be written to {info.name} ({info.type}) "
+                       "without a map or transform", location)
+
+    def value_fits(self, value: Any, info: FieldInfo, label: str, location: Location) -> None:
+        vtype = _value_type(value)
+        if vtype is not None and not compatible(vtype, info.type) and not (
+                vtype == "string" and info.type in {"date", "datetime", "number", "integer"}):
+            self.error("MS305", f"{label} is a {vtype}, but {info.name} is a {info.type}", location)
+        if info.enum is not None and value not in info.enum:
+            self.error("MS305", f"{label} is not one of the values {info.name} allows", location,
+                       hint="allowed: " + ", ".join(str(v) for v in info.enum))
+        if info.max_length and isinstance(value, str) and len(value) > info.max_length:
+            self.error("MS313", f"{label} has {len(value)} characters; {info.name} allows {info.max_length}",
+                       location)
+
+    def key_pair(self, pair: KeyPair, entities: dict[Side, EntityCatalogue | None], what: str) -> None:
+        for side in Side:
+            entity = entities[side]
+            if entity is not None and entity.field(pair.side(side).name) is None:
+                self.error("MS319", f"{what}: {entity.name} has no field {pair.side(side).name!r}",
+                           pair.location)
+
+    def mapping(self, compiled: CompiledMapping) -> None:
+        rule = compiled.rule
+        self.current_location = rule.location
+        entities = {
+            Side.CRM: self.entity(Side.CRM, rule.crm_entity, rule.location.at("$.crm")),
+            Side.ERP: self.entity(Side.ERP, rule.erp_entity, rule.location.at("$.erp")),
+        }
+        for side, expr in rule.conditions.items():
+            self.expression_fields(expr, entities[side], rule.location.at(f"$.conditions.{side.value}"))
+        for pair in rule.match:
+            self.key_pair(pair, entities, "match key")
+        exempt: dict[Side, set[str]] = {Side.CRM: set(), Side.ERP: set()}
+        if rule.parent_key is not None:
+            self.key_pair(rule.parent_key, entities, "parent key")
+            for side in Side:
+                exempt[side].add(rule.parent_key.side(side).name)
+        for line in rule.lines:
+            exempt[Side.ERP].add(line.erp_collection.name)
+        creates = {s: rule.direction.writes(s) for s in Side}
+        self.field_rules(compiled.all_fields, entities, creates, exempt)
+        for line in rule.lines:
+            self.line(line, entities)
+
+    def line(self, line: LineRule, entities: dict[Side, EntityCatalogue | None]) -> None:
+        crm_entity = self.entity(Side.CRM, line.crm_entity, line.location)
+        if crm_entity is not None and crm_entity.field(line.crm_parent_field.name) is None:
+            self.error("MS318", f"{crm_entity.name} has no field {line.crm_parent_field.name!r}", line.location)
+        erp_parent = entities[Side.ERP]
+        erp_entity: EntityCatalogue | None = None
+        if erp_parent is not None:
+            collection = erp_parent.field(line.erp_collection.name)
+            if collection is None or not collection.lines:
+                self.error("MS318", f"{erp_parent.name}.{line.erp_collection.name} is not a collection of "
+                           "line records", line.location)
+            else:
+                catalogue = self.catalogues[Side.ERP]
+                erp_entity = catalogue.entity(collection.lines) if catalogue else None
+        line_entities = {Side.CRM: crm_entity, Side.ERP: erp_entity}
+        for pair in line.match:
+            self.key_pair(pair, line_entities, "line match key")
+        self.field_rules(tuple((r, True) for r in line.fields), line_entities,
+                         {Side.CRM: False, Side.ERP: False}, {Side.CRM: set(), Side.ERP: set()})
+
+    def parents(self) -> None:
+        enabled = {m.rule.name for m in self.comp.mappings if m.enabled}
+        for m in self.comp.mappings:
+            if m.rule.parent is None or not m.enabled:
+                continue
+            if m.rule.parent not in enabled:
+                state = "disabled" if any(x.rule.name == m.rule.parent for x in self.comp.mappings) else "missing"
+                self.error("MS309", f"parent mapping {m.rule.parent!r} is {state}",
+                           m.parent_location or m.rule.location)
+
+
+def check(comp: Compilation, environ: Mapping[str, str] | None = None,
+          env_severity: Severity = Severity.WARNING) -> list[Diagnostic]:
+    """Every semantic problem of a compiled rule set."""
+    checker = _Checker(comp, os.environ if environ is None else environ, env_severity)
+    checker.systems()
+    for compiled in comp.mappings:
+        checker.mapping(compiled)
+    checker.parents()
+    return checker.out
