@@ -23,6 +23,9 @@ File format::
         line_of: order             # a line entity: only lives inside its parent's collection
         id: RowId
         fields: {...}
+        locked:                    # states in which the product refuses any change
+          - {field: Booked, in: [true], reason: booked invoice}
+          - {field: status, not_in: [Hold, Balanced], reason: released invoice}
 
 Types: ``string``, ``integer``, ``number``, ``boolean``, ``date``, ``datetime``, ``array``, ``object``.
 ``wire: string`` notes that the API sends a number or boolean as a string ("1", "false").
@@ -59,6 +62,23 @@ class FieldInfo:
 
 
 @dataclass(frozen=True)
+class LockRule:
+    """A record state in which the product refuses changes (a booked invoice): ``field`` in ``values``,
+    or not in them when ``negate``."""
+
+    field: str
+    values: tuple[Any, ...]
+    reason: str
+    negate: bool = False
+
+    def applies(self, record: dict[str, Any]) -> bool:
+        value = record.get(self.field)
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        return (value not in self.values) if self.negate else (value in self.values)
+
+
+@dataclass(frozen=True)
 class EntityCatalogue:
     """One entity: its id field and its fields by name."""
 
@@ -68,6 +88,14 @@ class EntityCatalogue:
     fields: dict[str, FieldInfo]
     line_of: str | None = None
     changed_since: bool = True
+    locked: tuple[LockRule, ...] = ()
+
+    def locked_reason(self, record: dict[str, Any]) -> str | None:
+        """Why the product refuses changes to this record, or None when it accepts them."""
+        for rule in self.locked:
+            if rule.applies(record):
+                return rule.reason
+        return None
 
     def field(self, name: str) -> FieldInfo | None:
         return self.fields.get(name)
@@ -117,6 +145,12 @@ def _field(name: str, spec: dict[str, Any]) -> FieldInfo:
     )
 
 
+def _lock(spec: dict[str, Any]) -> LockRule:
+    if "in" in spec:
+        return LockRule(spec["field"], tuple(spec["in"]), spec["reason"])
+    return LockRule(spec["field"], tuple(spec["not_in"]), spec["reason"], negate=True)
+
+
 def parse_catalogue(data: dict[str, Any]) -> Catalogue:
     """Turn the parsed YAML of a catalogue file into a ``Catalogue``."""
     entities: dict[str, EntityCatalogue] = {}
@@ -135,6 +169,7 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
             fields=fields,
             line_of=espec.get("line_of"),
             changed_since=bool(espec.get("changed_since", True)),
+            locked=tuple(_lock(spec) for spec in espec.get("locked") or ()),
         )
     for ent in entities.values():
         for f in ent.fields.values():

@@ -1,0 +1,387 @@
+"""One sync pass over a rule set: read changes, decide per record, apply, commit (DESIGN.md section 3).
+
+For each mapping, parents first: reconcile creates journalled by a pass that crashed, read the records
+changed since the cursors (and quarantined records due for a retry), then per record: condition,
+link or match, three-way field merge, writes through the connectors, and one state-store transaction
+for the outcome (link, base, audit, quarantine release). A record that fails is quarantined with its
+error class and the pass goes on; only a fatal connector error stops it. Cursors advance only when
+every record read has a durable outcome. With ``apply=False`` (``mapsync plan``) the same code runs
+but nothing is written anywhere: not to the systems, not to the state store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import Connector, ConnectorError, FatalError, RejectedError, TransientError
+from connectors.catalogue import Catalogue
+from engine.expressions import ExpressionError, as_record
+from engine.extractors import MISSING, FieldPath
+from engine.ruleset import RuleSet, Side
+from engine.ruleset.compiler import thaw
+from engine.state import Base, StateStore
+from engine.state.store import ErrorClass, RunStatus
+from engine.sync.bound import BoundMapping, bind_ruleset
+from engine.sync.fieldmerge import FieldChange, RuleError, base_of, merge, one_sided_base, values_for_create
+from engine.sync.report import Action, MappingReport, PassReport
+from engine.sync.values import is_empty
+
+Record = dict[str, Any]
+Progress = Callable[[str, int, int], None]
+
+
+class _Skip(Exception):
+    """This record is not synced this pass, for the reason given (not an error)."""
+
+
+def nested(changes: list[FieldChange]) -> dict[str, Any]:
+    """Field changes as the nested object a connector writes (``mainContact.email`` -> nested dicts)."""
+    out: dict[str, Any] = {}
+    for change in changes:
+        FieldPath(change.field).set(out, change.new)
+    return out
+
+
+def _changes_dict(changes: list[FieldChange]) -> dict[str, dict[str, Any]]:
+    return {c.field: {"old": c.old, "new": c.new} for c in changes}
+
+
+@dataclass
+class _Work:
+    side: Side
+    record: Record
+    record_id: str
+    in_batch: bool = True
+
+
+class SyncPass:
+    """Runs (or plans) one pass. Connectors and the store are given; the pass owns neither."""
+
+    def __init__(self, ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
+                 store: StateStore, *, apply: bool, progress: Progress | None = None) -> None:
+        self.ruleset = ruleset
+        self.connectors = connectors
+        self.catalogues = catalogues
+        self.store = store
+        self.apply = apply
+        self.progress = progress
+        self.settings = thaw(ruleset.settings)
+        self.run_id: int | None = None
+
+    def _run(self) -> int:
+        assert self.run_id is not None, "writes happen only in a run"
+        return self.run_id
+
+    # -- the pass ------------------------------------------------------------------------------------
+    def run(self) -> PassReport:
+        started = time.monotonic()
+        report = PassReport(self.ruleset.name, self.apply)
+        if self.apply:
+            self.run_id = self.store.start_run()
+            report.run_id = self.run_id
+        try:
+            for bound in bind_ruleset(self.ruleset, dict(self.catalogues)):
+                mreport = MappingReport(bound.name)
+                report.mappings.append(mreport)
+                self._mapping(bound, mreport)
+        except FatalError as exc:
+            report.fatal = str(exc)
+        report.seconds = time.monotonic() - started
+        if self.apply and self.run_id is not None:
+            status: RunStatus = "fatal" if report.fatal else (
+                "quarantined" if report.total("quarantined") else "ok")
+            summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
+            self.store.finish_run(self.run_id, status, summary)
+        return report
+
+    def _mapping(self, bound: BoundMapping, report: MappingReport) -> None:
+        mapping = bound.mapping
+        if self.apply:
+            self._reconcile_journal(bound, report)
+        read_sides = [s for s in Side if mapping.direction.writes(s.other)]
+        batches: dict[Side, list[Record]] = {}
+        cursors: dict[Side, str] = {}
+        for side in read_sides:
+            entity = mapping.entity(side)
+            cursor = self.store.get_cursor(mapping.name, side.value)
+            batch = self.connectors[side].read_changes(entity, cursor, mapping.fields_read(side))
+            batches[side] = list(batch.records)
+            cursors[side] = batch.cursor
+        work = self._work_items(bound, batches)
+        total = len(work)
+        for index, (item, other) in enumerate(work, 1):
+            if self.progress:
+                self.progress(mapping.name, index, total)
+            self._record(bound, item, other, report)
+        if self.apply:
+            for side, cursor in cursors.items():
+                self.store.set_cursor(mapping.name, side.value, cursor)
+
+    def _work_items(self, bound: BoundMapping, batches: dict[Side, list[Record]]) -> list[tuple[_Work, _Work | None]]:
+        """Records to process, a linked pair changed on both sides processed once, quarantine retries added."""
+        mapping = bound.mapping
+        by_id: dict[Side, dict[str, _Work]] = {}
+        for side, records in batches.items():
+            entity = mapping.entity(side)
+            by_id[side] = {}
+            for record in records:
+                rid = self.connectors[side].record_id(entity, record)
+                by_id[side][rid] = _Work(side, record, rid)
+        if self.apply:
+            for entry in self.store.due(mapping.name):  # quarantined records due for a retry
+                side = Side(entry.side)
+                if side in by_id and entry.record_id in by_id[side]:
+                    continue
+                if not mapping.direction.writes(side.other):
+                    continue
+                fetched = self.connectors[side].get(mapping.entity(side), entry.record_id)
+                if fetched is not None:
+                    by_id.setdefault(side, {})[entry.record_id] = _Work(side, fetched, entry.record_id, False)
+        items: list[tuple[_Work, _Work | None]] = []
+        paired: set[str] = set()
+        for item in by_id.get(Side.CRM, {}).values():
+            link = self.store.link_by_crm(mapping.name, item.record_id)
+            other = by_id.get(Side.ERP, {}).get(link.erp_id) if link else None
+            if other is not None:
+                paired.add(other.record_id)
+            items.append((item, other))
+        for item in by_id.get(Side.ERP, {}).values():
+            if item.record_id not in paired:
+                items.append((item, None))
+        return items
+
+    # -- one record ----------------------------------------------------------------------------------
+    def _record(self, bound: BoundMapping, item: _Work, other: _Work | None, report: MappingReport) -> None:
+        mapping = bound.mapping
+        ids = {item.side: item.record_id}
+        try:
+            action = self._decide_and_apply(bound, item, other, ids)
+        except _Skip as skip:
+            action = Action("skip", None, ids.get(Side.CRM), ids.get(Side.ERP), reason=str(skip))
+        except FatalError:
+            raise
+        except (ConnectorError, RuleError, ExpressionError) as exc:
+            error_class: ErrorClass = "rule" if isinstance(exc, RuleError | ExpressionError) else (
+                "transient" if isinstance(exc, TransientError) else "rejected")
+            if isinstance(exc, RejectedError | TransientError | RuleError | ExpressionError) and self.apply:
+                self.store.quarantine(mapping.name, item.side.value, item.record_id, error_class, str(exc),
+                                      self._run())
+            action = Action("quarantine", None, ids.get(Side.CRM), ids.get(Side.ERP),
+                            reason=f"{error_class}: {exc}")
+        report.add(action)
+
+    def _condition_holds(self, bound: BoundMapping, side: Side, record: Record) -> bool:
+        condition = bound.mapping.conditions.get(side)
+        if condition is None:
+            return True
+        return bool(condition.evaluate({"record": as_record(record), "settings": self.settings}))
+
+    def _decide_and_apply(self, bound: BoundMapping, item: _Work, other: _Work | None,
+                          ids: dict[Side, str]) -> Action:
+        mapping = bound.mapping
+        source, target = item.side, item.side.other
+        if not self._condition_holds(bound, source, item.record):
+            raise _Skip(f"{mapping.entity(source)} does not meet the {source.value} condition "
+                        f"({mapping.conditions[source].text})")
+        link = (self.store.link_by_crm if source is Side.CRM else self.store.link_by_erp)(
+            mapping.name, item.record_id)
+        if link is not None:
+            target_id = link.erp_id if target is Side.ERP else link.crm_id
+            ids[target] = target_id
+            target_record = other.record if other is not None else self.connectors[target].get(
+                mapping.entity(target), target_id)
+            if target_record is None:
+                raise _Skip(f"the linked {target.value} {mapping.entity(target)} {target_id} no longer exists")
+            newer = self._newer(item, other)
+            base = self.store.get_base(mapping.name, link.crm_id)
+            return self._update(bound, item, target_record, ids, base.fields if base else None, newer, "update")
+        if not mapping.direction.writes(target):
+            raise _Skip(f"not linked, and the mapping does not write to {target.value}")
+        matched = self._match(bound, item)
+        if matched is not None:
+            ids[target] = self.connectors[target].record_id(mapping.entity(target), matched)
+            if self.apply:
+                crm_id, erp_id = ids[Side.CRM], ids[Side.ERP]
+                self.store.link(mapping.name, crm_id, erp_id)
+            return self._update(bound, item, matched, ids, None, source, "link")
+        return self._create(bound, item, ids)
+
+    def _newer(self, item: _Work, other: _Work | None) -> Side | None:
+        if other is None:
+            return item.side if item.in_batch else None
+        return None
+
+    def _match(self, bound: BoundMapping, item: _Work) -> Record | None:
+        mapping = bound.mapping
+        source, target = item.side, item.side.other
+        for key in mapping.match:
+            value = key.side(source).get(item.record)
+            if value is MISSING or is_empty(value):
+                continue
+            candidates = self.connectors[target].find(mapping.entity(target), key.side(target).name, value)
+            free = []
+            for candidate in candidates:
+                cid = self.connectors[target].record_id(mapping.entity(target), candidate)
+                linked = (self.store.link_by_erp if target is Side.ERP else self.store.link_by_crm)(mapping.name, cid)
+                if linked is None:
+                    free.append(candidate)
+            if len(free) > 1:
+                raise RuleError(f"{len(free)} {target.value} records have {key.side(target).name} = {value!r}; "
+                                "cannot tell which one to link")
+            if free:
+                return free[0]
+        return None
+
+    def _parent_value(self, bound: BoundMapping, item: _Work) -> tuple[str, Any] | None:
+        """The target's parent-key field and value, translated through the parent mapping's links."""
+        mapping = bound.mapping
+        if mapping.parent_key is None or mapping.parent is None:
+            return None
+        source, target = item.side, item.side.other
+        value = mapping.parent_key.side(source).get(item.record)
+        if value is MISSING or is_empty(value):
+            raise _Skip(f"it has no {mapping.parent_key.side(source).name}, so no {mapping.parent} record")
+        lookup = self.store.link_by_crm if source is Side.CRM else self.store.link_by_erp
+        link = lookup(mapping.parent, str(value))
+        if link is None:
+            raise _Skip(f"its {mapping.parent_key.side(source).name} {value} is not a synced {mapping.parent} "
+                        "record (not linked; check the parent's conditions)")
+        parent_id: Any = link.erp_id if target is Side.ERP else link.crm_id
+        field_type = bound.entity(target).field(mapping.parent_key.side(target).name)
+        if field_type is not None and field_type.type == "integer":
+            parent_id = int(parent_id)
+        return mapping.parent_key.side(target).name, parent_id
+
+    def _create(self, bound: BoundMapping, item: _Work, ids: dict[Side, str]) -> Action:
+        mapping = bound.mapping
+        source, target = item.side, item.side.other
+        values = values_for_create(bound, target, item.record, self.settings)
+        parent = self._parent_value(bound, item)
+        if parent is not None:
+            values.append(FieldChange("parent", target, parent[0], None, parent[1]))
+        changes = _changes_dict(values)
+        if not self.apply:
+            return Action("create", target.value, ids.get(Side.CRM), ids.get(Side.ERP), changes,
+                          f"new {mapping.entity(source)} {item.record_id}, no match by "
+                          + (", ".join(k.side(target).name for k in mapping.match) or "key"))
+        keys = {k.side(target).name: k.side(source).get(item.record) for k in mapping.match}
+        keys = {k: v for k, v in keys.items() if v is not MISSING and not is_empty(v)}
+        journal_id = self.store.journal_create(mapping.name, target.value, item.record_id,
+                                               {"keys": keys}, self._run())
+        created = self.connectors[target].create(mapping.entity(target), nested(values))
+        target_id = self.connectors[target].record_id(mapping.entity(target), created)
+        ids[target] = target_id
+        crm, erp = (item.record, created) if source is Side.CRM else (created, item.record)
+        # What the target assigned itself (a customer number) flows back to the source at once.
+        back = merge(bound, crm, erp, one_sided_base(bound, source, item.record), self.settings).for_side(source)
+        if back:
+            updated = self.connectors[source].update(mapping.entity(source), item.record_id, nested(back))
+            crm, erp = (updated, created) if source is Side.CRM else (created, updated)
+            values = values + back
+            changes = _changes_dict(values)
+        with self.store.transaction():
+            self.store.link(mapping.name, ids[Side.CRM], ids[Side.ERP])
+            self.store.set_base(mapping.name, ids[Side.CRM], self._base(bound, crm, erp))
+            self.store.resolve_create(journal_id)
+            self._audit(mapping.name, target, target_id, "create", [v for v in values if v.target is target])
+            self._audit(mapping.name, source, item.record_id, "update", [v for v in values if v.target is source])
+            self.store.release(mapping.name, source.value, item.record_id)
+        return Action("create", target.value, ids[Side.CRM], ids[Side.ERP], changes,
+                      f"new {mapping.entity(source)} {item.record_id}")
+
+    @staticmethod
+    def _base(bound: BoundMapping, crm: Record, erp: Record) -> Base:
+        return Base(fields=base_of(bound, crm, erp), lines=None)
+
+    def _update(self, bound: BoundMapping, item: _Work, target_record: Record, ids: dict[Side, str],
+                base: dict[str, Any] | None, newer: Side | None, kind: str) -> Action:
+        mapping = bound.mapping
+        records = {item.side: item.record, item.side.other: target_record}
+        result = merge(bound, records[Side.CRM], records[Side.ERP], base, self.settings, newer)
+        changes = result.changes
+        skipped: list[str] = []
+        locked = bound.entity(Side.ERP).locked_reason(records[Side.ERP])
+        if locked and result.for_side(Side.ERP):
+            skipped.append(f"erp {mapping.erp_entity} {ids[Side.ERP]} not modified: {locked}")
+            changes = result.for_side(Side.CRM)
+        reasons = [*(f"conflict on {c.rule}: crm {c.crm_value!r} vs erp {c.erp_value!r}, {c.resolution}"
+                     for c in result.conflicts), *skipped]
+        if kind == "link":
+            reasons.insert(0, "matched an existing record")
+        if not self.apply:
+            return self._outcome(kind, changes, ids, result, reasons)
+        final = dict(records)
+        for side in Side:
+            side_changes = [c for c in changes if c.target is side]
+            if side_changes:
+                final[side] = self.connectors[side].update(mapping.entity(side), ids[side], nested(side_changes))
+        with self.store.transaction():
+            base_now = self._base(bound, final[Side.CRM], final[Side.ERP])
+            held_back = bool(skipped) or any(c.resolution == "skip" for c in result.conflicts)
+            if base is not None and held_back:
+                # What was not brought in step keeps its old base, so it is reported again next pass.
+                written = {c.rule for c in changes}
+                kept = {k: v for k, v in base.items() if k not in written}
+                base_now = Base(fields={**base_now.fields, **kept}, lines=None)
+            self.store.set_base(mapping.name, ids[Side.CRM], base_now)
+            for side in Side:
+                side_changes = [c for c in changes if c.target is side]
+                if side_changes:
+                    self._audit(mapping.name, side, ids[side], "update", side_changes)
+            if kind == "link":
+                self.store.record_audit(run_id=self._run(), mapping=mapping.name, target=item.side.other.value,
+                                        record_id=ids[item.side.other], action="link")
+            self.store.release(mapping.name, item.side.value, item.record_id)
+        return self._outcome(kind, changes, ids, result, reasons)
+
+    def _outcome(self, kind: str, changes: list[FieldChange], ids: dict[Side, str], result: Any,
+                 reasons: list[str]) -> Action:
+        targets = sorted({c.target.value for c in changes})
+        target = targets[0] if len(targets) == 1 else ("both" if targets else None)
+        if result.conflicts and not changes:
+            action = "conflict"
+        elif kind == "link":
+            action = "link"
+        elif changes:
+            action = "update"
+        elif reasons:
+            action = "skip"
+        else:
+            action = "unchanged"
+        if result.conflicts and action == "update":
+            action = "conflict"
+        return Action(action, target, ids.get(Side.CRM), ids.get(Side.ERP), _changes_dict(changes),
+                      "; ".join(reasons))
+
+    def _audit(self, mapping: str, target: Side, record_id: str, action: str, changes: list[FieldChange]) -> None:
+        for change in changes:
+            self.store.record_audit(run_id=self._run(), mapping=mapping, target=target.value,
+                                    record_id=record_id, action=action, field=change.field,  # type: ignore[arg-type]
+                                    old=change.old, new=change.new, rule=change.rule)
+
+    def _reconcile_journal(self, bound: BoundMapping, report: MappingReport) -> None:
+        """Creates journalled but never linked (a crash in between): find them by key, link, never re-create."""
+        mapping = bound.mapping
+        for pending in self.store.pending_creates(mapping.name):
+            target = Side(pending.target)
+            keys = dict(pending.match_keys.get("keys", {}))
+            found: Record | None = None
+            for field_name, value in keys.items():
+                candidates = self.connectors[target].find(mapping.entity(target), field_name, value)
+                if len(candidates) == 1:
+                    found = candidates[0]
+                    break
+            with self.store.transaction():
+                if found is not None:
+                    target_id = self.connectors[target].record_id(mapping.entity(target), found)
+                    crm_id, erp_id = ((pending.source_id, target_id) if target is Side.ERP
+                                      else (target_id, pending.source_id))
+                    if self.store.link_by_crm(mapping.name, crm_id) is None \
+                            and self.store.link_by_erp(mapping.name, erp_id) is None:
+                        self.store.link(mapping.name, crm_id, erp_id)
+                        report.add(Action("link", target.value, crm_id, erp_id,
+                                          reason="reconciled a create interrupted before its link was stored"))
+                self.store.resolve_create(pending.id)

@@ -1,0 +1,96 @@
+"""What a pass did or would do: actions per record and counts per mapping (plan and run share it).
+
+The JSON shape is part of the interface contract (DESIGN.md section 6): an object with ``mappings``,
+each with ``name``, the counts ``created``, ``updated``, ``unchanged``, ``skipped``, ``conflicts``,
+``quarantined``, and ``actions`` (``action``, ``target``, ids, ``changes`` as
+``{field: {"old": .., "new": ..}}``, ``reason``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+COUNTED = ("created", "updated", "unchanged", "skipped", "conflicts", "quarantined")
+_COUNTER = {"create": "created", "update": "updated", "link": "updated", "unchanged": "unchanged",
+            "skip": "skipped", "conflict": "conflicts", "quarantine": "quarantined"}
+
+
+@dataclass
+class Action:
+    action: str  # create | update | link | unchanged | skip | conflict | quarantine
+    target: str | None
+    crm_id: str | None
+    erp_id: str | None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "target": self.target, "crm_id": self.crm_id, "erp_id": self.erp_id,
+                "changes": self.changes, "reason": self.reason}
+
+
+@dataclass
+class MappingReport:
+    name: str
+    actions: list[Action] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
+    requests: int = 0
+
+    def add(self, action: Action) -> None:
+        self.counts[_COUNTER[action.action]] += 1
+        if action.action != "unchanged":
+            self.actions.append(action)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.counts, "actions": [a.as_dict() for a in self.actions]}
+
+
+@dataclass
+class PassReport:
+    ruleset: str
+    applied: bool
+    mappings: list[MappingReport] = field(default_factory=list)
+    fatal: str | None = None
+    run_id: int | None = None
+    seconds: float = 0.0
+
+    def total(self, counter: str) -> int:
+        return sum(m.counts[counter] for m in self.mappings)
+
+    @property
+    def writes(self) -> int:
+        return self.total("created") + self.total("updated")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ruleset": self.ruleset,
+            "mode": "run" if self.applied else "plan",
+            "run_id": self.run_id,
+            "fatal": self.fatal,
+            "seconds": round(self.seconds, 3),
+            "totals": {c: self.total(c) for c in COUNTED},
+            "mappings": [m.as_dict() for m in self.mappings],
+        }
+
+
+def render_text(report: PassReport, *, max_actions: int = 20) -> str:
+    """A readable summary: counts per mapping and the first actions with their field changes."""
+    verb = "Ran" if report.applied else "Plan for"
+    lines = [f"{verb} rule set {report.ruleset}" + (f" (run {report.run_id})" if report.run_id else "")]
+    if report.fatal:
+        lines.append(f"FATAL: {report.fatal}")
+    for m in report.mappings:
+        counts = ", ".join(f"{m.counts[c]} {c}" for c in COUNTED)
+        lines.append(f"  {m.name}: {counts}")
+        for action in m.actions[:max_actions]:
+            ids = f"crm {action.crm_id or '-'} / erp {action.erp_id or '-'}"
+            target = f" {action.target}" if action.target else ""
+            lines.append(f"    {action.action}{target} [{ids}]" + (f": {action.reason}" if action.reason else ""))
+            for name, change in list(action.changes.items())[:8]:
+                lines.append(f"        {name}: {change['old']!r} -> {change['new']!r}")
+        if len(m.actions) > max_actions:
+            lines.append(f"    ... and {len(m.actions) - max_actions} more")
+    totals = ", ".join(f"{report.total(c)} {c}" for c in COUNTED)
+    lines.append(f"Total: {totals} in {report.seconds:.1f} s")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,57 @@
+"""Fixtures for engine tests: the standard Fortnox rule set, fake connectors, an in-memory store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.ruleset import RuleSet, Side, load_ruleset
+from engine.state import SqliteStateStore
+from engine.sync.passrun import SyncPass
+from engine.sync.report import PassReport
+from tests.engine.fakes import FakeConnector
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {name: "x" for name in ("WEBCRM_BASE_URL", "WEBCRM_API_TOKEN", "FORTNOX_BASE_URL", "FORTNOX_ACCESS_TOKEN")}
+
+
+def fortnox_ruleset(tmp: Path | None = None, **settings: object) -> RuleSet:
+    """The standard Fortnox rule set, or a customer rule set extending it with other settings."""
+    folder = ROOT / "rules/standard/fortnox"
+    if settings:
+        assert tmp is not None
+        lines = [f"name: custom\nextends: {folder}\nsettings:"]
+        lines += [f"  {key}: {value}" for key, value in settings.items()]
+        (tmp / "ruleset.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        folder = tmp
+    result = load_ruleset(folder, ENV, for_run=True)
+    assert result.ruleset is not None, [d.message for d in result.diagnostics]
+    return result.ruleset
+
+
+class World:
+    """The two fake systems, the store, and a way to run a pass."""
+
+    def __init__(self, store: SqliteStateStore, ruleset: RuleSet) -> None:
+        self.crm = FakeConnector("webcrm")
+        self.erp = FakeConnector("fortnox")
+        self.store = store
+        self.ruleset = ruleset
+
+    def run(self, *, apply: bool = True) -> PassReport:
+        return SyncPass(self.ruleset, {Side.CRM: self.crm, Side.ERP: self.erp},
+                        {Side.CRM: self.crm.catalogue, Side.ERP: self.erp.catalogue}, self.store,
+                        apply=apply).run()
+
+
+@pytest.fixture
+def store() -> Iterator[SqliteStateStore]:
+    with SqliteStateStore(":memory:") as s:
+        yield s
+
+
+@pytest.fixture
+def world(store: SqliteStateStore) -> World:
+    return World(store, fortnox_ruleset())

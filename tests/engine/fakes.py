@@ -1,0 +1,101 @@
+"""An in-memory connector for engine tests: the Connector contract, no HTTP, every call counted."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from connectors.base import ChangeBatch, NotFoundError, Record, RejectedError
+from connectors.catalogue import load_catalogue
+
+
+class FakeConnector:
+    """Records per entity, a version counter for changed-since, and hooks to make writes fail."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.catalogue = load_catalogue(name)
+        self.records: dict[str, dict[str, Record]] = {}
+        self.versions: dict[tuple[str, str], int] = {}
+        self.clock = itertools.count(1)
+        self.now = 0
+        self.calls: list[tuple[str, str]] = []
+        self.reject: dict[str, str] = {}  # field value that makes a write fail -> message
+        self.ids = itertools.count(1001)
+
+    def _id_field(self, entity: str) -> str:
+        ent = self.catalogue.entity(entity)
+        assert ent is not None, entity
+        return ent.id_field
+
+    def record_id(self, entity: str, record: Mapping[str, Any]) -> str:
+        return str(record[self._id_field(entity)])
+
+    def seed(self, entity: str, record: Record) -> Record:
+        """Put a record in as if a user made it (counts as a change)."""
+        record = dict(record)
+        field = self._id_field(entity)
+        if field not in record:
+            record[field] = next(self.ids) if self.name == "webcrm" else str(next(self.ids))
+        rid = str(record[field])
+        self.records.setdefault(entity, {})[rid] = record
+        self.now = next(self.clock)
+        self.versions[(entity, rid)] = self.now
+        return record
+
+    def edit(self, entity: str, rid: str, **changes: Any) -> None:
+        self.records[entity][rid].update(changes)
+        self.now = next(self.clock)
+        self.versions[(entity, rid)] = self.now
+
+    def all(self, entity: str) -> list[Record]:
+        return list(self.records.get(entity, {}).values())
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [c for c in self.calls if c[0] in ("create", "update")]
+
+    # -- the Connector contract ----------------------------------------------------------------------
+    def read_changes(self, entity: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
+        self.calls.append(("read", entity))
+        since = int(cursor) if cursor else 0
+        now = str(self.now)
+        records = [copy.deepcopy(r) for rid, r in self.records.get(entity, {}).items()
+                   if self.versions[(entity, rid)] > since]
+
+        def gen() -> Iterator[Record]:
+            yield from records
+
+        return ChangeBatch(gen(), now)
+
+    def get(self, entity: str, record_id: str) -> Record | None:
+        self.calls.append(("get", entity))
+        record = self.records.get(entity, {}).get(str(record_id))
+        return copy.deepcopy(record) if record is not None else None
+
+    def find(self, entity: str, field_name: str, value: Any) -> list[Record]:
+        self.calls.append(("find", entity))
+        return [copy.deepcopy(r) for r in self.records.get(entity, {}).values()
+                if r.get(field_name) not in (None, "") and str(r.get(field_name)) == str(value)]
+
+    def _check(self, values: Mapping[str, Any]) -> None:
+        for value in values.values():
+            if isinstance(value, str) and value in self.reject:
+                raise RejectedError(self.reject[value], status=400, code="2000359")
+
+    def create(self, entity: str, values: Mapping[str, Any]) -> Record:
+        self.calls.append(("create", entity))
+        self._check(values)
+        return copy.deepcopy(self.seed(entity, dict(values)))
+
+    def update(self, entity: str, record_id: str, changes: Mapping[str, Any]) -> Record:
+        self.calls.append(("update", entity))
+        self._check(changes)
+        if str(record_id) not in self.records.get(entity, {}):
+            raise NotFoundError(f"{entity} {record_id} not found", status=404)
+        self.edit(entity, str(record_id), **changes)
+        return copy.deepcopy(self.records[entity][str(record_id)])
+
+    def close(self) -> None:
+        pass
