@@ -115,6 +115,10 @@ class Connector(Protocol):
         """Partial update: only ``changes`` are sent. Returns the full record after the update."""
         ...
 
+    def delete(self, entity: str, record_id: str) -> None:
+        """Delete a record (only entities whose API allows it, e.g. webCRM quotation lines)."""
+        ...
+
     def close(self) -> None:
         """Release the HTTP client."""
         ...

@@ -193,19 +193,28 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
         module = ast.parse(text.strip())
     except SyntaxError as exc:
         return None, [ExpressionProblem("MS401", exc.msg, exc.offset or 0)]
+    except ValueError as exc:  # NUL characters on older Pythons
+        return None, [ExpressionProblem("MS401", str(exc), 1)]
+    except (MemoryError, RecursionError):  # absurd nesting
+        return None, [ExpressionProblem("MS401", "the expression is too deeply nested to parse", 1)]
     if len(module.body) != 1 or not isinstance(module.body[0], ast.Expr):
-        return None, [ExpressionProblem("MS404", "only a single expression is allowed (no statements)", 1)]
+        first = module.body[0] if module.body else None
+        if isinstance(first, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            return None, [ExpressionProblem("MS404", "an assignment is not allowed (to compare, write ==)",
+                                            first.col_offset + 1)]
+        return None, [ExpressionProblem("MS404", "only a single expression is allowed, no statements or ';'", 1)]
     tree: ast.AST = module.body[0]
     problems: list[ExpressionProblem] = []
     used_names: set[str] = set()
     attributes: list[tuple[str, str]] = []
     operators = EvalWithCompoundTypes().operators
 
-    def visit(node: ast.AST, *, called: bool = False) -> None:
-        column = getattr(node, "col_offset", -1) + 1
+    def visit(node: ast.AST, *, called: bool = False, outer: int = 0) -> None:
+        column = getattr(node, "col_offset", outer - 1) + 1
         if isinstance(node, ast.operator | ast.unaryop | ast.cmpop):
             if type(node) not in operators:
-                problems.append(ExpressionProblem("MS404", f"operator {type(node).__name__} is not allowed"))
+                problems.append(ExpressionProblem(
+                    "MS404", f"operator {type(node).__name__} is not allowed", column))
             return
         if not isinstance(node, _ALLOWED_NODES):
             problems.append(ExpressionProblem(
@@ -232,14 +241,24 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
             if isinstance(node.value, ast.Name):
                 attributes.append((node.value.id, node.attr))
         if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name | ast.Attribute):
+                before = len(problems)
+                visit(node.func)
+                if len(problems) == before:
+                    problems.append(ExpressionProblem(
+                        "MS404", "only functions can be called by name, e.g. upper(value)", column))
+                return
             visit(node.func, called=True)
             for child in [*node.args, *node.keywords]:
                 visit(child)
             return
         for child in ast.iter_child_nodes(node):
-            visit(child)
+            visit(child, outer=column)
 
-    visit(tree)
+    try:
+        visit(tree)
+    except RecursionError:
+        return None, [ExpressionProblem("MS404", "the expression is too deeply nested", 1)]
     problems.sort(key=lambda p: p.column)
     if problems:
         return None, problems

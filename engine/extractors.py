@@ -86,21 +86,36 @@ def compile_jmespath(expression: str) -> tuple[JmesExtractor | None, JmesProblem
         return None, JmesProblem(str(exc).splitlines()[0].rstrip(":"), column)
     except JMESPathError as exc:
         return None, JmesProblem(str(exc).splitlines()[0], 0)
-    unknown = sorted(_function_names(compiled.parsed) - _KNOWN_FUNCTIONS)
-    if unknown:
-        return None, JmesProblem(f"unknown JMESPath function {unknown[0]!r}", expression.find(unknown[0]) + 1)
+    calls = _function_calls(compiled.parsed)
+    for name, arguments in calls:
+        if name not in _FUNCTIONS:
+            return None, JmesProblem(f"unknown JMESPath function {name!r}", expression.find(name) + 1)
+        problem = _arity_problem(name, arguments)
+        if problem:
+            return None, JmesProblem(problem, expression.find(name) + 1)
     return JmesExtractor(expression, compiled), None
 
 
-def _function_names(node: Any) -> set[str]:
-    names: set[str] = set()
+def _function_calls(node: Any) -> list[tuple[str, int]]:
+    """(name, number of arguments) of every function call in a parsed expression, outermost first."""
+    calls: list[tuple[str, int]] = []
     if isinstance(node, dict):
         if node.get("type") == "function_expression":
-            names.add(str(node.get("value")))
+            calls.append((str(node.get("value")), len(node.get("children", []))))
         for child in node.get("children", []):
-            names |= _function_names(child)
-    return names
+            calls.extend(_function_calls(child))
+    return calls
 
 
-_KNOWN_FUNCTIONS = frozenset(getattr(jmespath.functions.Functions, "FUNCTION_TABLE", {}))
+def _arity_problem(name: str, arguments: int) -> str:
+    signature = _FUNCTIONS[name].get("signature", ())
+    variadic = bool(signature) and bool(signature[-1].get("variadic"))
+    needed = len(signature)
+    if variadic and arguments < needed:
+        return f"{name}() takes at least {needed} argument(s), got {arguments}"
+    if not variadic and arguments != needed:
+        return f"{name}() takes {needed} argument(s), got {arguments}"
+    return ""
 
+
+_FUNCTIONS: dict[str, Any] = dict(getattr(jmespath.functions.Functions, "FUNCTION_TABLE", {}))

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import validate_cmd
+from engine.cli import pass_cmds, status_cmd, validate_cmd
 
 EXIT_USAGE = 2
 
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mapsync {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     validate_cmd.register(commands)
+    pass_cmds.register(commands)
+    status_cmd.register(commands)
     return parser
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from engine.cli.common import add_state_option
 from engine.diagnostics import FORMATS, Severity, render
 from engine.ruleset import UsageError, validate_paths
 
@@ -17,6 +18,7 @@ def register(commands: Any) -> None:
                     "catalogues. Exit 0 valid (warnings allowed), 1 problems found, 2 usage error.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="rule set folder or rule file")
     parser.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format")
+    add_state_option(parser)  # accepted by every command (contract); validate does not use it
     parser.set_defaults(handler=run)
 
 

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from engine.diagnostics import Diagnostic, Severity, sort_diagnostics
 from engine.ruleset.compiler import Compilation, compile_lone_mapping, compile_raw, freeze
-from engine.ruleset.loader import RULESET_FILE, display_path, load_raw, read_checked
+from engine.ruleset.loader import RULESET_FILE, display_path, is_file, load_raw, read_checked, unreadable
 from engine.ruleset.model import (
     ConflictPolicy,
     Direction,
@@ -80,11 +80,7 @@ def _ordered(comp: Compilation) -> tuple[MappingRule, ...]:
                 placed.add(m.name)
                 pending.remove(m)
                 progressed = True
-        if not progressed:  # a parent cycle: keep file order, report
-            for m in pending:
-                comp.diagnostics.append(Diagnostic(
-                    "MS309", f"mapping {m.name!r} and its parent {m.parent!r} depend on each other",
-                    m.location))
+        if not progressed:  # a parent cycle (semantics reported it): keep file order
             done.extend(pending)
             break
     return tuple(done)
@@ -92,7 +88,10 @@ def _ordered(comp: Compilation) -> tuple[MappingRule, ...]:
 
 def compile_folder(folder: Path, environ: Mapping[str, str] | None = None,
                    env_severity: Severity = Severity.WARNING) -> tuple[Compilation, list[Diagnostic]]:
+    """Load, compile and check a rule set folder. ``UsageError`` when its ruleset.yaml cannot be read."""
     raw = load_raw(folder)
+    if unreadable(raw.root):
+        raise UsageError(raw.root.diagnostics[0].message)
     comp = compile_raw(raw)
     diags = [*raw.diagnostics, *comp.diagnostics]
     if raw.root.data is not None:
@@ -125,18 +124,18 @@ def load_ruleset(folder: Path | str, environ: Mapping[str, str] | None = None, *
 
 
 def _validate_file(path: Path) -> tuple[list[Diagnostic], list[str]]:
-    """A single rule file: within its rule set when the folder has one, else on its own."""
-    folder = path.parent
-    if path.name != RULESET_FILE and (folder / RULESET_FILE).is_file():
-        _, diags = compile_folder(folder)
-        mine = display_path(path)
-        return [d for d in diags if d.location.file == mine], [mine]
+    """A single rule file: within its rule set when it belongs to one, else on its own."""
     doc = read_checked(path)
-    if path.name == RULESET_FILE:
-        _, diags = compile_folder(folder)
-        return [d for d in diags if d.location.file == doc.file], [doc.file]
+    if unreadable(doc):
+        raise UsageError(doc.diagnostics[0].message)
+    folder = path.parent
+    if is_file(folder / RULESET_FILE):
+        comp, diags = compile_folder(folder)
+        if doc.file in comp.raw.files:
+            return [d for d in diags if d.location.file == doc.file], [doc.file]
+    # Not part of a rule set: schema and compile checks only (no settings, no catalogues).
     diags = list(doc.diagnostics)
-    if doc.data is not None and not diags:
+    if doc.data is not None and path.name != RULESET_FILE:
         diags.extend(compile_lone_mapping(doc))
     return diags, [doc.file]
 

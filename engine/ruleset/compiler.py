@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.diagnostics import Diagnostic, Location
 from engine.expressions import Expression, ExpressionError, compile_expression
@@ -37,6 +37,29 @@ CONDITION_NAMES = ("record", "settings")
 TRANSFORM_NAMES = ("value", "record", "settings")
 ENABLED_NAMES = ("settings",)
 _SETTING_REF = re.compile(r"^\$\{settings\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\}$")
+_E = TypeVar("_E", Direction, WritePolicy, ConflictPolicy)
+
+
+def _choice(kind: type[_E], value: Any, default: _E) -> _E:
+    """The enum member named by ``value``; ``default`` for a bad value (the schema reported it)."""
+    return kind(value) if isinstance(value, str) and value in kind._value2member_map_ else default
+
+
+def _locations(at: Located, *keys: str) -> MappingProxyType[str, Location]:
+    """Locations of the (dotted) properties of ``at`` that are present."""
+    out: dict[str, Location] = {}
+    for key in keys:
+        current: Located | None = at
+        for part in key.split("."):
+            current = current.get(part) if current is not None else None
+        if current is not None:
+            out[key] = current.location()
+    return MappingProxyType(out)
+
+
+def _items(value: Any) -> range:
+    """Indexes of a list; none when the value is not a list (the schema reported it)."""
+    return range(len(value)) if isinstance(value, list) else range(0)
 
 
 def freeze(value: Any) -> Any:
@@ -65,6 +88,8 @@ class CompiledMapping:
     enabled: bool
     all_fields: tuple[tuple[FieldRule, bool], ...]  # (rule, enabled)
     parent_location: Location | None = None
+    fields_listed: bool = True  # `fields` is a list (else the schema reported it)
+    line_fields: tuple[tuple[tuple[FieldRule, bool], ...], ...] = ()  # per line rule, (rule, enabled)
 
 
 @dataclass
@@ -80,9 +105,10 @@ class Compilation:
 
 
 class _Builder:
-    def __init__(self, raw: RawRuleSet) -> None:
+    def __init__(self, raw: RawRuleSet, *, settings_known: bool = True) -> None:
         self.raw = raw
         self.settings = raw.settings
+        self.settings_known = settings_known  # False for a lone mapping file: no rule set, no settings
         self.diagnostics: list[Diagnostic] = []
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -116,6 +142,8 @@ class _Builder:
         if not match:
             self.error("MS503", f"{text!r} is not a valid reference; write ${{settings.path}}", at.location())
             return None
+        if not self.settings_known:
+            return None  # cannot be resolved without the rule set; not an error of this file
         value = self.setting(match.group(1))
         if value is MISSING:
             self.error("MS314", f"setting {match.group(1)!r} is not defined", at.location())
@@ -133,8 +161,8 @@ class _Builder:
         if isinstance(value, bool):
             return value
         expr = self.expression(at, ENABLED_NAMES)
-        if expr is None:
-            return True  # reported; keep checking the rest
+        if expr is None or not self.settings_known:
+            return True  # reported (or not decidable without the rule set); keep checking the rest
         for name, attr in expr.attributes:
             if name == "settings" and attr not in self.settings:
                 self.error("MS314", f"setting {attr!r} is not defined", at.location())
@@ -203,7 +231,7 @@ class _Builder:
         direction = mapping_direction
         direction_at = at.get("direction")
         if direction_at is not None:
-            direction = Direction(direction_at.value)
+            direction = _choice(Direction, direction_at.value, mapping_direction)
         elif crm is None or erp is None:
             direction = Direction.ERP_TO_CRM if erp is None else Direction.CRM_TO_ERP
         if (crm is None or erp is None) and constant is MISSING:
@@ -221,6 +249,8 @@ class _Builder:
             inverted: dict[Any, Any] = {}
             clashes: list[str] = []
             for k, v in value_map.items():
+                if not isinstance(v, str | int | float | bool | None):
+                    continue  # not a scalar: the schema reported it
                 if v in inverted:
                     clashes.append(f"{inverted[v]!r} and {k!r} both map to {v!r}")
                 else:
@@ -249,73 +279,80 @@ class _Builder:
             to_crm=to_crm,
             constant=freeze(constant),
             default=freeze(data.get("default", MISSING)),
-            write=WritePolicy(data.get("write", "always")),
-            conflict=ConflictPolicy(data["conflict"]) if "conflict" in data else None,
+            write=_choice(WritePolicy, data.get("write", "always"), WritePolicy.ALWAYS),
+            conflict=_choice(ConflictPolicy, data["conflict"], ConflictPolicy.ERP_WINS) if "conflict" in data
+            else None,
+            locations=_locations(at, "value", "default", "map", "map_reverse", "transform.to_erp",
+                                 "transform.to_crm"),
         )
         return rule, self.enabled(at.get("enabled"))
 
-    def line_rule(self, at: Located, mapping_direction: Direction) -> LineRule | None:
+    def line_rule(self, at: Located, mapping_direction: Direction) \
+            -> tuple[LineRule, tuple[tuple[FieldRule, bool], ...]] | None:
+        """A line rule and all its field rules with their switches (off ones are checked too)."""
         data = at.value
         if not isinstance(data, dict) or not isinstance(data.get("crm"), dict) \
                 or not isinstance(data.get("erp"), dict):
             return None
-        direction = Direction(data.get("direction", mapping_direction.value))
+        crm_entity, parent_field = data["crm"].get("entity"), data["crm"].get("parent_field")
+        collection = data["erp"].get("collection")
+        if not all(isinstance(v, str) for v in (crm_entity, parent_field, collection)):
+            return None  # the schema reported it
+        direction = _choice(Direction, data.get("direction"), mapping_direction)
         if not direction.within(mapping_direction):
             self.error("MS311", f"line direction {direction.value} lies outside the mapping direction "
                        f"{mapping_direction.value}", at.child("direction").location())
-        fields: list[FieldRule] = []
-        for index, _ in enumerate(data.get("fields") or []):
+        all_fields: list[tuple[FieldRule, bool]] = []
+        for index in _items(data.get("fields")):
             built = self.field_rule(at.child("fields", index), direction)
-            if built is not None and built[1]:
-                fields.append(built[0])
-        match = [kp for i, _ in enumerate(data.get("match") or []) if (kp := self.key_pair(at.child("match", i)))]
-        return LineRule(
+            if built is not None:
+                all_fields.append(built)
+        match = [kp for i in _items(data.get("match")) if (kp := self.key_pair(at.child("match", i)))]
+        line = LineRule(
             name=str(data.get("name")),
-            crm_entity=str(data["crm"].get("entity")),
-            crm_parent_field=FieldPath(str(data["crm"].get("parent_field"))),
-            erp_collection=FieldPath(str(data["erp"].get("collection"))),
+            crm_entity=crm_entity,
+            crm_parent_field=FieldPath(parent_field),
+            erp_collection=FieldPath(collection),
             direction=direction,
             match=tuple(match),
-            fields=tuple(fields),
+            fields=tuple(r for r, on in all_fields if on),
             location=at.location(),
+            locations=_locations(at, "crm.entity", "crm.parent_field", "erp.collection"),
         )
+        return line, tuple(all_fields)
 
     def mapping(self, top: Located, overrides: list[Located]) -> CompiledMapping | None:
         data = top.value
         required = ("name", "crm", "erp", "direction")
         if not all(isinstance(data.get(k), str) for k in required):
             return None  # the schema reported it
-        try:
-            direction = Direction(data["direction"])
-        except ValueError:
+        if data["direction"] not in Direction._value2member_map_:
             return None
-        conflict = ConflictPolicy(data.get("conflict", "erp-wins")) \
-            if data.get("conflict", "erp-wins") in ConflictPolicy._value2member_map_ else ConflictPolicy.ERP_WINS
+        direction = Direction(data["direction"])
+        conflict = _choice(ConflictPolicy, data.get("conflict"), ConflictPolicy.ERP_WINS)
         enabled_at = top.get("enabled")
         conditions_at = top.get("conditions")
+        create_conditions_at = top.get("create_conditions")
         match_at = top.get("match")
         for override in overrides:
             o = override.value if isinstance(override.value, dict) else {}
             if "enabled" in o:
                 enabled_at = override.child("enabled")
             if "direction" in o:
-                direction = Direction(o["direction"])
+                direction = _choice(Direction, o["direction"], direction)
             if "conflict" in o:
-                conflict = ConflictPolicy(o["conflict"])
+                conflict = _choice(ConflictPolicy, o["conflict"], conflict)
             if "conditions" in o:
                 conditions_at = override.child("conditions")
+            if "create_conditions" in o:
+                create_conditions_at = override.child("create_conditions")
             if "match" in o:
                 match_at = override.child("match")
         enabled = self.enabled(enabled_at)
-        conditions: dict[Side, Expression] = {}
-        if conditions_at is not None and isinstance(conditions_at.value, dict):
-            for side in Side:
-                if (c := conditions_at.get(side.value)) is not None:
-                    expr = self.expression(c, CONDITION_NAMES)
-                    if expr is not None:
-                        conditions[side] = expr
+        conditions = self.conditions(conditions_at)
+        create_conditions = self.conditions(create_conditions_at)
         all_fields: list[tuple[FieldRule, bool]] = []
-        for index, _ in enumerate(data.get("fields") or []):
+        for index in _items(data.get("fields")):
             built = self.field_rule(top.child("fields", index), direction)
             if built is not None:
                 all_fields.append(built)
@@ -323,8 +360,7 @@ class _Builder:
         if match_at is not None and isinstance(match_at.value, list):
             match = [kp for i, _ in enumerate(match_at.value) if (kp := self.key_pair(match_at.child(i)))]
         parent_key = self.key_pair(top.child("parent_key")) if "parent_key" in data else None
-        lines = [lr for i, _ in enumerate(data.get("lines") or [])
-                 if (lr := self.line_rule(top.child("lines", i), direction))]
+        lines = [lr for i in _items(data.get("lines")) if (lr := self.line_rule(top.child("lines", i), direction))]
         parent_at = top.get("parent")
         rule = MappingRule(
             name=data["name"],
@@ -337,13 +373,29 @@ class _Builder:
             location=top.location(),
             file=top.doc.file,
             conditions=MappingProxyType(conditions),
+            create_conditions=MappingProxyType(create_conditions),
             match=tuple(match),
             parent=data.get("parent") if isinstance(data.get("parent"), str) else None,
             parent_key=parent_key,
-            lines=tuple(lines),
+            lines=tuple(line for line, _ in lines),
+            locations=MappingProxyType({**_locations(top, "crm", "erp", "parent"), **{
+                f"conditions.{side.value}": c.location() for side in Side
+                if conditions_at is not None and (c := conditions_at.get(side.value)) is not None}}),
         )
         return CompiledMapping(rule, enabled, tuple(all_fields),
-                               parent_location=parent_at.location() if parent_at else None)
+                               parent_location=parent_at.location() if parent_at else None,
+                               fields_listed=isinstance(data.get("fields"), list),
+                               line_fields=tuple(fields for _, fields in lines))
+
+    def conditions(self, at: Located | None) -> dict[Side, Expression]:
+        out: dict[Side, Expression] = {}
+        if at is not None and isinstance(at.value, dict):
+            for side in Side:
+                if (c := at.get(side.value)) is not None:
+                    expr = self.expression(c, CONDITION_NAMES)
+                    if expr is not None:
+                        out[side] = expr
+        return out
 
     def system(self, side: str) -> SystemConfig | None:
         raw = self.raw.systems.get(side)
@@ -365,6 +417,14 @@ def compile_raw(raw: RawRuleSet) -> Compilation:
     result = Compilation(raw=raw, settings=raw.settings)
     result.crm = builder.system("crm")
     result.erp = builder.system("erp")
+    root = raw.root.data
+    if isinstance(root, dict) and ("systems" in root or "extends" in root) and not raw.incomplete:
+        # Without `extends` the schema requires `systems`; with it, a side may come from the parent.
+        for side in ("crm", "erp"):
+            system = raw.systems.get(side)
+            if system is None or not system.declared:
+                builder.error("MS202", f"the rule set has no {side} system: add systems.{side}",
+                              raw.root.location(("systems",), key=True))
     for name, doc in raw.mappings.items():
         if doc.data is None:
             continue
@@ -383,6 +443,6 @@ def compile_raw(raw: RawRuleSet) -> Compilation:
 
 def compile_lone_mapping(doc: SourceDocument) -> list[Diagnostic]:
     """Compile a mapping file that has no rule set around it (no settings, no catalogue checks)."""
-    builder = _Builder(RawRuleSet(folder=Path(doc.file).parent, root=doc))
+    builder = _Builder(RawRuleSet(folder=Path(doc.file).parent, root=doc), settings_known=False)
     builder.mapping(Located(doc, ()), [])
     return builder.diagnostics

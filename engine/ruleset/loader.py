@@ -49,6 +49,7 @@ class Located:
 @dataclass
 class RawSystem:
     connector: Located | None = None
+    declared: bool = False  # some level has a `systems.<side>` entry (the schema checks its content)
     connection: dict[str, Located] = field(default_factory=dict)
 
 
@@ -66,6 +67,7 @@ class RawRuleSet:
     overrides: dict[str, list[Located]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    incomplete: bool = False  # some level could not be read or followed: what is missing is not news
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +88,26 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def _resolve(base: Path, entry: str) -> Path | None:
+    """``entry`` relative to ``base``, resolved; None for a path the system cannot even look at."""
+    try:
+        return (base / entry).resolve()
+    except (OSError, ValueError, RuntimeError):  # NUL bytes, symlink loops, names too long
+        return None
+
+
+def is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def unreadable(doc: SourceDocument) -> bool:
+    """Whether the file of ``doc`` could not be read at all."""
+    return doc.data is None and any(d.code == "MS104" for d in doc.diagnostics)
+
+
 def read_checked(path: Path) -> SourceDocument:
     """Read one rule file and check it against its schema."""
     doc = read_source(path, display_path(path))
@@ -101,25 +123,35 @@ def load_raw(folder: Path, _stack: tuple[Path, ...] = ()) -> RawRuleSet:
     raw.files.append(root.file)
     raw.diagnostics.extend(root.diagnostics)
     if root.data is None:
+        raw.incomplete = True
         return raw
     top = Located(root, ())
     extends = top.get("extends")
-    if extends is not None and isinstance(extends.value, str):
-        target = (folder / extends.value).resolve()
-        if target in (*_stack, folder):
+    if extends is not None and isinstance(extends.value, str) and extends.value.strip():
+        target = _resolve(folder, extends.value)
+        if target is not None and target in (*_stack, folder):
             chain = " -> ".join(display_path(p) for p in (*_stack, folder, target))
             raw.diagnostics.append(Diagnostic("MS105", f"extends cycle: {chain}", extends.location()))
-        elif not (target / RULESET_FILE).is_file():
+            raw.incomplete = True
+        elif target is None or not is_file(target / RULESET_FILE):
+            where = display_path(target) if target is not None else repr(extends.value)
             raw.diagnostics.append(Diagnostic(
-                "MS106", f"{extends.value!r} is not a rule set folder (no {RULESET_FILE} in "
-                f"{display_path(target)})", extends.location()))
+                "MS106", f"{extends.value!r} is not a rule set folder (no {RULESET_FILE} in {where})",
+                extends.location()))
+            raw.incomplete = True
         else:
             parent = load_raw(target, (*_stack, folder))
-            raw.diagnostics.extend(parent.diagnostics)
-            raw.files.extend(parent.files)
-            raw.name, raw.description = parent.name, parent.description
-            raw.systems, raw.settings = parent.systems, parent.settings
-            raw.mappings, raw.overrides = parent.mappings, parent.overrides
+            raw.incomplete = parent.incomplete
+            if unreadable(parent.root):
+                raw.diagnostics.append(Diagnostic(
+                    "MS104", parent.root.diagnostics[0].message,
+                    extends.location()))
+            else:
+                raw.diagnostics.extend(parent.diagnostics)
+                raw.files.extend(parent.files)
+                raw.name, raw.description = parent.name, parent.description
+                raw.systems, raw.settings = parent.systems, parent.settings
+                raw.mappings, raw.overrides = parent.mappings, parent.overrides
     _apply_level(raw, top)
     return raw
 
@@ -133,9 +165,12 @@ def _apply_level(raw: RawRuleSet, top: Located) -> None:
     if systems is not None and isinstance(systems.value, dict):
         for side in ("crm", "erp"):
             entry = systems.get(side)
-            if entry is None or not isinstance(entry.value, dict):
+            if entry is None:
                 continue
             system = raw.systems.setdefault(side, RawSystem())
+            system.declared = True
+            if not isinstance(entry.value, dict):
+                continue
             connector = entry.get("connector")
             if connector is not None:
                 system.connector = connector
@@ -157,16 +192,22 @@ def _apply_level(raw: RawRuleSet, top: Located) -> None:
 
 def _read_mappings(raw: RawRuleSet, mappings: Located) -> None:
     seen_here: dict[str, SourceDocument] = {}
+    read: set[Path] = set()
     for index, entry in enumerate(mappings.value):
-        if not isinstance(entry, str):
-            continue
+        if not isinstance(entry, str) or not entry.strip():
+            continue  # the schema reported it
         located = mappings.child(index)
-        path = (raw.folder / entry).resolve() if not Path(entry).is_absolute() else Path(entry)
-        doc = read_source(path, display_path(path))
-        if doc.data is None and doc.diagnostics and doc.diagnostics[0].code == "MS104":
+        path = _resolve(raw.folder, entry)
+        if path in read:
+            continue  # listed twice: the schema reported it
+        doc = read_source(path, display_path(path)) if path is not None else None
+        if doc is None or unreadable(doc):
+            reason = doc.diagnostics[0].message if doc is not None else "not a usable path"
             raw.diagnostics.append(Diagnostic(
-                "MS104", f"mapping file {entry!r} not found or unreadable", located.location()))
+                "MS104", f"mapping file {entry!r} not found or unreadable ({reason})", located.location()))
             continue
+        assert path is not None
+        read.add(path)
         doc.diagnostics.extend(check_schema(doc))
         raw.diagnostics.extend(doc.diagnostics)
         raw.files.append(doc.file)

@@ -57,6 +57,20 @@ class ConflictPolicy(StrEnum):
 Reader = FieldPath | JmesExtractor
 
 
+def _no_locations() -> MappingProxyType[str, Location]:
+    return MappingProxyType({})
+
+
+class _Located:
+    """``where(key)``: the location of one property (``"value"``, ``"transform.to_erp"``, ...)."""
+
+    location: Location
+    locations: MappingProxyType[str, Location]
+
+    def where(self, key: str) -> Location:
+        return self.locations.get(key) or self.location
+
+
 @dataclass(frozen=True)
 class FieldSide:
     """One side of a field rule: how to read it and, when writable, where to write it."""
@@ -71,7 +85,7 @@ class FieldSide:
 
 
 @dataclass(frozen=True)
-class FieldRule:
+class FieldRule(_Located):
     """One field pair. ``key`` names it in bases, plans and the audit trail."""
 
     key: str
@@ -87,6 +101,7 @@ class FieldRule:
     default: Any = MISSING
     write: WritePolicy = WritePolicy.ALWAYS
     conflict: ConflictPolicy | None = None
+    locations: MappingProxyType[str, Location] = field(default_factory=_no_locations, compare=False)
 
     def side(self, side: Side) -> FieldSide | None:
         return self.crm if side is Side.CRM else self.erp
@@ -115,7 +130,7 @@ class KeyPair:
 
 
 @dataclass(frozen=True)
-class LineRule:
+class LineRule(_Located):
     """A nested collection synced with its parent record (delivery lines <-> order rows)."""
 
     name: str
@@ -126,10 +141,11 @@ class LineRule:
     match: tuple[KeyPair, ...]
     fields: tuple[FieldRule, ...]
     location: Location
+    locations: MappingProxyType[str, Location] = field(default_factory=_no_locations, compare=False)
 
 
 @dataclass(frozen=True)
-class MappingRule:
+class MappingRule(_Located):
     """One entity pair of the rule set."""
 
     name: str
@@ -143,10 +159,13 @@ class MappingRule:
     file: str
     conditions: MappingProxyType[Side, Expression] = field(
         default_factory=lambda: MappingProxyType({}))
+    create_conditions: MappingProxyType[Side, Expression] = field(
+        default_factory=lambda: MappingProxyType({}))
     match: tuple[KeyPair, ...] = ()
     parent: str | None = None
     parent_key: KeyPair | None = None
     lines: tuple[LineRule, ...] = ()
+    locations: MappingProxyType[str, Location] = field(default_factory=_no_locations, compare=False)
 
     def entity(self, side: Side) -> str:
         return self.crm_entity if side is Side.CRM else self.erp_entity

@@ -88,6 +88,10 @@ def _diagnostics(error: ValidationError, doc: SourceDocument) -> list[Diagnostic
         hint = _did_you_mean(str(error.instance), [str(v) for v in allowed_values])
         hint += "allowed: " + ", ".join(str(v) for v in allowed_values)
         return [Diagnostic("MS204", f"{error.instance!r} is not allowed here", doc.location(path), hint=hint)]
+    if kind == "uniqueItems" and isinstance(error.instance, list):
+        for index, item in enumerate(error.instance):
+            if item in error.instance[:index]:
+                return [Diagnostic("MS205", f"{item!r} is listed twice", doc.location((*path, index)))]
     if kind == "pattern":
         return [Diagnostic("MS204", f"{error.instance!r} does not match the pattern {error.validator_value}",
                            doc.location(path))]

@@ -19,7 +19,7 @@ from connectors.registry import CONNECTION_SETTINGS, SIDES
 from engine.diagnostics import Diagnostic, Location, Severity
 from engine.expressions import Expression
 from engine.extractors import MISSING, FieldPath
-from engine.ruleset.compiler import Compilation, CompiledMapping
+from engine.ruleset.compiler import Compilation, CompiledMapping, thaw
 from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, Side, SystemConfig
 
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -38,6 +38,10 @@ def compatible(source: str, target: str) -> bool:
 
 
 def _value_type(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, tuple | list):
+        return "array"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -47,6 +51,10 @@ def _value_type(value: Any) -> str | None:
     if isinstance(value, str):
         return "string"
     return None
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 class _Checker:
@@ -170,9 +178,9 @@ class _Checker:
                                f"{'erp-to-crm' if target is Side.ERP else 'crm-to-erp'}")
                     continue
                 self.types(rule, target, infos[target.other], target_info, side.location)
-            for expr in (rule.to_erp, rule.to_crm):
+            for expr, prop in ((rule.to_erp, "transform.to_erp"), (rule.to_crm, "transform.to_crm")):
                 if expr is not None:
-                    self.expression_fields_any(expr, entities, rule.location)
+                    self.expression_fields_any(expr, entities, rule.where(prop))
         for target, creates in mapping_creates.items():
             entity = entities[target]
             if not creates or entity is None:
@@ -199,14 +207,15 @@ class _Checker:
         for label, value in (("value", rule.constant), ("default", rule.default)):
             if value is MISSING or value is None:
                 continue
-            self.value_fits(value, info, f"{label} {value!r}", location)
+            self.value_fits(value, info, f"{label} {thaw(value)!r}", rule.where(label))
         if rule.constant is not MISSING or rule.transform(target) is not None:
             return
         value_map = rule.value_map_to(target)
         if value_map is not None:
+            map_at = rule.where("map_reverse" if target is Side.CRM and "map_reverse" in rule.locations else "map")
             for v in value_map.values():
-                if v is not None:
-                    self.value_fits(v, info, f"value map result {v!r}", location)
+                if isinstance(v, str | int | float | bool):  # the schema reports anything else
+                    self.value_fits(v, info, f"value map result {v!r}", map_at)
             return
         if source is not None and not compatible(source.type, info.type):
             self.error("MS305", f"{source.name} ({source.type}) cannot be written to {info.name} ({info.type}) "
@@ -216,7 +225,8 @@ class _Checker:
         vtype = _value_type(value)
         if vtype is not None and not compatible(vtype, info.type) and not (
                 vtype == "string" and info.type in {"date", "datetime", "number", "integer"}):
-            self.error("MS305", f"{label} is a {vtype}, but {info.name} is a {info.type}", location)
+            self.error("MS305", f"{label} is {_article(vtype)}, but {info.name} is {_article(info.type)}", location)
+            return
         if info.enum is not None and value not in info.enum:
             self.error("MS305", f"{label} is not one of the values {info.name} allows", location,
                        hint="allowed: " + ", ".join(str(v) for v in info.enum))
@@ -235,11 +245,11 @@ class _Checker:
         rule = compiled.rule
         self.current_location = rule.location
         entities = {
-            Side.CRM: self.entity(Side.CRM, rule.crm_entity, rule.location.at("$.crm")),
-            Side.ERP: self.entity(Side.ERP, rule.erp_entity, rule.location.at("$.erp")),
+            Side.CRM: self.entity(Side.CRM, rule.crm_entity, rule.where("crm")),
+            Side.ERP: self.entity(Side.ERP, rule.erp_entity, rule.where("erp")),
         }
         for side, expr in rule.conditions.items():
-            self.expression_fields(expr, entities[side], rule.location.at(f"$.conditions.{side.value}"))
+            self.expression_fields(expr, entities[side], rule.where(f"conditions.{side.value}"))
         for pair in rule.match:
             self.key_pair(pair, entities, "match key")
         exempt: dict[Side, set[str]] = {Side.CRM: set(), Side.ERP: set()}
@@ -249,39 +259,55 @@ class _Checker:
                 exempt[side].add(rule.parent_key.side(side).name)
         for line in rule.lines:
             exempt[Side.ERP].add(line.erp_collection.name)
-        creates = {s: rule.direction.writes(s) for s in Side}
+        # Without a list of field rules (the schema reported it), "no rule writes X" is no news.
+        creates = {s: rule.direction.writes(s) and compiled.fields_listed for s in Side}
         self.field_rules(compiled.all_fields, entities, creates, exempt)
-        for line in rule.lines:
-            self.line(line, entities)
+        for index, line in enumerate(rule.lines):
+            fields = compiled.line_fields[index] if index < len(compiled.line_fields) else ()
+            self.line(line, fields, entities)
 
-    def line(self, line: LineRule, entities: dict[Side, EntityCatalogue | None]) -> None:
-        crm_entity = self.entity(Side.CRM, line.crm_entity, line.location)
+    def line(self, line: LineRule, fields: tuple[tuple[FieldRule, bool], ...],
+             entities: dict[Side, EntityCatalogue | None]) -> None:
+        crm_entity = self.entity(Side.CRM, line.crm_entity, line.where("crm.entity"))
         if crm_entity is not None and crm_entity.field(line.crm_parent_field.name) is None:
-            self.error("MS318", f"{crm_entity.name} has no field {line.crm_parent_field.name!r}", line.location)
+            self.error("MS318", f"{crm_entity.name} has no field {line.crm_parent_field.name!r}",
+                       line.where("crm.parent_field"))
         erp_parent = entities[Side.ERP]
         erp_entity: EntityCatalogue | None = None
         if erp_parent is not None:
             collection = erp_parent.field(line.erp_collection.name)
             if collection is None or not collection.lines:
                 self.error("MS318", f"{erp_parent.name}.{line.erp_collection.name} is not a collection of "
-                           "line records", line.location)
+                           "line records", line.where("erp.collection"))
             else:
                 catalogue = self.catalogues[Side.ERP]
                 erp_entity = catalogue.entity(collection.lines) if catalogue else None
         line_entities = {Side.CRM: crm_entity, Side.ERP: erp_entity}
         for pair in line.match:
             self.key_pair(pair, line_entities, "line match key")
-        self.field_rules(tuple((r, True) for r in line.fields), line_entities,
+        self.field_rules(fields, line_entities,
                          {Side.CRM: False, Side.ERP: False}, {Side.CRM: set(), Side.ERP: set()})
 
     def parents(self) -> None:
-        enabled = {m.rule.name for m in self.comp.mappings if m.enabled}
+        enabled = {m.rule.name: m for m in self.comp.mappings if m.enabled}
         for m in self.comp.mappings:
             if m.rule.parent is None or not m.enabled:
                 continue
             if m.rule.parent not in enabled:
-                state = "disabled" if any(x.rule.name == m.rule.parent for x in self.comp.mappings) else "missing"
+                if m.rule.parent in self.comp.raw.mappings and \
+                        not any(x.rule.name == m.rule.parent for x in self.comp.mappings):
+                    continue  # it exists but could not be compiled: its own errors are reported
+                state = "disabled" if m.rule.parent in self.comp.raw.mappings else "missing"
                 self.error("MS309", f"parent mapping {m.rule.parent!r} is {state}",
+                           m.parent_location or m.rule.location)
+                continue
+            chain = [m.rule.name]
+            current: CompiledMapping | None = enabled[m.rule.parent]
+            while current is not None and current.rule.name not in chain:
+                chain.append(current.rule.name)
+                current = enabled.get(current.rule.parent) if current.rule.parent else None
+            if current is not None and current.rule.name == m.rule.name:
+                self.error("MS309", "parent chain is a cycle: " + " -> ".join([*chain, m.rule.name]),
                            m.parent_location or m.rule.location)
 
 

@@ -56,23 +56,62 @@ class SourceDocument:
             probe = probe[:-1]
 
 
+def _position(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of byte ``offset`` of UTF-8 bytes."""
+    before = raw[:offset]
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    return before.count(b"\n") + 1, column
+
+
 def _decode(raw: bytes, doc: SourceDocument) -> str | None:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            doc.diagnostics.append(Diagnostic(
+                "MS102", f"the file starts with a UTF-16 byte order mark but is not valid UTF-16 "
+                f"({exc.reason} at byte offset {exc.start})", Location(doc.file, 1, 1)))
+            return None
+    body = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
     try:
-        return raw.decode("utf-8-sig")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        line, column = _position(body, exc.start)
         doc.diagnostics.append(Diagnostic(
-            "MS102", f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8",
+            "MS102", f"byte 0x{body[exc.start]:02x} at line {line}, column {column} is not valid UTF-8 "
+            "(is the file saved as Latin-1 or Windows-1252?)", Location(doc.file, line, column)))
+        return None
+    if "\0" in text:
+        line, column = _position(body, body.index(b"\0"))
+        doc.diagnostics.append(Diagnostic(
+            "MS102", "the file contains NUL bytes (UTF-16 or UTF-32 without a byte order mark?)",
             Location(doc.file, line, column)))
         return None
+    return text
 
 
-def _walk(node: yaml.Node, path: PathKey, doc: SourceDocument) -> None:
+MAX_NODES = 100_000
+"""More nodes than this (after expanding aliases) is refused: a rule file is never that big."""
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _Recursive(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__()
+        self.node = node
+
+
+def _walk(node: yaml.Node, path: PathKey, doc: SourceDocument, stack: tuple[int, ...] = ()) -> None:
+    if id(node) in stack:
+        raise _Recursive(node)
+    if len(doc.values) >= MAX_NODES:
+        raise _TooBig
     doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    inner = (*stack, id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
@@ -86,17 +125,36 @@ def _walk(node: yaml.Node, path: PathKey, doc: SourceDocument) -> None:
                              json_path(child))))
             seen[key] = key_node
             doc.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _walk(value_node, child, doc)
+            _walk(value_node, child, doc, inner)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), doc)
+            _walk(item, (*path, index), doc, inner)
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, with every failure to build a value turned into a located YAML error."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # e.g. `2024-13-01` or `!!int abc`: a bad value, not a crash
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {node.value!r} as {node.tag.rsplit(':', 1)[-1]}: {exc}",
+                node.start_mark) from exc
+
+
+_TYPE_WORDS = {"list": "a list", "str": "a text", "int": "a number", "float": "a number", "bool": "true or false",
+               "NoneType": "empty (null)"}
 
 
 def parse_text(text: str, file: str) -> SourceDocument:
     """Parse YAML text; see ``read_source``."""
     doc = SourceDocument(file=file)
-    loader = yaml.SafeLoader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             doc.diagnostics.append(Diagnostic("MS107", "the file is empty", Location(file, 1, 1)))
@@ -110,14 +168,36 @@ def parse_text(text: str, file: str) -> SourceDocument:
         context = f" ({exc.context})" if exc.context else ""
         doc.diagnostics.append(Diagnostic("MS101", f"{problem}{context}", Location(file, line, column)))
         return doc
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        doc.diagnostics.append(Diagnostic(
+            "MS101", f"control character U+{exc.character:04X} is not allowed in YAML"
+            if isinstance(exc.character, int) else str(exc), Location(file, line, column)))
+        return doc
     except yaml.YAMLError as exc:
         doc.diagnostics.append(Diagnostic("MS101", str(exc), Location(file, 1, 1)))
         return doc
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
+    except _Recursive as exc:
+        mark = exc.node.start_mark
         doc.diagnostics.append(Diagnostic(
-            "MS107", f"the top level is a {type(data).__name__}, not a mapping", Location(file, 1, 1)))
+            "MS101", "the node anchored here contains an alias to itself (recursive data)",
+            Location(file, mark.line + 1, mark.column + 1)))
+        doc.values.clear()
+        return doc
+    except _TooBig:
+        doc.diagnostics.append(Diagnostic(
+            "MS101", f"the document has more than {MAX_NODES} values once aliases are expanded",
+            Location(file, 1, 1)))
+        doc.values.clear()
+        return doc
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if not isinstance(data, dict):
+        what = _TYPE_WORDS.get(type(data).__name__, type(data).__name__)
+        doc.diagnostics.append(Diagnostic(
+            "MS107", f"the top level is {what}, not a mapping (key: value pairs)", Location(file, 1, 1)))
         return doc
     doc.data = data
     return doc

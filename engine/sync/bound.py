@@ -1,18 +1,19 @@
-"""A mapping bound to the field catalogues: per rule side, the catalogue type of the field.
+"""Mappings and line rules bound to the field catalogues: per rule side, the field's catalogue type.
 
 Built once per pass (never per record) so that reading, converting and comparing values knows each
-field's type without looking anything up.
+field's type and maximum length without looking anything up. ``BoundMapping`` and ``BoundLines`` are
+both a *rule group*: ``rules`` plus a default ``conflict`` policy, which is all the field merge needs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from connectors.catalogue import Catalogue, EntityCatalogue
 from engine.extractors import FieldPath
-from engine.ruleset import FieldRule, MappingRule, RuleSet, Side
+from engine.ruleset import ConflictPolicy, FieldRule, LineRule, MappingRule, RuleSet, Side
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,44 @@ class BoundRule:
         return self.types[side]
 
 
+class RuleGroup(Protocol):
+    """What the field merge needs: bound rules and the default conflict policy."""
+
+    @property
+    def rules(self) -> tuple[BoundRule, ...]: ...
+
+    @property
+    def conflict(self) -> ConflictPolicy: ...
+
+
+@dataclass(frozen=True)
+class BoundLines:
+    """A line rule bound to its crm line entity and the erp collection's line entity."""
+
+    line: LineRule
+    rules: tuple[BoundRule, ...]
+    entities: MappingProxyType[Side, EntityCatalogue]
+    conflict: ConflictPolicy
+
+    def entity(self, side: Side) -> EntityCatalogue:
+        return self.entities[side]
+
+
 @dataclass(frozen=True)
 class BoundMapping:
     mapping: MappingRule
     rules: tuple[BoundRule, ...]
     entities: MappingProxyType[Side, EntityCatalogue]
     settings: MappingProxyType[str, Any]
+    lines: tuple[BoundLines, ...] = ()
 
     @property
     def name(self) -> str:
         return self.mapping.name
+
+    @property
+    def conflict(self) -> ConflictPolicy:
+        return self.mapping.conflict
 
     def entity(self, side: Side) -> EntityCatalogue:
         return self.entities[side]
@@ -49,21 +78,37 @@ def _field_type(entity: EntityCatalogue, rule: FieldRule, side: Side) -> tuple[s
     return (info.type, info.max_length) if info is not None else (None, None)
 
 
-def bind(mapping: MappingRule, catalogues: dict[Side, Catalogue], settings: MappingProxyType[str, Any]) -> BoundMapping:
-    entities = {}
-    for side in Side:
-        entity = catalogues[side].entity(mapping.entity(side))
-        if entity is None:
-            raise ValueError(f"{mapping.name}: unknown {side.value} entity {mapping.entity(side)!r}")
-        entities[side] = entity
-    rules = []
-    for rule in mapping.fields:
+def bind_rules(rules: tuple[FieldRule, ...], entities: dict[Side, EntityCatalogue]) -> tuple[BoundRule, ...]:
+    bound = []
+    for rule in rules:
         types: dict[Side, str | None] = {}
         lengths: dict[Side, int | None] = {}
         for side in Side:
             types[side], lengths[side] = _field_type(entities[side], rule, side)
-        rules.append(BoundRule(rule, MappingProxyType(types), MappingProxyType(lengths)))
-    return BoundMapping(mapping, tuple(rules), MappingProxyType(entities), settings)
+        bound.append(BoundRule(rule, MappingProxyType(types), MappingProxyType(lengths)))
+    return tuple(bound)
+
+
+def _entity(catalogue: Catalogue, name: str, what: str) -> EntityCatalogue:
+    entity = catalogue.entity(name)
+    if entity is None:
+        raise ValueError(f"{what}: unknown {catalogue.connector} entity {name!r}")
+    return entity
+
+
+def bind(mapping: MappingRule, catalogues: dict[Side, Catalogue], settings: MappingProxyType[str, Any]) -> BoundMapping:
+    entities = {side: _entity(catalogues[side], mapping.entity(side), mapping.name) for side in Side}
+    lines = []
+    for line in mapping.lines:
+        collection = entities[Side.ERP].field(line.erp_collection.name)
+        if collection is None or collection.lines is None:
+            raise ValueError(f"{mapping.name}: {line.erp_collection.name} is not a line collection")
+        line_entities = {Side.CRM: _entity(catalogues[Side.CRM], line.crm_entity, line.name),
+                         Side.ERP: _entity(catalogues[Side.ERP], collection.lines, line.name)}
+        lines.append(BoundLines(line, bind_rules(line.fields, line_entities), MappingProxyType(line_entities),
+                                mapping.conflict))
+    return BoundMapping(mapping, bind_rules(mapping.fields, entities), MappingProxyType(entities), settings,
+                        tuple(lines))
 
 
 def bind_ruleset(ruleset: RuleSet, catalogues: dict[Side, Catalogue]) -> tuple[BoundMapping, ...]:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.expressions import ExpressionError, as_record
-from engine.extractors import MISSING
+from engine.extractors import MISSING, FieldPath
 from engine.ruleset import ConflictPolicy, Side, WritePolicy
-from engine.sync.bound import BoundMapping, BoundRule
+from engine.sync.bound import BoundRule, RuleGroup
 from engine.sync.values import is_empty, normalise, same
 
 
@@ -53,9 +53,7 @@ class MergeResult:
 class _Context:
     """Per record pair: the records wrapped for expressions once, not per rule."""
 
-    def __init__(self, bound: BoundMapping, records: dict[Side, dict[str, Any] | None],
-                 settings: dict[str, Any]) -> None:
-        self.bound = bound
+    def __init__(self, records: dict[Side, dict[str, Any] | None], settings: dict[str, Any]) -> None:
         self.records = records
         self.settings = settings
         self._wrapped: dict[Side, dict[str, Any]] = {}
@@ -114,10 +112,10 @@ def _winner(policy: ConflictPolicy, newer: Side | None) -> Side | None:
     return None
 
 
-def merge(bound: BoundMapping, crm: dict[str, Any], erp: dict[str, Any], base: dict[str, Any] | None,
+def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict[str, Any] | None,
           settings: dict[str, Any], newer: Side | None = None) -> MergeResult:
     """Plan the field writes that bring a linked pair in step, given the base of the last sync."""
-    ctx = _Context(bound, {Side.CRM: crm, Side.ERP: erp}, settings)
+    ctx = _Context({Side.CRM: crm, Side.ERP: erp}, settings)
     result = MergeResult()
     for br in bound.rules:
         rule = br.rule
@@ -136,7 +134,7 @@ def merge(bound: BoundMapping, crm: dict[str, Any], erp: dict[str, Any], base: d
         if wants[Side.ERP] and wants[Side.CRM]:
             if same(convert(br, Side.ERP, current[Side.CRM], ctx), current[Side.ERP]):
                 continue  # both changed to the same value
-            policy = rule.conflict or bound.mapping.conflict
+            policy = rule.conflict or bound.conflict
             winner = _winner(policy, newer)
             if agreed is not None:
                 result.conflicts.append(FieldConflict(
@@ -164,11 +162,11 @@ def _plan(br: BoundRule, target: Side, new: Any, old: Any, result: MergeResult) 
     result.changes.append(FieldChange(rule.key, target, writer.name, None if old is MISSING else old, new))
 
 
-def values_for_create(bound: BoundMapping, target: Side, source: dict[str, Any],
+def values_for_create(bound: RuleGroup, target: Side, source: dict[str, Any],
                       settings: dict[str, Any]) -> list[FieldChange]:
     """The fields of a new ``target`` record made from a ``source`` record (constants and defaults included)."""
     records: dict[Side, dict[str, Any] | None] = {target.other: source, target: None}
-    ctx = _Context(bound, records, settings)
+    ctx = _Context(records, settings)
     out: list[FieldChange] = []
     for br in bound.rules:
         rule = br.rule
@@ -189,7 +187,7 @@ def values_for_create(bound: BoundMapping, target: Side, source: dict[str, Any],
     return out
 
 
-def base_of(bound: BoundMapping, crm: dict[str, Any], erp: dict[str, Any]) -> dict[str, Any]:
+def base_of(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any]) -> dict[str, Any]:
     """The agreed values of a pair now in step, per rule (the merge base stored with the link)."""
     base: dict[str, Any] = {}
     for br in bound.rules:
@@ -204,7 +202,7 @@ def base_of(bound: BoundMapping, crm: dict[str, Any], erp: dict[str, Any]) -> di
     return base
 
 
-def one_sided_base(bound: BoundMapping, side: Side, record: dict[str, Any]) -> dict[str, Any]:
+def one_sided_base(bound: RuleGroup, side: Side, record: dict[str, Any]) -> dict[str, Any]:
     """A base in which only ``side``'s current values are agreed: merging a record just created on the
     other side against it sends back only what the target itself assigned (a customer number)."""
     base: dict[str, Any] = {}
@@ -212,3 +210,11 @@ def one_sided_base(bound: BoundMapping, side: Side, record: dict[str, Any]) -> d
         value = read(br, side, record)
         base[br.rule.key] = {} if value is MISSING else {side.value: value}
     return base
+
+
+def nested(changes: list[FieldChange]) -> dict[str, Any]:
+    """Field changes as the nested object a connector writes (``mainContact.email`` -> nested dicts)."""
+    out: dict[str, Any] = {}
+    for change in changes:
+        FieldPath(change.field).set(out, change.new)
+    return out

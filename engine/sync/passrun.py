@@ -19,13 +19,22 @@ from typing import Any
 from connectors.base import Connector, ConnectorError, FatalError, RejectedError, TransientError
 from connectors.catalogue import Catalogue
 from engine.expressions import ExpressionError, as_record
-from engine.extractors import MISSING, FieldPath
+from engine.extractors import MISSING
 from engine.ruleset import RuleSet, Side
 from engine.ruleset.compiler import thaw
 from engine.state import Base, StateStore
 from engine.state.store import ErrorClass, RunStatus
 from engine.sync.bound import BoundMapping, bind_ruleset
-from engine.sync.fieldmerge import FieldChange, RuleError, base_of, merge, one_sided_base, values_for_create
+from engine.sync.fieldmerge import (
+    FieldChange,
+    RuleError,
+    base_of,
+    merge,
+    nested,
+    one_sided_base,
+    values_for_create,
+)
+from engine.sync.lineio import LineIO
 from engine.sync.report import Action, MappingReport, PassReport
 from engine.sync.values import is_empty
 
@@ -35,14 +44,6 @@ Progress = Callable[[str, int, int], None]
 
 class _Skip(Exception):
     """This record is not synced this pass, for the reason given (not an error)."""
-
-
-def nested(changes: list[FieldChange]) -> dict[str, Any]:
-    """Field changes as the nested object a connector writes (``mainContact.email`` -> nested dicts)."""
-    out: dict[str, Any] = {}
-    for change in changes:
-        FieldPath(change.field).set(out, change.new)
-    return out
 
 
 def _changes_dict(changes: list[FieldChange]) -> dict[str, dict[str, Any]]:
@@ -70,6 +71,7 @@ class SyncPass:
         self.progress = progress
         self.settings = thaw(ruleset.settings)
         self.run_id: int | None = None
+        self.lines = LineIO(connectors, self.settings)
 
     def _run(self) -> int:
         assert self.run_id is not None, "writes happen only in a run"
@@ -173,8 +175,9 @@ class SyncPass:
                             reason=f"{error_class}: {exc}")
         report.add(action)
 
-    def _condition_holds(self, bound: BoundMapping, side: Side, record: Record) -> bool:
-        condition = bound.mapping.conditions.get(side)
+    def _condition_holds(self, bound: BoundMapping, side: Side, record: Record, *, create: bool = False) -> bool:
+        conditions = bound.mapping.create_conditions if create else bound.mapping.conditions
+        condition = conditions.get(side)
         if condition is None:
             return True
         return bool(condition.evaluate({"record": as_record(record), "settings": self.settings}))
@@ -197,9 +200,12 @@ class SyncPass:
                 raise _Skip(f"the linked {target.value} {mapping.entity(target)} {target_id} no longer exists")
             newer = self._newer(item, other)
             base = self.store.get_base(mapping.name, link.crm_id)
-            return self._update(bound, item, target_record, ids, base.fields if base else None, newer, "update")
+            return self._update(bound, item, target_record, ids, base, newer, "update")
         if not mapping.direction.writes(target):
             raise _Skip(f"not linked, and the mapping does not write to {target.value}")
+        if not self._condition_holds(bound, source, item.record, create=True):
+            raise _Skip(f"{mapping.entity(source)} does not meet the {source.value} create condition "
+                        f"({mapping.create_conditions[source].text})")
         matched = self._match(bound, item)
         if matched is not None:
             ids[target] = self.connectors[target].record_id(mapping.entity(target), matched)
@@ -262,7 +268,15 @@ class SyncPass:
         parent = self._parent_value(bound, item)
         if parent is not None:
             values.append(FieldChange("parent", target, parent[0], None, parent[1]))
+        payload = nested(values)
+        sources: list[Any] = []
+        if target is Side.ERP and bound.lines:
+            rows, sources = self.lines.rows_for_new_erp(bound, item.record_id)
+            payload.update(rows)
         changes = _changes_dict(values)
+        for name, rows_value in payload.items():
+            if isinstance(rows_value, list):
+                changes[name] = {"old": None, "new": rows_value}
         if not self.apply:
             return Action("create", target.value, ids.get(Side.CRM), ids.get(Side.ERP), changes,
                           f"new {mapping.entity(source)} {item.record_id}, no match by "
@@ -271,7 +285,7 @@ class SyncPass:
         keys = {k: v for k, v in keys.items() if v is not MISSING and not is_empty(v)}
         journal_id = self.store.journal_create(mapping.name, target.value, item.record_id,
                                                {"keys": keys}, self._run())
-        created = self.connectors[target].create(mapping.entity(target), nested(values))
+        created = self.connectors[target].create(mapping.entity(target), payload)
         target_id = self.connectors[target].record_id(mapping.entity(target), created)
         ids[target] = target_id
         crm, erp = (item.record, created) if source is Side.CRM else (created, item.record)
@@ -281,10 +295,15 @@ class SyncPass:
             updated = self.connectors[source].update(mapping.entity(source), item.record_id, nested(back))
             crm, erp = (updated, created) if source is Side.CRM else (created, updated)
             values = values + back
-            changes = _changes_dict(values)
+            changes.update(_changes_dict(back))
+        if target is Side.ERP:
+            line_base = self.lines.base_for_new_erp(sources, created)
+        else:
+            line_base = self.lines.lines_for_new_crm(bound, target_id, item.record)
         with self.store.transaction():
             self.store.link(mapping.name, ids[Side.CRM], ids[Side.ERP])
-            self.store.set_base(mapping.name, ids[Side.CRM], self._base(bound, crm, erp))
+            self.store.set_base(mapping.name, ids[Side.CRM],
+                                Base(fields=base_of(bound, crm, erp), lines=line_base or None))
             self.store.resolve_create(journal_id)
             self._audit(mapping.name, target, target_id, "create", [v for v in values if v.target is target])
             self._audit(mapping.name, source, item.record_id, "update", [v for v in values if v.target is source])
@@ -292,41 +311,55 @@ class SyncPass:
         return Action("create", target.value, ids[Side.CRM], ids[Side.ERP], changes,
                       f"new {mapping.entity(source)} {item.record_id}")
 
-    @staticmethod
-    def _base(bound: BoundMapping, crm: Record, erp: Record) -> Base:
-        return Base(fields=base_of(bound, crm, erp), lines=None)
-
     def _update(self, bound: BoundMapping, item: _Work, target_record: Record, ids: dict[Side, str],
-                base: dict[str, Any] | None, newer: Side | None, kind: str) -> Action:
+                base: Base | None, newer: Side | None, kind: str) -> Action:
         mapping = bound.mapping
         records = {item.side: item.record, item.side.other: target_record}
-        result = merge(bound, records[Side.CRM], records[Side.ERP], base, self.settings, newer)
+        result = merge(bound, records[Side.CRM], records[Side.ERP], base.fields if base else None, self.settings, newer)
         changes = result.changes
         skipped: list[str] = []
         locked = bound.entity(Side.ERP).locked_reason(records[Side.ERP])
-        if locked and result.for_side(Side.ERP):
+        line_plans = self.lines.plan(bound, ids[Side.CRM], records[Side.ERP], base.lines if base else None,
+                                     newer, bool(locked))
+        blocked_lines = locked and any(
+            p.lines.line.direction.writes(Side.ERP) and (p.crm_changed or p.notes) for p in line_plans)
+        if locked and (result.for_side(Side.ERP) or blocked_lines):
             skipped.append(f"erp {mapping.erp_entity} {ids[Side.ERP]} not modified: {locked}")
             changes = result.for_side(Side.CRM)
+            line_plans = []  # a locked document keeps its lines as they are
+        conflicts = [*result.conflicts, *(c for p in line_plans for c in p.conflicts)]
         reasons = [*(f"conflict on {c.rule}: crm {c.crm_value!r} vs erp {c.erp_value!r}, {c.resolution}"
-                     for c in result.conflicts), *skipped]
+                     for c in conflicts), *skipped]
         if kind == "link":
             reasons.insert(0, "matched an existing record")
+        report_changes = _changes_dict(changes)
+        for plan in line_plans:
+            report_changes.update(plan.report())
+        targets = {c.target for c in changes}
+        targets |= {Side.ERP for p in line_plans if p.erp_rows is not None}
+        targets |= {Side.CRM for p in line_plans if p.crm_changed}
         if not self.apply:
-            return self._outcome(kind, changes, ids, result, reasons)
+            return self._outcome(kind, report_changes, ids, conflicts, reasons, targets)
         final = dict(records)
-        for side in Side:
-            side_changes = [c for c in changes if c.target is side]
-            if side_changes:
-                final[side] = self.connectors[side].update(mapping.entity(side), ids[side], nested(side_changes))
+        erp_payload = {**nested([c for c in changes if c.target is Side.ERP]), **self.lines.erp_payload(line_plans)}
+        if erp_payload:
+            final[Side.ERP] = self.connectors[Side.ERP].update(mapping.erp_entity, ids[Side.ERP], erp_payload)
+        crm_changes = [c for c in changes if c.target is Side.CRM]
+        if crm_changes:
+            final[Side.CRM] = self.connectors[Side.CRM].update(mapping.crm_entity, ids[Side.CRM], nested(crm_changes))
+        line_base: list[dict[str, Any]] = []
+        for plan in line_plans:
+            finals = self.lines.apply_crm(plan, ids[Side.CRM])
+            line_base.extend(self.lines.base_after(plan, finals, final[Side.ERP]))
         with self.store.transaction():
-            base_now = self._base(bound, final[Side.CRM], final[Side.ERP])
+            fields = base_of(bound, final[Side.CRM], final[Side.ERP])
             held_back = bool(skipped) or any(c.resolution == "skip" for c in result.conflicts)
             if base is not None and held_back:
                 # What was not brought in step keeps its old base, so it is reported again next pass.
                 written = {c.rule for c in changes}
-                kept = {k: v for k, v in base.items() if k not in written}
-                base_now = Base(fields={**base_now.fields, **kept}, lines=None)
-            self.store.set_base(mapping.name, ids[Side.CRM], base_now)
+                fields = {**fields, **{k: v for k, v in base.fields.items() if k not in written}}
+            lines_base = line_base if line_plans or not bound.lines else (base.lines if base else None)
+            self.store.set_base(mapping.name, ids[Side.CRM], Base(fields=fields, lines=lines_base or None))
             for side in Side:
                 side_changes = [c for c in changes if c.target is side]
                 if side_changes:
@@ -335,26 +368,23 @@ class SyncPass:
                 self.store.record_audit(run_id=self._run(), mapping=mapping.name, target=item.side.other.value,
                                         record_id=ids[item.side.other], action="link")
             self.store.release(mapping.name, item.side.value, item.record_id)
-        return self._outcome(kind, changes, ids, result, reasons)
+        return self._outcome(kind, report_changes, ids, conflicts, reasons, targets)
 
-    def _outcome(self, kind: str, changes: list[FieldChange], ids: dict[Side, str], result: Any,
-                 reasons: list[str]) -> Action:
-        targets = sorted({c.target.value for c in changes})
-        target = targets[0] if len(targets) == 1 else ("both" if targets else None)
-        if result.conflicts and not changes:
+    @staticmethod
+    def _outcome(kind: str, changes: dict[str, dict[str, Any]], ids: dict[Side, str], conflicts: list[Any],
+                 reasons: list[str], targets: set[Side]) -> Action:
+        if conflicts:
             action = "conflict"
         elif kind == "link":
             action = "link"
-        elif changes:
+        elif changes or targets:
             action = "update"
         elif reasons:
             action = "skip"
         else:
             action = "unchanged"
-        if result.conflicts and action == "update":
-            action = "conflict"
-        return Action(action, target, ids.get(Side.CRM), ids.get(Side.ERP), _changes_dict(changes),
-                      "; ".join(reasons))
+        target = "both" if len(targets) == 2 else (next(iter(targets)).value if targets else None)
+        return Action(action, target, ids.get(Side.CRM), ids.get(Side.ERP), changes, "; ".join(reasons))
 
     def _audit(self, mapping: str, target: Side, record_id: str, action: str, changes: list[FieldChange]) -> None:
         for change in changes:

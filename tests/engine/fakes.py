@@ -24,6 +24,7 @@ class FakeConnector:
         self.calls: list[tuple[str, str]] = []
         self.reject: dict[str, str] = {}  # field value that makes a write fail -> message
         self.ids = itertools.count(1001)
+        self.row_ids = itertools.count(1)
 
     def _id_field(self, entity: str) -> str:
         ent = self.catalogue.entity(entity)
@@ -54,7 +55,7 @@ class FakeConnector:
         return list(self.records.get(entity, {}).values())
 
     def writes(self) -> list[tuple[str, str]]:
-        return [c for c in self.calls if c[0] in ("create", "update")]
+        return [c for c in self.calls if c[0] in ("create", "update", "delete")]
 
     # -- the Connector contract ----------------------------------------------------------------------
     def read_changes(self, entity: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
@@ -84,18 +85,45 @@ class FakeConnector:
             if isinstance(value, str) and value in self.reject:
                 raise RejectedError(self.reject[value], status=400, code="2000359")
 
+    def _rows(self, entity: str, old: Record | None, values: dict[str, Any]) -> dict[str, Any]:
+        """Fortnox row rules: rows with only a RowId are kept, with fields updated, without RowId new,
+        omitted rows removed, and new RowIds for every row after each write."""
+        ent = self.catalogue.entity(entity)
+        assert ent is not None
+        for name, info in ent.fields.items():
+            if not info.lines or name not in values:
+                continue
+            line_id = self.catalogue.entities[info.lines].id_field
+            existing = {str(r[line_id]): r for r in (old or {}).get(name, [])}
+            rows = []
+            for row in values[name]:
+                if line_id in row and str(row[line_id]) in existing:
+                    rows.append({**existing[str(row[line_id])], **row})
+                else:
+                    rows.append({k: v for k, v in row.items() if k != line_id})
+            for row in rows:
+                row[line_id] = next(self.row_ids)
+            values[name] = rows
+        return values
+
     def create(self, entity: str, values: Mapping[str, Any]) -> Record:
         self.calls.append(("create", entity))
         self._check(values)
-        return copy.deepcopy(self.seed(entity, dict(values)))
+        return copy.deepcopy(self.seed(entity, self._rows(entity, None, copy.deepcopy(dict(values)))))
 
     def update(self, entity: str, record_id: str, changes: Mapping[str, Any]) -> Record:
         self.calls.append(("update", entity))
         self._check(changes)
         if str(record_id) not in self.records.get(entity, {}):
             raise NotFoundError(f"{entity} {record_id} not found", status=404)
-        self.edit(entity, str(record_id), **changes)
+        old = self.records[entity][str(record_id)]
+        self.edit(entity, str(record_id), **self._rows(entity, old, copy.deepcopy(dict(changes))))
         return copy.deepcopy(self.records[entity][str(record_id)])
+
+    def delete(self, entity: str, record_id: str) -> None:
+        self.calls.append(("delete", entity))
+        if self.records.get(entity, {}).pop(str(record_id), None) is None:
+            raise NotFoundError(f"{entity} {record_id} not found", status=404)
 
     def close(self) -> None:
         pass

@@ -1,0 +1,65 @@
+"""Which connectors exist, which side each serves, and the connection settings each accepts.
+
+``CONNECTION_SETTINGS[connector][name]`` is True when the setting is a secret (it must come from the
+environment, ``${env:NAME}``, never a literal in a rule file).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import Connector
+
+SIDES: dict[str, str] = {"webcrm": "crm", "fortnox": "erp", "vismanet": "erp"}
+
+CONNECTION_SETTINGS: dict[str, dict[str, bool]] = {
+    "webcrm": {"base_url": False, "api_token": True},
+    "fortnox": {
+        "base_url": False,
+        "auth_url": False,
+        "access_token": True,
+        "client_id": False,
+        "client_secret": True,
+        "refresh_token": True,
+        "tenant_id": False,
+    },
+    "vismanet": {
+        "base_url": False,
+        "token_url": False,
+        "client_id": False,
+        "client_secret": True,
+        "tenant_id": False,
+    },
+}
+
+
+def make_client(connector: str, settings: dict[str, str], *, token_store: Any = None) -> Connector:
+    """A client for ``connector`` from resolved connection settings (no ``${env:...}`` left)."""
+    if connector == "fortnox":
+        from connectors.fortnox.client import FortnoxClient
+
+        return FortnoxClient(
+            settings["base_url"],
+            access_token=settings.get("access_token") or None,
+            client_id=settings.get("client_id") or None,
+            client_secret=settings.get("client_secret") or None,
+            refresh_token=settings.get("refresh_token") or None,
+            tenant_id=settings.get("tenant_id") or None,
+            token_url=settings.get("auth_url") or None,
+            token_store=token_store,
+        )
+    if connector == "webcrm":
+        from connectors.webcrm.client import WebcrmClient
+
+        return WebcrmClient(settings["base_url"], settings["api_token"])
+    if connector == "vismanet":
+        from connectors.vismanet.client import VismanetClient
+
+        return VismanetClient(
+            settings["base_url"],
+            token_url=settings["token_url"],
+            client_id=settings["client_id"],
+            client_secret=settings["client_secret"],
+            tenant_id=settings["tenant_id"],
+        )
+    raise KeyError(f"unknown connector {connector!r}")
