@@ -1,0 +1,290 @@
+"""``FortnoxClient``: the Fortnox v3 API as a ``connectors.base.Connector``.
+
+Entities ``customer``, ``article``, ``order``, ``invoice`` (records unwrapped, values raw as sent).
+
+- Reading changes: ``GET /3/<path>?lastmodified=<cursor>``, paged by ``MetaInformation``
+  (``limit=500``). The new cursor is the client's clock *before* the first request, in Stockholm
+  local time ``yyyy-MM-dd HH:mm``, **minus one minute** of overlap (the format has minute
+  precision, and the server's inclusive/exclusive choice is not confirmed). List items are a
+  reduced subset: when one of the requested ``fields`` is missing, the full record is fetched.
+- ``find``: the entity's search parameter when it has one (ILIKE semantics on the server), then an
+  exact comparison on the client; otherwise (or when the server refuses the parameter) a full scan.
+- ``update``: partial ``PUT`` with only the changes; ``None``/``""`` are sent as ``API_BLANK``.
+- Errors: see ``connectors.fortnox.errors``; 429/5xx/timeouts are retried by the executor, with a
+  client-side limiter (default 25 requests per 5 s) so a normal pass never sees a 429.
+"""
+
+from __future__ import annotations
+
+import random as _random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from connectors.base import ChangeBatch, NotFoundError, Record, RejectedError
+from connectors.fortnox.auth import FortnoxCredentials, SecretStore, token_url_for
+from connectors.fortnox.entities import FortnoxEntity, entity
+from connectors.fortnox.errors import map_error
+from connectors.fortnox.timefmt import format_lastmodified, parse_lastmodified
+from connectors.fortnox.values import blank_changes, create_values
+from connectors.http import RequestExecutor, RetryPolicy, SlidingWindowRateLimiter
+
+PAGE_SIZE = 500
+CURSOR_OVERLAP = timedelta(minutes=1)
+DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=10.0, max_retry_after=60.0)
+
+
+def _top_field(name: str) -> str:
+    """``DefaultDeliveryTypes.Invoice`` -> ``DefaultDeliveryTypes``; ``OrderRows[0]`` -> ``OrderRows``."""
+    for sep in (".", "["):
+        name = name.split(sep, 1)[0]
+    return name
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Exact equality, treating ``"1"`` and ``1`` alike (ids and numbers come as strings)."""
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return str(a).strip() == str(b).strip() if isinstance(a, str) or isinstance(b, str) else bool(a == b)
+
+
+class FortnoxClient:
+    """Fortnox v3 connector. Give ``http`` (an ``httpx.Client``) or ``transport`` for tests."""
+
+    name = "fortnox"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        access_token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        refresh_token: str | None = None,
+        tenant_id: str | None = None,
+        token_store: SecretStore | None = None,
+        token_url: str | None = None,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        rate_limit: tuple[int, float] | None = (25, 5.0),
+        retry: RetryPolicy = DEFAULT_RETRY,
+        timeout: float = 30.0,
+        page_size: int = PAGE_SIZE,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._owns_http = http is None
+        self._http = http or httpx.Client(transport=transport, timeout=timeout)
+        self._clock = clock
+        self.page_size = min(page_size, PAGE_SIZE)
+        limiter = (
+            SlidingWindowRateLimiter(rate_limit[0], rate_limit[1], clock=monotonic, sleep=sleep) if rate_limit else None
+        )
+        self._executor = RequestExecutor(self._http, policy=retry, limiter=limiter, sleep=sleep, random=random)
+        token_executor = RequestExecutor(self._http, policy=retry, sleep=sleep, random=random)
+        self.credentials = FortnoxCredentials(
+            token_url=token_url or token_url_for(self.base_url),
+            executor=token_executor,
+            access_token=access_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
+            tenant_id=tenant_id,
+            token_store=token_store,
+            clock=clock,
+        )
+
+    # ----------------------------------------------------------------- plumbing
+    @property
+    def requests_sent(self) -> int:
+        return self._executor.attempts
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        url = self.base_url + path
+        where = f"{method} {path}"
+        for attempt in (1, 2):
+            headers = {"Accept": "application/json", **self.credentials.headers()}
+            response = self._executor.request(
+                method, url, params=params, json=json, headers=headers, idempotent=idempotent
+            )
+            if response.status_code == 401 and attempt == 1 and self.credentials.can_refresh():
+                self.credentials.refresh_after_401(headers)
+                continue
+            break
+        if response.is_success:
+            return response
+        raise map_error(response, where)
+
+    @staticmethod
+    def _unwrap(spec: FortnoxEntity, response: httpx.Response) -> Record:
+        try:
+            body = response.json()
+            record: Record = body[spec.wrapper]
+        except (ValueError, KeyError, TypeError):
+            raise RejectedError(f"fortnox: unexpected response shape for {spec.name}") from None
+        return record
+
+    def _path(self, spec: FortnoxEntity, record_id: str | None = None, action: str | None = None) -> str:
+        path = f"/3/{spec.path}"
+        if record_id is not None:
+            path += "/" + quote(str(record_id), safe="")
+        if action is not None:
+            path += "/" + action
+        return path
+
+    def _pages(self, spec: FortnoxEntity, params: Mapping[str, Any]) -> Iterator[list[Record]]:
+        page = 1
+        while True:
+            response = self._request("GET", self._path(spec), params={**params, "page": page, "limit": self.page_size})
+            body = response.json()
+            items: list[Record] = body.get(spec.list_wrapper) or []
+            yield items
+            meta = body.get("MetaInformation") or {}
+            total_pages = meta.get("@TotalPages")
+            if not items:
+                return
+            if total_pages is not None:
+                if page >= int(total_pages):
+                    return
+            elif len(items) < self.page_size:
+                return
+            page += 1
+
+    def _full(self, spec: FortnoxEntity, item: Record, fields: frozenset[str]) -> Record | None:
+        """The list item when it has every wanted field, else the full record (None if gone)."""
+        wanted = {_top_field(f) for f in fields}
+        if wanted <= item.keys():
+            return item
+        return self.get(spec.name, str(item[spec.id_field]))
+
+    # ----------------------------------------------------------------- Connector
+    def record_id(self, entity_name: str, record: Mapping[str, Any]) -> str:
+        return str(record[entity(entity_name).id_field])
+
+    def cursor_now(self) -> str:
+        """A cursor for "from now on": the current time minus the overlap, as ``lastmodified``."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        return format_lastmodified(now - CURSOR_OVERLAP)
+
+    def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
+        spec = entity(entity_name)
+        new_cursor = self.cursor_now()  # taken before reading
+        params: dict[str, Any] = {}
+        if cursor:
+            try:
+                params["lastmodified"] = format_lastmodified(parse_lastmodified(cursor))
+            except ValueError:
+                raise RejectedError(f"fortnox: unreadable cursor {cursor!r}") from None
+
+        def records() -> Iterator[Record]:
+            seen: set[str] = set()
+            for items in self._pages(spec, params):
+                for item in items:
+                    number = str(item.get(spec.id_field))
+                    if number in seen:
+                        continue
+                    seen.add(number)
+                    full = self._full(spec, item, fields)
+                    if full is not None:
+                        yield full
+
+        return ChangeBatch(records(), new_cursor)
+
+    def get(self, entity_name: str, record_id: str) -> Record | None:
+        spec = entity(entity_name)
+        try:
+            return self._unwrap(spec, self._request("GET", self._path(spec, record_id)))
+        except NotFoundError:
+            return None
+
+    def list_items(self, entity_name: str, **params: Any) -> Iterator[Record]:
+        """Every list item of ``entity`` (reduced subset), with optional raw query parameters."""
+        spec = entity(entity_name)
+        for items in self._pages(spec, params):
+            yield from items
+
+    def find(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
+        spec = entity(entity_name)
+        if value is None or value == "":
+            return []
+        if field_name == spec.id_field:
+            found = self.get(entity_name, str(value))
+            return [found] if found is not None else []
+        param = spec.search.get(field_name)
+        if param is not None:
+            try:
+                return self._matches(spec, field_name, value, {param: str(value)})
+            except RejectedError:
+                pass  # the server refused the search parameter: scan instead
+        return self._matches(spec, field_name, value, {})
+
+    def _matches(self, spec: FortnoxEntity, field_name: str, value: Any, params: dict[str, Any]) -> list[Record]:
+        out: list[Record] = []
+        for items in self._pages(spec, params):
+            for item in items:
+                if field_name in item and not _same(item[field_name], value):
+                    continue
+                full = self.get(spec.name, str(item[spec.id_field]))
+                if full is not None and _same(full.get(field_name), value):
+                    out.append(full)
+        return out
+
+    def create(self, entity_name: str, values: Mapping[str, Any]) -> Record:
+        spec = entity(entity_name)
+        response = self._request("POST", self._path(spec), json={spec.wrapper: create_values(values)})
+        return self._unwrap(spec, response)
+
+    def update(self, entity_name: str, record_id: str, changes: Mapping[str, Any]) -> Record:
+        spec = entity(entity_name)
+        if not changes:
+            current = self.get(entity_name, record_id)
+            if current is None:
+                raise NotFoundError(f"fortnox: {entity_name} {record_id} not found", status=404)
+            return current
+        response = self._request("PUT", self._path(spec, record_id), json={spec.wrapper: blank_changes(changes)})
+        return self._unwrap(spec, response)
+
+    def delete(self, entity_name: str, record_id: str) -> None:
+        """Delete a customer or article (orders and invoices cannot be deleted)."""
+        spec = entity(entity_name)
+        if not spec.deletable:
+            raise RejectedError(f"fortnox: {entity_name} records cannot be deleted")
+        self._request("DELETE", self._path(spec, record_id))
+
+    def action(self, entity_name: str, record_id: str, action: str) -> Record:
+        """``PUT /3/<path>/<id>/<action>``: orders createinvoice/cancel, invoices bookkeep/cancel/credit.
+
+        Never retried after an ambiguous failure (an action is not idempotent).
+        """
+        spec = entity(entity_name)
+        if action not in spec.actions:
+            raise RejectedError(f"fortnox: {entity_name} has no action {action!r}")
+        response = self._request("PUT", self._path(spec, record_id, action), idempotent=False)
+        return self._unwrap(spec, response)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> FortnoxClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,103 @@
+"""``FortnoxSimulator``: the Fortnox v3 API on loopback, and ``start_simulator`` for the CLI.
+
+Rate limit (configurable): 25 requests per 5 s sliding window, counted over every API call (the
+token endpoint is exempt; in reality it lives on apps.fortnox.se). When exceeded: HTTP 429 with
+body ``{"message": "Too Many Requests"}`` and **no** ``Retry-After`` header (chosen, NOT CONFIRMED).
+Extra control endpoints: ``POST /_sim/seed`` (demo data), ``POST /_sim/expire-tokens``,
+``POST /_sim/clear`` (delete all records).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from connectors.fortnox.simulator.auth import FortnoxAuth, FortnoxAuthConfig
+from connectors.fortnox.simulator.backend import FortnoxBackend
+from connectors.fortnox.simulator.handlers import build_router, method_not_allowed, no_such_resource
+from connectors.fortnox.simulator.seed import seed_demo
+from connectors.fortnox.simulator.store import ENTITIES, FortnoxStore, Now, utc_now
+from connectors.simkit import Request, Response, ServerRateLimiter, SimServer, json_response
+
+DEFAULT_RATE_LIMIT = (25, 5.0)
+
+
+def too_many_requests(request: Request, wait: float) -> Response:
+    return json_response(429, {"message": "Too Many Requests"})
+
+
+def _rate_key(request: Request) -> str | None:
+    return None if request.path.startswith("/oauth-v1/") else "fortnox"
+
+
+class FortnoxSimulator(SimServer):
+    """Fortnox simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        port: int = 0,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        auth: FortnoxAuthConfig | None = None,
+        now: Now = utc_now,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = FortnoxStore(data_dir, now=now)
+        self.backend = FortnoxBackend(self.store)
+        self.auth = FortnoxAuth(self.store, auth or FortnoxAuthConfig(), clock=clock)
+        super().__init__(
+            build_router(self.backend, self.auth),
+            port=port,
+            rate_limiter=ServerRateLimiter(*rate_limit) if rate_limit else None,
+            rate_limit_key=_rate_key,
+            authenticate=self.auth.authenticate,
+            too_many=too_many_requests,
+            not_found=no_such_resource,
+            method_not_allowed=method_not_allowed,
+            name="fortnox",
+        )
+        self.add_control("POST", "seed", self._seed)
+        self.add_control("POST", "clear", self._clear)
+        self.add_control("POST", "expire-tokens", self._expire)
+
+    def seed_demo(self) -> None:
+        """Add the demo records (see ``connectors.fortnox.simulator.seed``)."""
+        seed_demo(self.backend)
+
+    def is_empty(self) -> bool:
+        return all(not self.store.records[e] for e in ENTITIES)
+
+    def _seed(self, request: Request) -> Response:
+        self.seed_demo()
+        return json_response(200, {"ok": True})
+
+    def _clear(self, request: Request) -> Response:
+        self.store.clear()
+        return json_response(200, {"ok": True})
+
+    def _expire(self, request: Request) -> Response:
+        self.auth.expire_access_tokens()
+        return json_response(200, {"ok": True})
+
+    def on_stop(self) -> None:
+        self.store.save()
+
+
+def start_simulator(
+    data_dir: Path | str | None = None,
+    *,
+    port: int = 0,
+    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+    auth: FortnoxAuthConfig | None = None,
+    seed: bool = False,
+) -> FortnoxSimulator:
+    """Start a Fortnox simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
+
+    ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
+    """
+    simulator = FortnoxSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth)
+    if seed and simulator.is_empty():
+        simulator.seed_demo()
+    return simulator.start()

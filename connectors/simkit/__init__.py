@@ -1,0 +1,38 @@
+"""Shared simulator toolkit: loopback HTTP server, router, rate limit, faults, persistence, log."""
+
+from connectors.simkit.faults import FAULT_KINDS, Fault, FaultInjector, fault_from_json
+from connectors.simkit.forms import parse_form
+from connectors.simkit.persistence import JsonStateFile
+from connectors.simkit.ratelimit import ServerRateLimiter
+from connectors.simkit.requestlog import LogEntry, RequestLog
+from connectors.simkit.routing import (
+    Handler,
+    Request,
+    Response,
+    Router,
+    compile_pattern,
+    empty_response,
+    json_response,
+)
+from connectors.simkit.server import CONTROL_PREFIX, SimServer
+
+__all__ = [
+    "CONTROL_PREFIX",
+    "FAULT_KINDS",
+    "Fault",
+    "FaultInjector",
+    "Handler",
+    "JsonStateFile",
+    "LogEntry",
+    "Request",
+    "RequestLog",
+    "Response",
+    "Router",
+    "ServerRateLimiter",
+    "SimServer",
+    "compile_pattern",
+    "empty_response",
+    "fault_from_json",
+    "json_response",
+    "parse_form",
+]

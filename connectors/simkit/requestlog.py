@@ -1,0 +1,47 @@
+"""Request log of a simulator: method, path, status of every API request (control paths excluded)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    method: str
+    path: str
+    query: str
+    status: int  # 0 when the connection was dropped without a response
+
+
+class RequestLog:
+    """Thread-safe append-only list of ``LogEntry`` that tests read to count requests."""
+
+    def __init__(self) -> None:
+        self._entries: list[LogEntry] = []
+        self._lock = threading.Lock()
+
+    def add(self, entry: LogEntry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[LogEntry]:
+        with self._lock:
+            return list(self._entries)
+
+    def count(self, method: str | None = None, path_prefix: str | None = None, status: int | None = None) -> int:
+        return sum(
+            1
+            for e in self.entries()
+            if (method is None or e.method == method.upper())
+            and (path_prefix is None or e.path.startswith(path_prefix))
+            and (status is None or e.status == status)
+        )
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [asdict(e) for e in self.entries()]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
