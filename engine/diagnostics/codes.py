@@ -94,8 +94,8 @@ _CODES = [
     CodeInfo("MS401", "Expression syntax error",
              "Fix the Python-style expression at the marked column."),
     CodeInfo("MS402", "Unknown name in expression",
-             "Expressions see `record`, `value`, `settings`, `crm`, `erp` and the functions listed in "
-             "docs/rules.md."),
+             "Conditions see `record` and `settings`; transforms also `value`; `enabled` only `settings`. "
+             "Functions are listed in docs/rules.md."),
     CodeInfo("MS403", "Unknown function in expression",
              "Use one of the functions listed in docs/rules.md."),
     CodeInfo("MS404", "Unsafe or unsupported expression",

@@ -203,9 +203,6 @@ class SyncPass:
             return self._update(bound, item, target_record, ids, base, newer, "update")
         if not mapping.direction.writes(target):
             raise _Skip(f"not linked, and the mapping does not write to {target.value}")
-        if not self._condition_holds(bound, source, item.record, create=True):
-            raise _Skip(f"{mapping.entity(source)} does not meet the {source.value} create condition "
-                        f"({mapping.create_conditions[source].text})")
         matched = self._match(bound, item)
         if matched is not None:
             ids[target] = self.connectors[target].record_id(mapping.entity(target), matched)
@@ -213,6 +210,9 @@ class SyncPass:
                 crm_id, erp_id = ids[Side.CRM], ids[Side.ERP]
                 self.store.link(mapping.name, crm_id, erp_id)
             return self._update(bound, item, matched, ids, None, source, "link")
+        if not self._condition_holds(bound, source, item.record, create=True):
+            raise _Skip(f"no matching {mapping.entity(target)}, and the {mapping.entity(source)} does not meet the "
+                        f"{source.value} create condition ({mapping.create_conditions[source].text})")
         return self._create(bound, item, ids)
 
     def _newer(self, item: _Work, other: _Work | None) -> Side | None:
