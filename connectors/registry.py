@@ -33,8 +33,11 @@ CONNECTION_SETTINGS: dict[str, dict[str, bool]] = {
 }
 
 
-def make_client(connector: str, settings: dict[str, str], *, token_store: Any = None) -> Connector:
-    """A client for ``connector`` from resolved connection settings (no ``${env:...}`` left)."""
+def make_client(connector: str, settings: dict[str, str], *, token_store: Any = None, **options: Any) -> Connector:
+    """A client for ``connector`` from resolved connection settings (no ``${env:...}`` left).
+
+    ``options`` go to the client's constructor (``rate_limit=None`` in tests, for instance).
+    """
     if connector == "fortnox":
         from connectors.fortnox.client import FortnoxClient
 
@@ -47,11 +50,12 @@ def make_client(connector: str, settings: dict[str, str], *, token_store: Any = 
             tenant_id=settings.get("tenant_id") or None,
             token_url=settings.get("auth_url") or None,
             token_store=token_store,
+            **options,
         )
     if connector == "webcrm":
         from connectors.webcrm.client import WebcrmClient
 
-        return WebcrmClient(settings["base_url"], settings["api_token"])
+        return WebcrmClient(settings["base_url"], settings["api_token"], **options)
     if connector == "vismanet":
         from connectors.vismanet.client import VismanetClient
 
@@ -61,5 +65,6 @@ def make_client(connector: str, settings: dict[str, str], *, token_store: Any = 
             client_id=settings["client_id"],
             client_secret=settings["client_secret"],
             tenant_id=settings["tenant_id"],
+            **options,
         )
     raise KeyError(f"unknown connector {connector!r}")

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.base import ChangeBatch, NotFoundError, Record, RejectedError
+from connectors.base import ChangeBatch, FatalError, NotFoundError, Record, RejectedError
 from connectors.fortnox.auth import FortnoxCredentials, SecretStore, token_url_for
 from connectors.fortnox.entities import FortnoxEntity, entity
 from connectors.fortnox.errors import map_error
@@ -101,6 +101,29 @@ class FortnoxClient:
             tenant_id=tenant_id,
             token_store=token_store,
             clock=clock,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> FortnoxClient:
+        """Build from settings named like the environment: ``FORTNOX_BASE_URL`` (required),
+        ``FORTNOX_ACCESS_TOKEN``, ``FORTNOX_CLIENT_ID``, ``FORTNOX_CLIENT_SECRET``,
+        ``FORTNOX_REFRESH_TOKEN``, ``FORTNOX_TENANT_ID``, ``FORTNOX_TOKEN_URL`` (empty = unset)."""
+
+        def value(name: str) -> str | None:
+            return env.get(name) or None
+
+        base_url = value("FORTNOX_BASE_URL")
+        if not base_url:
+            raise FatalError("fortnox: FORTNOX_BASE_URL is not set")
+        return cls(
+            base_url,
+            access_token=value("FORTNOX_ACCESS_TOKEN"),
+            client_id=value("FORTNOX_CLIENT_ID"),
+            client_secret=value("FORTNOX_CLIENT_SECRET"),
+            refresh_token=value("FORTNOX_REFRESH_TOKEN"),
+            tenant_id=value("FORTNOX_TENANT_ID"),
+            token_url=value("FORTNOX_TOKEN_URL"),
+            **kwargs,
         )
 
     # ----------------------------------------------------------------- plumbing

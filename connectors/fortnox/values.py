@@ -55,20 +55,44 @@ def _numbers(value: Any) -> Any:
     return converted if not isinstance(converted, bool) else value
 
 
-def normalise_record(entity: str, record: Mapping[str, Any], *, extra_numbers: Iterable[str] = ()) -> dict[str, Any]:
-    """A copy of ``record`` with the entity's string-typed numbers/booleans (and its rows') converted."""
+def _catalogue_types(entity: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(number fields, boolean fields) of ``entity`` in the Fortnox catalogue; empty when unavailable."""
+    try:
+        from connectors.catalogue import load_catalogue
+
+        spec = load_catalogue("fortnox").entity(entity)
+    except Exception:  # the catalogue is optional for this helper
+        return frozenset(), frozenset()
+    if spec is None:
+        return frozenset(), frozenset()
+    numbers = frozenset(f.name for f in spec.fields.values() if f.type in ("number", "integer"))
+    booleans = frozenset(f.name for f in spec.fields.values() if f.type == "boolean")
+    return numbers, booleans
+
+
+def normalise_record(
+    entity: str, record: Mapping[str, Any], *, extra_numbers: Iterable[str] = (), catalogue: bool = True
+) -> dict[str, Any]:
+    """A copy of ``record`` with string-typed numbers and booleans (also in its rows) converted.
+
+    Converted: the known quirks listed above, ``extra_numbers``, and (``catalogue=True``) every field
+    the Fortnox field catalogue types as number/integer/boolean. Ids typed as strings stay strings.
+    """
     out = dict(record)
-    numbers = STRING_NUMBERS.get(entity, frozenset()) | frozenset(extra_numbers)
+    cat_numbers, cat_booleans = _catalogue_types(entity) if catalogue else (frozenset(), frozenset())
+    numbers = STRING_NUMBERS.get(entity, frozenset()) | frozenset(extra_numbers) | cat_numbers
     for name in numbers & out.keys():
         out[name] = _numbers(out[name])
-    for name in STRING_BOOLEANS.get(entity, frozenset()) & out.keys():
+    for name in (STRING_BOOLEANS.get(entity, frozenset()) | cat_booleans) & out.keys():
         if isinstance(out[name], str) and out[name] in ("true", "false"):
             out[name] = out[name] == "true"
     if entity in ROWS:
         rows_field, row_entity = ROWS[entity]
         rows = out.get(rows_field)
         if isinstance(rows, list):
-            out[rows_field] = [normalise_record(row_entity, r) if isinstance(r, Mapping) else r for r in rows]
+            out[rows_field] = [
+                normalise_record(row_entity, r, catalogue=catalogue) if isinstance(r, Mapping) else r for r in rows
+            ]
     return out
 
 

@@ -374,3 +374,13 @@ def test_normalise_helpers() -> None:
         "Rows": [{"RowId": 1, "X": "API_BLANK"}],
         "O": {"Invoice": "API_BLANK"},
     }
+
+
+def test_normalise_uses_the_catalogue() -> None:
+    order = {"DocumentNumber": "3", "CustomerNumber": "10", "OrderRows": [{"OrderedQuantity": "2.5", "RowId": 4}]}
+    out = normalise_record("order", order)
+    assert out["DocumentNumber"] == "3" and out["CustomerNumber"] == "10"  # ids stay strings
+    assert out["OrderRows"][0]["OrderedQuantity"] == 2.5
+    customer = normalise_record("customer", {"InvoiceFreight": "12", "Active": "true", "Name": "10"})
+    assert customer == {"InvoiceFreight": 12, "Active": True, "Name": "10"}
+    assert normalise_record("customer", {"InvoiceFreight": "12"}, catalogue=False) == {"InvoiceFreight": "12"}

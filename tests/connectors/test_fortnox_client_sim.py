@@ -237,10 +237,24 @@ def test_survives_429_burst_5xx_and_dropped_connection(sim: FortnoxSimulator, cl
 
 
 def test_rate_limiter_keeps_burst_free_of_429() -> None:
-    with FortnoxSimulator(rate_limit=(10, 0.5)) as sim:
-        with FortnoxClient(sim.url, access_token="sandbox-access-token", rate_limit=(10, 0.5)) as client:
+    with FortnoxSimulator(rate_limit=(15, 0.3)) as sim:
+        with FortnoxClient(sim.url, access_token="sandbox-access-token", rate_limit=(15, 0.3)) as client:
             client.create("customer", {"Name": "A"})
             for _ in range(59):
                 client.get("customer", "1")
         assert sim.log.count() == 60
         assert sim.log.count(status=429) == 0
+
+
+def test_from_env_with_simulator_settings() -> None:
+    with FortnoxSimulator(rate_limit=None) as sim:
+        env = sim.env()
+        assert env["FORTNOX_BASE_URL"] == sim.url
+        with FortnoxClient.from_env(env, rate_limit=None) as client:
+            client.create("customer", {"Name": "A"})
+
+        with FortnoxClient.from_env({**env, "FORTNOX_ACCESS_TOKEN": ""}, rate_limit=None) as client:
+            assert client.get("customer", "1") is not None
+            assert client.credentials.refresh_count == 1  # client_credentials grant
+        with pytest.raises(FatalError):
+            FortnoxClient.from_env({})

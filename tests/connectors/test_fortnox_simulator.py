@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fortnox_shapes import shape_mismatches
 
 from connectors.fortnox.simulator import FortnoxAuthConfig, FortnoxSimulator, start_simulator
 from connectors.fortnox.simulator.backend import ocr_for
+from tests.connectors.fortnox_shapes import shape_mismatches
 
 AUTH = {"Authorization": "Bearer sandbox-access-token"}
 

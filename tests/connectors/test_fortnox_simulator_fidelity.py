@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from fortnox_shapes import shape_mismatches
 
 from connectors.fortnox.simulator import FortnoxSimulator
+from tests.connectors.fortnox_shapes import shape_mismatches
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fortnox_recorded"
 AUTH = {"Authorization": "Bearer sandbox-access-token"}

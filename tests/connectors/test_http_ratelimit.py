@@ -6,8 +6,11 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.http import SlidingWindowRateLimiter
+from tests.connectors.conftest import FakeClock
 
 
 def test_allows_burst_up_to_limit_without_waiting(fake_clock) -> None:
@@ -80,3 +83,22 @@ def test_thread_safe_under_real_clock() -> None:
     assert len(stamps) == 40
     for i in range(len(stamps) - 20):
         assert stamps[i + 20] - stamps[i] >= 0.2 - 0.005
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    durations=st.lists(st.floats(min_value=0.0, max_value=0.5), min_size=1, max_size=80),
+    limit=st.integers(min_value=1, max_value=10),
+    window=st.floats(min_value=0.05, max_value=2.0),
+)
+def test_server_never_sees_more_than_limit_per_window(durations: list[float], limit: int, window: float) -> None:
+    """Whatever the latencies, requests sent through the limiter never exceed ``limit`` per window."""
+    clock = FakeClock()
+    limiter = SlidingWindowRateLimiter(limit, window, clock=clock, sleep=clock.sleep)
+    sent: list[float] = []
+    for duration in durations:
+        with limiter.slot():
+            sent.append(clock.now)  # the server sees the request at or after this moment
+            clock.now += duration
+    for i in range(len(sent) - limit):
+        assert sent[i + limit] - sent[i] >= window - 1e-9

@@ -62,6 +62,21 @@ class FortnoxSimulator(SimServer):
         self.add_control("POST", "clear", self._clear)
         self.add_control("POST", "expire-tokens", self._expire)
 
+    def env(self) -> dict[str, str]:
+        """Connection settings for ``FortnoxClient.from_env`` (what ``sandbox.env`` should hold).
+
+        A static access token plus client-credentials OAuth settings (no refresh token: with
+        rotation a refresh token can be used once only, which does not suit a shared env file).
+        """
+        config = self.auth.config
+        return {
+            "FORTNOX_BASE_URL": self.url,
+            "FORTNOX_ACCESS_TOKEN": config.access_tokens[0] if config.access_tokens else "",
+            "FORTNOX_CLIENT_ID": config.client_id,
+            "FORTNOX_CLIENT_SECRET": config.client_secret,
+            "FORTNOX_TENANT_ID": config.tenant_ids[0] if config.tenant_ids else "",
+        }
+
     def seed_demo(self) -> None:
         """Add the demo records (see ``connectors.fortnox.simulator.seed``)."""
         seed_demo(self.backend)

@@ -1,0 +1,113 @@
+"""The webCRM client's session: exchange the application token for access tokens and keep them fresh.
+
+- Login: ``POST /Auth/ApiLogin`` with ``authCode`` as a multipart form field (what the tap sends
+  and live traffic accepted; the simulator also takes urlencoded and a header).
+- Refresh: ``POST /Auth/ApiRefresh`` with ``refreshToken`` both as a header (the spec) and as a form
+  field (the tap), so either server behaviour works. When the refresh is refused the client simply
+  logs in again: the application token does not expire.
+- Tokens are renewed shortly before ``ExpiresIn`` runs out and once after a 401.
+- A refused login is ``FatalError``; an error ``TokenResponseDto`` (``IsError: true``) counts as
+  refused whatever its HTTP status. Tokens never appear in messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from connectors.base import FatalError, TransientError
+from connectors.http import RequestExecutor
+from connectors.webcrm.errors import error_message
+
+
+class WebcrmSession:
+    def __init__(
+        self,
+        base_url: str,
+        api_token: str,
+        executor: RequestExecutor,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not api_token:
+            raise FatalError("webcrm: no API token configured")
+        self._base_url = base_url
+        self._api_token = api_token
+        self._executor = executor
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._renew_at: float | None = None
+        self.logins = 0
+        self.refreshes = 0
+
+    def headers(self) -> dict[str, str]:
+        with self._lock:
+            if self._access is None:
+                self._login()
+            elif self._renew_at is not None and self._clock() >= self._renew_at:
+                self._renew()
+            return {"Authorization": f"Bearer {self._access}"}
+
+    def renew_after_401(self, rejected: dict[str, str]) -> None:
+        with self._lock:
+            if rejected.get("Authorization") == f"Bearer {self._access}":
+                self._renew()
+
+    def _renew(self) -> None:
+        if self._refresh:
+            try:
+                self._refresh_tokens()
+                return
+            except FatalError:
+                pass
+        self._login()
+
+    def _login(self) -> None:
+        response = self._executor.request(
+            "POST", self._base_url + "/Auth/ApiLogin", files={"authCode": (None, self._api_token)}, idempotent=True
+        )
+        self._apply(response, "login")
+        self.logins += 1
+
+    def _refresh_tokens(self) -> None:
+        assert self._refresh is not None
+        response = self._executor.request(
+            "POST",
+            self._base_url + "/Auth/ApiRefresh",
+            headers={"refreshToken": self._refresh},
+            files={"refreshToken": (None, self._refresh)},
+            idempotent=True,
+        )
+        self._apply(response, "token refresh")
+        self.refreshes += 1
+
+    def _apply(self, response: httpx.Response, what: str) -> None:
+        body: Any = None
+        with contextlib.suppress(ValueError):
+            body = response.json()
+        ok = (
+            response.status_code == 200
+            and isinstance(body, dict)
+            and not body.get("IsError")
+            and isinstance(body.get("AccessToken"), str)
+            and body["AccessToken"]
+        )
+        if not ok:
+            if response.status_code >= 500:  # pragma: no cover - the executor raises first
+                raise TransientError(f"webcrm {what} failed", status=response.status_code)
+            _, message = error_message(response)
+            raise FatalError(
+                f"webcrm {what} refused: {message or 'no access token in the answer'}", status=response.status_code
+            )
+        assert isinstance(body, dict)
+        self._access = body["AccessToken"]
+        self._refresh = body.get("RefreshToken") or self._refresh
+        lifetime = float(body.get("ExpiresIn") or 3600)
+        self._renew_at = self._clock() + lifetime - min(60.0, lifetime / 10)

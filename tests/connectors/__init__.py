@@ -1,0 +1,1 @@
+"""Tests of the connector toolkit, simulators and clients."""
