@@ -176,9 +176,11 @@ class Expression:
     tree: ast.AST = field(repr=False, compare=False)
     names: frozenset[str] = frozenset()
     attributes: tuple[tuple[str, str], ...] = ()  # (name, attribute) pairs used, e.g. ("record", "Type")
+    chains: tuple[tuple[str, ...], ...] = ()  # whole dotted chains, e.g. ("settings", "crm_fields", "x")
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
-        evaluator = EvalWithCompoundTypes(functions=FUNCTIONS, names=dict(names))
+        # A copy: simpleeval adds list, tuple, dict and set to the dict it is given.
+        evaluator = EvalWithCompoundTypes(functions=dict(FUNCTIONS), names=dict(names))
         try:
             return evaluator.eval(self.text, previously_parsed=self.tree)
         except (InvalidExpression, ArithmeticError, TypeError, ValueError, KeyError, IndexError,
@@ -262,4 +264,21 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
     problems.sort(key=lambda p: p.column)
     if problems:
         return None, problems
-    return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes)), []
+    return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes), _chains(tree)), []
+
+
+def _chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:
+    """Every longest ``name.attr.attr`` chain of the tree."""
+    inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    chains: list[tuple[str, ...]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or id(node) in inner:
+            continue
+        parts: list[str] = []
+        current: ast.AST = node
+        while isinstance(current, ast.Attribute):
+            parts.append(current.attr)
+            current = current.value
+        if isinstance(current, ast.Name):
+            chains.append((current.id, *reversed(parts)))
+    return tuple(chains)

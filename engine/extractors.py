@@ -62,7 +62,12 @@ class JmesExtractor:
     compiled: ParsedResult = field(repr=False, compare=False)
 
     def get(self, record: Mapping[str, Any]) -> Any:
-        result = self.compiled.search(record)
+        try:
+            result = self.compiled.search(record)
+        except JMESPathError as exc:  # e.g. a function given the wrong type for this record
+            from engine.expressions import ExpressionError
+
+            raise ExpressionError(f"JMESPath {self.expression!r} failed: {exc}") from exc
         return MISSING if result is None else result
 
     @property

@@ -45,6 +45,23 @@ def _choice(kind: type[_E], value: Any, default: _E) -> _E:
     return kind(value) if isinstance(value, str) and value in kind._value2member_map_ else default
 
 
+def undefined_settings(expr: Expression, settings: dict[str, Any]) -> list[str]:
+    """Dotted names of the settings ``expr`` reads (``settings.a.b``) that ``settings`` does not define."""
+    missing: list[str] = []
+    for chain in expr.chains:
+        if chain[0] != "settings":
+            continue
+        current: Any = settings
+        for depth, part in enumerate(chain[1:], start=1):
+            if not isinstance(current, dict):
+                break  # a value, not a group of settings: what follows is not a setting name
+            if part not in current:
+                missing.append(".".join(chain[1:depth + 1]))
+                break
+            current = current[part]
+    return missing
+
+
 def _locations(at: Located, *keys: str) -> MappingProxyType[str, Location]:
     """Locations of the (dotted) properties of ``at`` that are present."""
     out: dict[str, Location] = {}
@@ -163,14 +180,13 @@ class _Builder:
         expr = self.expression(at, ENABLED_NAMES)
         if expr is None or not self.settings_known:
             return True  # reported (or not decidable without the rule set); keep checking the rest
-        for name, attr in expr.attributes:
-            if name == "settings" and attr not in self.settings:
-                self.error("MS314", f"setting {attr!r} is not defined", at.location())
-                return True
+        for missing in undefined_settings(expr, self.settings):
+            self.error("MS314", f"setting {missing!r} is not defined", at.location())
+            return True
         try:
             return bool(expr.evaluate({"settings": self.settings}))
         except ExpressionError as exc:
-            self.error("MS402", str(exc), at.location())
+            self.error("MS402", f"the switch cannot be evaluated: {exc}", at.location())
             return True
 
     # -- builders ------------------------------------------------------------------------------------
@@ -217,7 +233,7 @@ class _Builder:
         erp = self.field_name(erp_at, erp_at.value)
         if crm is None or erp is None:
             return None
-        return KeyPair(FieldPath(crm), FieldPath(erp), at.location())
+        return KeyPair(FieldPath(crm), FieldPath(erp), at.location(), _locations(at, "crm", "erp"))
 
     def field_rule(self, at: Located, mapping_direction: Direction) -> tuple[FieldRule, bool] | None:
         data = at.value

@@ -118,12 +118,13 @@ class FieldRule(_Located):
 
 
 @dataclass(frozen=True)
-class KeyPair:
+class KeyPair(_Located):
     """A pair of fields compared across the sides (match keys, parent keys)."""
 
     crm: FieldPath
     erp: FieldPath
     location: Location
+    locations: MappingProxyType[str, Location] = field(default_factory=_no_locations, compare=False)
 
     def side(self, side: Side) -> FieldPath:
         return self.crm if side is Side.CRM else self.erp

@@ -69,9 +69,9 @@ def _diagnostics(error: ValidationError, doc: SourceDocument) -> list[Diagnostic
         allowed = sorted(error.schema.get("properties", {}))
         out = []
         for key in error.instance:
-            if key in allowed or not isinstance(key, str):
+            if key in allowed:
                 continue
-            hint = _did_you_mean(key, allowed) + ("allowed here: " + ", ".join(allowed) if allowed else "")
+            hint = _did_you_mean(str(key), allowed) + ("allowed here: " + ", ".join(allowed) if allowed else "")
             out.append(Diagnostic("MS201", f"unknown property {key!r}", doc.location((*path, key), key=True),
                                   hint=hint))
         if out:
@@ -106,4 +106,6 @@ def check_schema(doc: SourceDocument, schema_name: str | None = None) -> list[Di
     out: list[Diagnostic] = []
     for error in validator.iter_errors(doc.data):
         out.extend(_diagnostics(error, doc))
-    return out
+    # A value of the wrong type is not also "not allowed": keep the type error alone.
+    mistyped = {d.location.json_path for d in out if d.code == "MS203"}
+    return [d for d in out if d.code != "MS204" or d.location.json_path not in mistyped]

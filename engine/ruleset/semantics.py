@@ -19,7 +19,7 @@ from connectors.registry import CONNECTION_SETTINGS, SIDES
 from engine.diagnostics import Diagnostic, Location, Severity
 from engine.expressions import Expression
 from engine.extractors import MISSING, FieldPath
-from engine.ruleset.compiler import Compilation, CompiledMapping, thaw
+from engine.ruleset.compiler import Compilation, CompiledMapping, thaw, undefined_settings
 from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, Side, SystemConfig
 
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -137,13 +137,16 @@ class _Checker:
             info = info or written
         return info
 
+    def settings_used(self, expr: Expression, location: Location) -> None:
+        for missing in undefined_settings(expr, self.comp.settings):
+            self.error("MS314", f"setting {missing!r} is not defined (used in {expr.text!r})", location)
+
     def expression_fields(self, expr: Expression, entity: EntityCatalogue | None, location: Location) -> None:
+        self.settings_used(expr, location)
         for name, attr in expr.attributes:
             if name == "record" and entity is not None and entity.field(attr) is None \
                     and not any(f.startswith(attr + ".") for f in entity.fields):
                 self.error("MS303", f"{entity.name} has no field {attr!r} (used in {expr.text!r})", location)
-            if name == "settings" and attr not in self.comp.settings:
-                self.error("MS314", f"setting {attr!r} is not defined (used in {expr.text!r})", location)
 
     def field_rules(self, rules: tuple[tuple[FieldRule, bool], ...],
                     entities: dict[Side, EntityCatalogue | None], mapping_creates: dict[Side, bool],
@@ -193,9 +196,8 @@ class _Checker:
 
     def expression_fields_any(self, expr: Expression, entities: dict[Side, EntityCatalogue | None],
                               location: Location) -> None:
+        self.settings_used(expr, location)
         for name, attr in expr.attributes:
-            if name == "settings" and attr not in self.comp.settings:
-                self.error("MS314", f"setting {attr!r} is not defined (used in {expr.text!r})", location)
             if name == "record":
                 known = [e for e in entities.values() if e is not None]
                 if known and not any(e.field(attr) or any(f.startswith(attr + ".") for f in e.fields)
@@ -239,7 +241,7 @@ class _Checker:
             entity = entities[side]
             if entity is not None and entity.field(pair.side(side).name) is None:
                 self.error("MS319", f"{what}: {entity.name} has no field {pair.side(side).name!r}",
-                           pair.location)
+                           pair.where(side.value))
 
     def mapping(self, compiled: CompiledMapping) -> None:
         rule = compiled.rule

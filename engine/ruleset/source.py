@@ -17,19 +17,19 @@ import yaml
 
 from engine.diagnostics import Diagnostic, Location
 
-PathKey = tuple[str | int, ...]
+PathKey = tuple[Any, ...]  # mapping keys (mostly texts) and list indexes
 
 
 def json_path(path: PathKey) -> str:
     """``("fields", 2, "crm")`` -> ``$.fields[2].crm``."""
     out = "$"
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        elif part.isidentifier():
+        elif isinstance(part, str) and part.isidentifier():
             out += f".{part}"
         else:
-            out += f"[{part!r}]"
+            out += f"[{part!r}]"  # other keys, including YAML's null, true and numbers
     return out
 
 
@@ -93,10 +93,14 @@ def _decode(raw: bytes, doc: SourceDocument) -> str | None:
 
 MAX_NODES = 100_000
 """More nodes than this (after expanding aliases) is refused: a rule file is never that big."""
+MAX_DEPTH = 64
+"""Nor is a rule file ever nested this deep; refusing it keeps every later stage safe from recursion limits."""
 
 
 class _TooBig(Exception):
-    pass
+    def __init__(self, message: str, node: yaml.Node | None = None) -> None:
+        super().__init__(message)
+        self.node = node
 
 
 class _Recursive(Exception):
@@ -105,17 +109,32 @@ class _Recursive(Exception):
         self.node = node
 
 
-def _walk(node: yaml.Node, path: PathKey, doc: SourceDocument, stack: tuple[int, ...] = ()) -> None:
+def _key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A mapping key as the data will have it (``1``, ``true`` and ``null`` are not texts)."""
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            key = loader.construct_object(node)
+            hash(key)
+        except (yaml.YAMLError, TypeError):  # `<<` merge keys, bad values (construction reports them)
+            return node.value
+        return key
+    return str(node.value)  # not hashable: construction reports it
+
+
+def _walk(node: yaml.Node, path: PathKey, doc: SourceDocument, loader: yaml.SafeLoader,
+          stack: tuple[int, ...] = ()) -> None:
     if id(node) in stack:
         raise _Recursive(node)
     if len(doc.values) >= MAX_NODES:
-        raise _TooBig
+        raise _TooBig(f"the document has more than {MAX_NODES} values once aliases are expanded")
+    if len(stack) >= MAX_DEPTH:
+        raise _TooBig(f"the document is nested more than {MAX_DEPTH} levels deep", node)
     doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     inner = (*stack, id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            key = _key(loader, key_node)
             child = (*path, key)
             if key in seen:
                 first = seen[key].start_mark.line + 1
@@ -125,10 +144,10 @@ def _walk(node: yaml.Node, path: PathKey, doc: SourceDocument, stack: tuple[int,
                              json_path(child))))
             seen[key] = key_node
             doc.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _walk(value_node, child, doc, inner)
+            _walk(value_node, child, doc, loader, inner)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), doc, inner)
+            _walk(item, (*path, index), doc, loader, inner)
 
 
 class _Loader(yaml.SafeLoader):
@@ -138,8 +157,10 @@ class _Loader(yaml.SafeLoader):
         try:
             return super().construct_object(node, deep)
         except yaml.YAMLError:
+            self.recursive_objects.pop(node, None)  # so that a second attempt reports the same error
             raise
         except Exception as exc:  # e.g. `2024-13-01` or `!!int abc`: a bad value, not a crash
+            self.recursive_objects.pop(node, None)
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read the value {node.value!r} as {node.tag.rsplit(':', 1)[-1]}: {exc}",
                 node.start_mark) from exc
@@ -159,7 +180,7 @@ def parse_text(text: str, file: str) -> SourceDocument:
         if node is None:
             doc.diagnostics.append(Diagnostic("MS107", "the file is empty", Location(file, 1, 1)))
             return doc
-        _walk(node, (), doc)
+        _walk(node, (), doc, loader)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -178,6 +199,10 @@ def parse_text(text: str, file: str) -> SourceDocument:
     except yaml.YAMLError as exc:
         doc.diagnostics.append(Diagnostic("MS101", str(exc), Location(file, 1, 1)))
         return doc
+    except RecursionError:  # the parser itself gave up
+        doc.diagnostics.append(Diagnostic(
+            "MS101", f"the document is nested more than {MAX_DEPTH} levels deep", Location(file, 1, 1)))
+        return doc
     except _Recursive as exc:
         mark = exc.node.start_mark
         doc.diagnostics.append(Diagnostic(
@@ -185,10 +210,10 @@ def parse_text(text: str, file: str) -> SourceDocument:
             Location(file, mark.line + 1, mark.column + 1)))
         doc.values.clear()
         return doc
-    except _TooBig:
+    except _TooBig as exc:
+        mark = exc.node.start_mark if exc.node is not None else None
         doc.diagnostics.append(Diagnostic(
-            "MS101", f"the document has more than {MAX_NODES} values once aliases are expanded",
-            Location(file, 1, 1)))
+            "MS101", str(exc), Location(file, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)))
         doc.values.clear()
         return doc
     finally:

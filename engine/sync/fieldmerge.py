@@ -144,7 +144,10 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
             wants[winner] = False  # the winner's value flows to the other side
         for target in Side:
             if wants[target]:
-                _plan(br, target, convert(br, target, current[target.other], ctx), current[target], result)
+                new = convert(br, target, current[target.other], ctx)
+                if agreed is None and new is None:
+                    continue  # first contact: an empty value never wipes what the other side has
+                _plan(br, target, new, current[target], result)
     return result
 
 

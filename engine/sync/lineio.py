@@ -41,12 +41,12 @@ class LineIO:
         return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
     def plan(self, bound: BoundMapping, crm_id: str, erp_record: Record, base_lines: list[dict[str, Any]] | None,
-             newer: Side | None, locked: bool) -> list[LinePlan]:
+             newer: Side | None) -> list[LinePlan]:
         plans = []
         for lines in bound.lines:
             mine = [e for e in base_lines or [] if e.get("rule") == lines.line.name]
             plans.append(plan_lines(lines, self.crm_lines(lines, crm_id), self.erp_rows(lines, erp_record), mine,
-                                    self.settings, newer=newer, erp_locked=locked))
+                                    self.settings, newer=newer))
         return plans
 
     @staticmethod

@@ -49,7 +49,6 @@ class LinePlan:
     erp_rows: list[Record] | None  # the desired collection, None when the erp side does not change
     rows: list[Record] = field(default_factory=list)  # the erp rows as read, in their order
     conflicts: list[FieldConflict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
     @property
     def crm_changed(self) -> bool:
@@ -132,10 +131,10 @@ def _pair_rows(lines: BoundLines, rows: list[Record], base_lines: list[dict[str,
 
 def plan_lines(lines: BoundLines, crm_lines: list[Record], erp_rows: list[Record],
                base_lines: list[dict[str, Any]], settings: dict[str, Any], *,
-               newer: Side | None = None, erp_locked: bool = False) -> LinePlan:
+               newer: Side | None = None) -> LinePlan:
     """Decide what happens to every line of one linked parent pair."""
     direction = lines.line.direction
-    writes = {Side.ERP: direction.writes(Side.ERP) and not erp_locked, Side.CRM: direction.writes(Side.CRM)}
+    writes = {Side.ERP: direction.writes(Side.ERP), Side.CRM: direction.writes(Side.CRM)}
     crm_id = lines.entity(Side.CRM).id_field
     erp_id = lines.entity(Side.ERP).id_field
     crm_by_id = {_key(line.get(crm_id)): line for line in crm_lines}
@@ -155,8 +154,6 @@ def plan_lines(lines: BoundLines, crm_lines: list[Record], erp_rows: list[Record
     pairs.extend(LinePair(crm, None) for crm in new_crm)
     pairs.extend(LinePair(None, row) for row in new_rows)
     plan = LinePlan(lines, pairs, None, list(erp_rows))
-    if erp_locked and direction.writes(Side.ERP):
-        plan.notes.append("erp lines not modified: the document is locked")
     for pair in pairs:
         _decide(lines, pair, settings, writes, newer, plan)
     erp_changed = any(p.erp_changes or p.create_erp is not None or p.delete_erp for p in pairs)

@@ -114,10 +114,14 @@ class SyncPass:
             cursors[side] = batch.cursor
         work = self._work_items(bound, batches)
         total = len(work)
+        handled: set[tuple[Side, str]] = set()  # records this pass already brought in step
         for index, (item, other) in enumerate(work, 1):
             if self.progress:
                 self.progress(mapping.name, index, total)
-            self._record(bound, item, other, report)
+            if (item.side, item.record_id) in handled:
+                continue  # linked earlier in this pass: the copy read before that is stale
+            ids = self._record(bound, item, other, report)
+            handled.update((side, rid) for side, rid in ids.items())
         if self.apply:
             for side, cursor in cursors.items():
                 self.store.set_cursor(mapping.name, side.value, cursor)
@@ -156,7 +160,9 @@ class SyncPass:
         return items
 
     # -- one record ----------------------------------------------------------------------------------
-    def _record(self, bound: BoundMapping, item: _Work, other: _Work | None, report: MappingReport) -> None:
+    def _record(self, bound: BoundMapping, item: _Work, other: _Work | None,
+                report: MappingReport) -> dict[Side, str]:
+        """Decide and apply one record's outcome; returns the ids of the pair it concerned."""
         mapping = bound.mapping
         ids = {item.side: item.record_id}
         try:
@@ -174,6 +180,7 @@ class SyncPass:
             action = Action("quarantine", None, ids.get(Side.CRM), ids.get(Side.ERP),
                             reason=f"{error_class}: {exc}")
         report.add(action)
+        return ids
 
     def _condition_holds(self, bound: BoundMapping, side: Side, record: Record, *, create: bool = False) -> bool:
         conditions = bound.mapping.create_conditions if create else bound.mapping.conditions
@@ -206,9 +213,6 @@ class SyncPass:
         matched = self._match(bound, item)
         if matched is not None:
             ids[target] = self.connectors[target].record_id(mapping.entity(target), matched)
-            if self.apply:
-                crm_id, erp_id = ids[Side.CRM], ids[Side.ERP]
-                self.store.link(mapping.name, crm_id, erp_id)
             return self._update(bound, item, matched, ids, None, source, "link")
         if not self._condition_holds(bound, source, item.record, create=True):
             raise _Skip(f"no matching {mapping.entity(target)}, and the {mapping.entity(source)} does not meet the "
@@ -319,14 +323,14 @@ class SyncPass:
         changes = result.changes
         skipped: list[str] = []
         locked = bound.entity(Side.ERP).locked_reason(records[Side.ERP])
-        line_plans = self.lines.plan(bound, ids[Side.CRM], records[Side.ERP], base.lines if base else None,
-                                     newer, bool(locked))
-        blocked_lines = locked and any(
-            p.lines.line.direction.writes(Side.ERP) and (p.crm_changed or p.notes) for p in line_plans)
+        line_plans = self.lines.plan(bound, ids[Side.CRM], records[Side.ERP], base.lines if base else None, newer)
+        blocked_lines = any(p.erp_rows is not None for p in line_plans)
         if locked and (result.for_side(Side.ERP) or blocked_lines):
-            skipped.append(f"erp {mapping.erp_entity} {ids[Side.ERP]} not modified: {locked}")
+            blocked = [c.field for c in result.for_side(Side.ERP)] + (["lines"] if blocked_lines else [])
+            skipped.append(f"erp {mapping.erp_entity} {ids[Side.ERP]} not modified ({', '.join(blocked)}): {locked}")
             changes = result.for_side(Side.CRM)
-            line_plans = []  # a locked document keeps its lines as they are
+            if blocked_lines:
+                line_plans = []  # a locked document keeps its lines; the line base stays as it was
         conflicts = [*result.conflicts, *(c for p in line_plans for c in p.conflicts)]
         reasons = [*(f"conflict on {c.rule}: crm {c.crm_value!r} vs erp {c.erp_value!r}, {c.resolution}"
                      for c in conflicts), *skipped]
@@ -359,14 +363,15 @@ class SyncPass:
                 written = {c.rule for c in changes}
                 fields = {**fields, **{k: v for k, v in base.fields.items() if k not in written}}
             lines_base = line_base if line_plans or not bound.lines else (base.lines if base else None)
-            self.store.set_base(mapping.name, ids[Side.CRM], Base(fields=fields, lines=lines_base or None))
             for side in Side:
                 side_changes = [c for c in changes if c.target is side]
                 if side_changes:
                     self._audit(mapping.name, side, ids[side], "update", side_changes)
             if kind == "link":
+                self.store.link(mapping.name, ids[Side.CRM], ids[Side.ERP])
                 self.store.record_audit(run_id=self._run(), mapping=mapping.name, target=item.side.other.value,
                                         record_id=ids[item.side.other], action="link")
+            self.store.set_base(mapping.name, ids[Side.CRM], Base(fields=fields, lines=lines_base or None))
             self.store.release(mapping.name, item.side.value, item.record_id)
         return self._outcome(kind, report_changes, ids, conflicts, reasons, targets)
 

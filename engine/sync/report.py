@@ -83,14 +83,23 @@ def render_text(report: PassReport, *, max_actions: int = 20) -> str:
     for m in report.mappings:
         counts = ", ".join(f"{m.counts[c]} {c}" for c in COUNTED)
         lines.append(f"  {m.name}: {counts}")
-        for action in m.actions[:max_actions]:
+        shown = [a for a in m.actions if a.action != "skip"]
+        for action in shown[:max_actions]:
             ids = f"crm {action.crm_id or '-'} / erp {action.erp_id or '-'}"
             target = f" {action.target}" if action.target else ""
             lines.append(f"    {action.action}{target} [{ids}]" + (f": {action.reason}" if action.reason else ""))
             for name, change in list(action.changes.items())[:8]:
                 lines.append(f"        {name}: {change['old']!r} -> {change['new']!r}")
-        if len(m.actions) > max_actions:
-            lines.append(f"    ... and {len(m.actions) - max_actions} more")
+        if len(shown) > max_actions:
+            lines.append(f"    ... and {len(shown) - max_actions} more")
+        skips: dict[str, list[str]] = {}
+        for action in m.actions:
+            if action.action == "skip":
+                ref = f"crm {action.crm_id}" if action.crm_id else f"erp {action.erp_id}"
+                skips.setdefault(action.reason, []).append(ref)
+        for reason, refs in skips.items():
+            more = f" +{len(refs) - 5}" if len(refs) > 5 else ""
+            lines.append(f"    skip x{len(refs)} [{', '.join(refs[:5])}{more}]: {reason}")
     totals = ", ".join(f"{report.total(c)} {c}" for c in COUNTED)
     lines.append(f"Total: {totals} in {report.seconds:.1f} s")
     return "\n".join(lines) + "\n"

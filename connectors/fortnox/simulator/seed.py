@@ -57,6 +57,7 @@ DEMO_ARTICLES = [
         "Description": "Träskruv 4x40, 100 st",
         "Unit": "st",
         "PurchasePrice": 39,
+        "SalesPrice": 79,
         "VAT": 25,
         "Type": "STOCK",
     },
@@ -65,10 +66,12 @@ DEMO_ARTICLES = [
         "Description": "Snickarhammare 600 g",
         "Unit": "st",
         "PurchasePrice": 149,
+        "SalesPrice": 299,
         "VAT": 25,
         "Type": "STOCK",
     },
-    {"ArticleNumber": "KONSULT", "Description": "Konsulttimme", "Unit": "h", "VAT": 25, "Type": "SERVICE"},
+    {"ArticleNumber": "KONSULT", "Description": "Konsulttimme", "Unit": "h", "VAT": 25, "Type": "SERVICE",
+     "SalesPrice": 950},
 ]
 
 
@@ -76,7 +79,12 @@ def seed_demo(backend: FortnoxBackend) -> None:
     """Create demo customers, articles, an order and two invoices (one booked)."""
     customers = [backend.create("customer", dict(c)) for c in DEMO_CUSTOMERS]
     for article in DEMO_ARTICLES:
-        backend.create("article", dict(article))
+        given = dict(article)
+        price = given.pop("SalesPrice", None)
+        created = backend.create("article", given)
+        if price is not None:  # SalesPrice is read-only in the API: it is the default price list's price
+            stored = backend.store.get("article", created["ArticleNumber"]) or {}
+            backend.store.put("article", created["ArticleNumber"], {**stored, "SalesPrice": price})
     first = customers[0]["CustomerNumber"]
     backend.create(
         "order",

@@ -13,8 +13,8 @@ DEMO_ORGANISATIONS = [
         "OrganisationCountry": "Sverige",
         "OrganisationTelephone": "0221-123 45",
         "OrganisationVatNumber": "SE556677889901",
-        "OrganisationExtraCustom1": "556677-8899",
-        "OrganisationType": "Kund",
+        "OrganisationExtraCustom2": "556677-8899",
+        "OrganisationType": "Customer",
         "OrganisationStatus": "Aktiv",
     },
     {
@@ -24,8 +24,9 @@ DEMO_ORGANISATIONS = [
         "OrganisationCity": "Skellefteå",
         "OrganisationCountry": "Sverige",
         "OrganisationTelephone": "0910-77 88 00",
-        "OrganisationExtraCustom1": "556012-3456",
-        "OrganisationType": "Kund",
+        "OrganisationExtraCustom1": "1001",
+        "OrganisationExtraCustom2": "556012-3456",
+        "OrganisationType": "Customer",
         "OrganisationStatus": "Aktiv",
     },
     {
@@ -34,7 +35,7 @@ DEMO_ORGANISATIONS = [
         "OrganisationPostCode": "00100",
         "OrganisationCity": "Helsinki",
         "OrganisationCountry": "Finland",
-        "OrganisationType": "Prospekt",
+        "OrganisationType": "Prospect",
         "OrganisationStatus": "Aktiv",
     },
 ]
@@ -42,7 +43,7 @@ DEMO_ITEMS = [
     {
         "QuotationLineLinkedDataItemData1": "SKRUV-100",
         "QuotationLineLinkedDataItemData2": "Träskruv 4x40, 100 st",
-        "QuotationLineLinkedDataItemData3": "st",
+        "QuotationLineLinkedDataItemData5": "st",
         "QuotationLineLinkedDataItemPrice": 79,
         "QuotationLineLinkedDataItemCostPrice": 39,
         "QuotationLineLinkedDataItemVatCode": "25",
@@ -50,7 +51,7 @@ DEMO_ITEMS = [
     {
         "QuotationLineLinkedDataItemData1": "HAMMARE",
         "QuotationLineLinkedDataItemData2": "Snickarhammare 600 g",
-        "QuotationLineLinkedDataItemData3": "st",
+        "QuotationLineLinkedDataItemData5": "st",
         "QuotationLineLinkedDataItemPrice": 299,
         "QuotationLineLinkedDataItemCostPrice": 149,
         "QuotationLineLinkedDataItemVatCode": "25",
@@ -58,7 +59,7 @@ DEMO_ITEMS = [
     {
         "QuotationLineLinkedDataItemData1": "MONTAGE",
         "QuotationLineLinkedDataItemData2": "Montage per timme",
-        "QuotationLineLinkedDataItemData3": "h",
+        "QuotationLineLinkedDataItemData5": "h",
         "QuotationLineLinkedDataItemPrice": 650,
         "QuotationLineLinkedDataItemVatCode": "25",
     },
@@ -106,6 +107,9 @@ def seed_demo(backend: WebcrmBackend) -> None:
         {
             "QuotationLineOpportunityId": delivery,
             "QuotationLineLinkedDataId": items[0],
+            "QuotationLineData1": "SKRUV-100",
+            "QuotationLineData5": "st",
+            "QuotationLinePrice": 79,
             "QuotationLineQuantity": 10,
             "QuotationLineMemo": "Träskruv 4x40, 100 st",
             "QuotationLineVatPercentage": 25,
@@ -117,6 +121,9 @@ def seed_demo(backend: WebcrmBackend) -> None:
         {
             "QuotationLineOpportunityId": delivery,
             "QuotationLineLinkedDataId": items[1],
+            "QuotationLineData1": "HAMMARE",
+            "QuotationLineData5": "st",
+            "QuotationLinePrice": 299,
             "QuotationLineQuantity": 2,
             "QuotationLineMemo": "Snickarhammare 600 g",
             "QuotationLineVatPercentage": 25,

@@ -1,0 +1,93 @@
+"""Benchmark: requests and wall time of an initial import of N customers, then of a pass with 10 changed.
+
+    .venv/bin/python benchmarks/initial_import.py [--customers 1000] [--no-rate-limits]
+
+N organisations are created in webCRM (half of them also exist in Fortnox with the same customer
+number, so the import both matches and creates), then the standard Fortnox rule set runs against the
+simulators with the real rate limits (webCRM 250/min, Fortnox 25 per 5 s) unless told otherwise. It
+prints, per pass: wall time, the requests each simulator served, created/updated counts, and the
+peak memory of the process (tracemalloc). Figures, not assertions: run it, read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from connectors.catalogue import load_catalogue
+from connectors.registry import make_client
+from engine.connections import resolve_connection
+from engine.ruleset import Side, load_ruleset
+from engine.sandbox import start_sandbox
+from engine.state import SqliteStateStore
+from engine.sync.passrun import SyncPass
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--changed", type=int, default=10)
+    parser.add_argument("--no-rate-limits", action="store_true")
+    args = parser.parse_args()
+    limits = not args.no_rate_limits
+    with tempfile.TemporaryDirectory() as tmp:
+        sandbox = start_sandbox(Path(tmp) / "sandbox", realistic_limits=limits)
+        try:
+            ruleset = load_ruleset(ROOT / "rules/standard/fortnox", sandbox.env, for_run=True).ruleset
+            assert ruleset is not None
+            options = {} if limits else {"rate_limit": None}
+            seed_crm = make_client("webcrm", resolve_connection(ruleset.crm, sandbox.env), rate_limit=None)
+            seed_erp = make_client("fortnox", resolve_connection(ruleset.erp, sandbox.env), rate_limit=None)
+            for i in range(args.customers):
+                number = str(10000 + i)
+                seed_crm.create("organisation", {"OrganisationName": f"Customer {i}", "OrganisationType": "Customer",
+                                                 "OrganisationExtraCustom1": number,
+                                                 "OrganisationTelephone": f"+46 8 {i:06d}"})
+                if i % 2 == 0:
+                    seed_erp.create("customer", {"CustomerNumber": number, "Name": f"Customer {i}"})
+            sims = sandbox.simulators
+
+            def requests() -> dict[str, int]:
+                return {name: sim.log.count() for name, sim in sims.items()}
+
+            with SqliteStateStore(Path(tmp) / "state.sqlite") as store:
+                def one_pass(label: str) -> None:
+                    before = requests()
+                    connectors = {side: make_client(ruleset.system(side).connector,
+                                                    resolve_connection(ruleset.system(side), sandbox.env),
+                                                    token_store=store, **options) for side in Side}
+                    catalogues = {side: load_catalogue(ruleset.system(side).connector) for side in Side}
+                    tracemalloc.start()
+                    started = time.perf_counter()
+                    report = SyncPass(ruleset, connectors, catalogues, store, apply=True).run()
+                    seconds = time.perf_counter() - started
+                    peak = tracemalloc.get_traced_memory()[1]
+                    tracemalloc.stop()
+                    after = requests()
+                    for connector in connectors.values():
+                        connector.close()
+                    served = {name: after[name] - before[name] for name in after}
+                    print(f"{label}: {seconds:.1f} s wall, requests {served} (total {sum(served.values())}), "
+                          f"created {report.total('created')}, updated {report.total('updated')}, "
+                          f"unchanged {report.total('unchanged')}, quarantined {report.total('quarantined')}, "
+                          f"peak memory {peak / 1e6:.1f} MB")
+
+                one_pass(f"initial import of {args.customers} organisations")
+                links = store.links("customers")[: args.changed]
+                for n, link in enumerate(links):
+                    seed_crm.update("organisation", link.crm_id, {"OrganisationTelephone": f"+46 31 {n:06d}"})
+                one_pass(f"pass with {len(links)} changed")
+                one_pass("pass with nothing changed")
+            seed_crm.close()
+            seed_erp.close()
+        finally:
+            sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

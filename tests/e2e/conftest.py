@@ -1,0 +1,92 @@
+"""End-to-end fixtures: the real simulators on loopback sockets, real clients, the real engine.
+
+Simulator rate limits are off and client limiters loosened so that tests are fast; the limits
+themselves are tested in tests/connectors. Every test gets fresh simulators and a fresh state store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.base import Connector
+from connectors.catalogue import load_catalogue
+from connectors.registry import make_client
+from engine.connections import resolve_connection
+from engine.ruleset import RuleSet, Side, load_ruleset
+from engine.sandbox import Sandbox, start_sandbox
+from engine.state import SqliteStateStore
+from engine.sync.passrun import SyncPass
+from engine.sync.report import PassReport
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class E2E:
+    """Simulators, clients as a user would use them, and passes of the engine."""
+
+    def __init__(self, sandbox: Sandbox, store: SqliteStateStore, ruleset: RuleSet) -> None:
+        self.sandbox = sandbox
+        self.store = store
+        self.ruleset = ruleset
+        self.crm = self.client(Side.CRM)
+        self.erp = self.client(Side.ERP)
+
+    def client(self, side: Side) -> Connector:
+        system = self.ruleset.system(side)
+        return make_client(system.connector, resolve_connection(system, self.sandbox.env),
+                           token_store=self.store, rate_limit=None)
+
+    def simulator(self, side: Side) -> Any:
+        return self.sandbox.simulators[self.ruleset.system(side).connector]
+
+    def run(self, *, apply: bool = True) -> PassReport:
+        connectors = {side: self.client(side) for side in Side}
+        try:
+            catalogues = {side: load_catalogue(self.ruleset.system(side).connector) for side in Side}
+            return SyncPass(self.ruleset, connectors, catalogues, self.store, apply=apply).run()
+        finally:
+            for connector in connectors.values():
+                connector.close()
+
+    def close(self) -> None:
+        self.crm.close()
+        self.erp.close()
+
+
+def load(folder: Path, env: dict[str, str]) -> RuleSet:
+    result = load_ruleset(folder, env, for_run=True)
+    assert result.ruleset is not None, [f"{d.location.file}:{d.location.line} {d.message}" for d in result.diagnostics]
+    return result.ruleset
+
+
+def customised(tmp_path: Path, standard: str, **settings: object) -> Path:
+    """A customer rule set extending a standard one with other settings."""
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    lines = [f"name: custom\nextends: {ROOT / 'rules/standard' / standard}\nsettings:"]
+    lines += [f"  {key}: {value}" for key, value in settings.items()]
+    (folder / "ruleset.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    sb = start_sandbox(tmp_path / "sandbox", realistic_limits=False)
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture
+def e2e(sandbox: Sandbox, tmp_path: Path) -> Iterator[E2E]:
+    with SqliteStateStore(tmp_path / "state.sqlite") as store:
+        world = E2E(sandbox, store, load(ROOT / "rules/standard/fortnox", sandbox.env))
+        try:
+            yield world
+        finally:
+            world.close()

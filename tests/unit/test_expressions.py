@@ -1,0 +1,166 @@
+"""engine.expressions: parsed and checked once, evaluated many times; an allow-list, not a sandbox escape."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.expressions import FUNCTION_DOCS, FUNCTIONS, Expression, ExpressionError, as_record, compile_expression
+
+NAMES = ("value", "record", "settings")
+
+
+def _compile(text: str, names: tuple[str, ...] = NAMES) -> Expression:
+    expr, problems = compile_expression(text, names)
+    assert problems == [] and expr is not None, problems
+    return expr
+
+
+def _problems(text: str, names: tuple[str, ...] = NAMES) -> list[tuple[str, int]]:
+    expr, problems = compile_expression(text, names)
+    assert expr is None
+    return [(p.code, p.column) for p in problems]
+
+
+def test_compile_once_evaluate_many_without_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    expr = _compile("upper(record.Name) if record.Type in settings.types else coalesce(value, 'none')")
+
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed again at evaluation time")
+
+    monkeypatch.setattr(ast, "parse", no_parsing)
+    settings_ = {"types": ["Customer"]}
+    results = [expr.evaluate({"record": as_record(r), "value": None, "settings": settings_})
+               for r in ({"Name": "acme", "Type": "Customer"}, {"Type": "Lead"}, {"Name": "b", "Type": "Customer"})]
+    assert results == ["ACME", "none", "B"]
+
+
+def test_names_and_attributes_used_are_recorded() -> None:
+    expr = _compile("record.A == settings.b and len(record.C.d) > 0")
+    assert expr.names == {"record", "settings"}
+    assert set(expr.attributes) == {("record", "A"), ("settings", "b"), ("record", "C")}
+    assert expr.text == "record.A == settings.b and len(record.C.d) > 0"
+    assert set(expr.chains) == {("record", "A"), ("settings", "b"), ("record", "C", "d")}
+
+
+def test_missing_record_fields_read_as_none() -> None:
+    expr = _compile("record.Missing is None and record.Nested.Deeper is None")
+    assert expr.evaluate({"record": as_record({"Nested": {}})}) is True
+    assert _compile("record.Missing").evaluate({"record": as_record(None)}) is None
+    assert _compile("record['Odd Name']").evaluate({"record": as_record({"Odd Name": 3})}) == 3
+
+
+def test_names_allowed_depend_on_the_place() -> None:
+    assert _problems("value == 1", ("record", "settings")) == [("MS402", 1)]
+    assert _problems("settings.x and record.y", ("settings",)) == [("MS402", 16)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("lenght(value)", [("MS403", 1)]),
+    ("upper(value) + capitalise(value)", [("MS403", 16)]),
+    ("value.upper()", [("MS403", 1)]),
+    ("open('/etc/passwd')", [("MS403", 1)]),
+    ("__import__('os')", [("MS403", 1)]),
+    ("valeu + 1", [("MS402", 1)]),
+    ("record.__class__", [("MS404", 1)]),
+    ("value._private", [("MS404", 1)]),
+    ("lambda: 1", [("MS404", 1)]),
+    ("[x for x in value]", [("MS404", 1)]),
+    ("{k: 1 for k in value}", [("MS404", 1)]),
+    ("(y := 1)", [("MS404", 2)]),
+    ("(lambda v: v)(value)", [("MS404", 2)]),
+    ("settings['f'](value)", [("MS404", 1)]),
+    ("value @ value", [("MS404", 1)]),
+    ("*value", [("MS404", 1)]),
+    ("value = 1", [("MS404", 1)]),
+    ("import os", [("MS404", 1)]),
+    ("value; value", [("MS404", 1)]),
+    ("", [("MS404", 1)]),
+    ("value ==", [("MS401", 9)]),
+    ("upper(value))", [("MS401", 13)]),
+    ("a\0b", [("MS401", 0)]),  # 0: no column known
+])
+def test_refused_expressions(text: str, expected: list[tuple[str, int]]) -> None:
+    assert _problems(text) == expected
+
+
+def test_every_problem_at_once_sorted_by_column() -> None:
+    assert _problems("foo(bar) + record._x + baz") == [("MS403", 1), ("MS402", 5), ("MS404", 12), ("MS402", 24)]
+
+
+def test_absurd_nesting_is_a_problem_not_a_crash() -> None:
+    for text in ("-" * 100_000 + "1", "(" * 500 + "1" + ")" * 500, "not " * 5000 + "value",
+                 "+".join(["value"] * 20_000)):
+        expr, problems = compile_expression(text, NAMES)
+        assert (expr is None) == bool(problems)
+
+
+@pytest.mark.parametrize(("text", "value", "result"), [
+    ("round(value, 2)", "2.345", 2.35),
+    ("round(value)", 2.5, 3),
+    ("int(value)", "12,0", 12),
+    ("number(value)", "1,5", 1.5),
+    ("number(value)", "", None),
+    ("bool(value)", "yes", True),
+    ("str(value)", None, ""),
+    ("left(value, 3)", "abcdef", "abc"),
+    ("join(', ', value, None, 'b')", "a", "a, b"),
+    ("concat(value, None, 1)", "a", "a1"),
+    ("split(value, ',')", "a,b", ["a", "b"]),
+    ("date(value)", "2024-05-01T10:00:00", "2024-05-01"),
+    ("is_empty(value)", [], True),
+    ("len(value)", None, 0),
+    ("replace(value, 'a', 'b')", "aa", "bb"),
+    ("f'{value}!'", "hi", "hi!"),
+    ("value[1:3]", "abcd", "bc"),
+    ("{'a': 1}.get(value)", "a", None),
+])
+def test_functions(text: str, value: object, result: object) -> None:
+    expr, problems = compile_expression(text, NAMES)
+    if problems:  # method calls are refused, even on literals
+        assert [p.code for p in problems] == ["MS403"]
+        return
+    assert expr is not None
+    assert expr.evaluate({"value": value}) == result
+
+
+def test_every_function_is_documented() -> None:
+    assert set(FUNCTIONS) == set(FUNCTION_DOCS)
+
+
+def test_evaluating_does_not_widen_the_function_library() -> None:
+    before = dict(FUNCTIONS)
+    _compile("upper(value)").evaluate({"value": "x"})
+    assert before == FUNCTIONS
+    assert _problems("dict(a=value)") == [("MS403", 1)]
+
+
+@pytest.mark.parametrize("text", ["int(value)", "value + 1", "date(value)", "value / 0", "'x' * 10**9",
+                                  "10 ** 10 ** 10", "value['k']"])
+def test_runtime_failures_are_expression_errors(text: str) -> None:
+    expr = _compile(text)
+    with pytest.raises(ExpressionError, match="failed"):
+        expr.evaluate({"value": "not a number"})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_compiles_or_gives_problems(text: str) -> None:
+    expr, problems = compile_expression(text, NAMES)
+    assert (expr is None) == bool(problems)
+    assert all(p.code in {"MS401", "MS402", "MS403", "MS404"} for p in problems)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                    max_leaves=10))
+def test_safe_expressions_never_raise_anything_but_expression_errors(value: object) -> None:
+    for text in ("upper(value)", "value + 1", "len(value) > 2", "record.a.b", "round(value, 1)", "value[0]"):
+        expr = _compile(text)
+        with contextlib.suppress(ExpressionError):
+            expr.evaluate({"value": value, "record": as_record({"a": value}), "settings": {}})
