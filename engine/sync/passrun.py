@@ -89,8 +89,11 @@ class SyncPass:
                 mreport = MappingReport(bound.name)
                 report.mappings.append(mreport)
                 self._mapping(bound, mreport)
-        except FatalError as exc:
-            report.fatal = str(exc)
+        except ConnectorError as exc:
+            # Fatal (auth refused), or a system that cannot even be read (down, rate limit outlasting the
+            # retries): nothing more can be done in this pass. Cursors of the failed mapping stay put.
+            kind = "" if isinstance(exc, FatalError) else f"{type(exc).__name__}: "
+            report.fatal = f"{kind}{exc}"
         report.seconds = time.monotonic() - started
         if self.apply and self.run_id is not None:
             status: RunStatus = "fatal" if report.fatal else (
