@@ -194,3 +194,26 @@ def test_deliveries_as_invoices_by_setting(sandbox: Any, tmp_path: Path) -> None
         assert (e2e.crm.get("delivery", delivery_id) or {})["DeliveryCustom2"] == invoice["DocumentNumber"]
         assert e2e.run().writes == 0
         e2e.close()
+
+
+def test_invoice_status_follows_booked_fully_paid_and_credited(e2e: E2E) -> None:
+    synced_customer(e2e)
+    e2e.run()
+    invoice = e2e.erp.create("invoice", {"CustomerNumber": "1001",
+                                         "InvoiceRows": [{"ArticleNumber": "A1", "DeliveredQuantity": 2, "Price": 50}]})
+    number = str(invoice["DocumentNumber"])
+    fortnox = e2e.sandbox.simulators["fortnox"]
+
+    def status() -> str:
+        e2e.run()
+        [crm] = [d for d in e2e.crm.read_changes("delivery", None, frozenset()).records
+                 if d["DeliveryCustom2"] == number]
+        return str(crm["DeliveryCustom5"])
+
+    assert status() == "unpaid"
+    e2e.erp.action("invoice", number, "bookkeep")  # type: ignore[attr-defined]
+    assert status() == "booked"
+    fortnox.backend.invoice_payment({"InvoiceNumber": number, "Amount": invoice["Total"]})
+    assert status() == "fully paid"
+    e2e.erp.action("invoice", number, "credit")  # type: ignore[attr-defined]
+    assert status() == "credited"

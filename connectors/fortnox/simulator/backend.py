@@ -367,6 +367,28 @@ class FortnoxBackend:
             invoice["Balance"] = 0
             return self._commit("invoice", invoice)
 
+    def invoice_payment(self, given: Record) -> Record:
+        """``POST /3/invoicepayments``: a payment lowers the invoice's balance; paid in full sets
+        ``FinalPayDate``. (Choice: the balance changes when the payment is registered; the real API
+        also has ``PUT /3/invoicepayments/{n}/bookkeep``, not simulated.)"""
+        with self.store.lock:
+            number = str(given.get("InvoiceNumber") or "")
+            invoice = self._require("invoice", number)
+            if invoice["Cancelled"]:
+                raise bad_request(WRONG_STATE, "Fakturan är makulerad.")
+            try:
+                amount = float(given.get("Amount"))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise bad_request(REQUIRED_FIELD, "Fältet Amount måste anges.") from None
+            balance = round(float(invoice.get("Balance") or 0) - amount, 2)
+            invoice["Balance"] = int(balance) if balance.is_integer() else balance
+            if balance <= 0:
+                invoice["FinalPayDate"] = str(given.get("PaymentDate") or self._today().isoformat())
+            self._commit("invoice", invoice)
+            self.store.counters["payment"] = self.store.counters.get("payment", 0) + 1
+            return {"Number": self.store.counters["payment"], "InvoiceNumber": int(number), "Amount": amount,
+                    "PaymentDate": given.get("PaymentDate") or self._today().isoformat(), "Booked": False}
+
     def invoice_credit(self, number: str) -> Record:
         with self.store.lock:
             invoice = self._require("invoice", number)

@@ -91,6 +91,11 @@ def build_router(backend: FortnoxBackend, auth: FortnoxAuth) -> Router:
     router.add("PUT", "/3/invoices/{number}/bookkeep", action("invoice", backend.invoice_bookkeep))
     router.add("PUT", "/3/invoices/{number}/cancel", action("invoice", backend.invoice_cancel))
     router.add("PUT", "/3/invoices/{number}/credit", action("invoice", backend.invoice_credit))
+
+    def invoice_payment(request: Request) -> Response:
+        return json_response(201, {"InvoicePayment": backend.invoice_payment(wrapped_body(request, "InvoicePayment"))})
+
+    router.add("POST", "/3/invoicepayments", api(invoice_payment))
     return router
 
 
