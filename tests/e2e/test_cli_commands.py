@@ -1,0 +1,90 @@
+"""The plan, run, status and sandbox commands through the CLI entry point, against the simulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+FORTNOX = str(ROOT / "rules/standard/fortnox")
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    for key, value in sandbox.env.items():
+        monkeypatch.setenv(key, value)
+    return sandbox
+
+
+def test_plan_then_run_then_status(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = str(tmp_path / "state.sqlite")
+    sim = env.simulators["webcrm"]
+    sim.backend.create("organisation", {"OrganisationName": "Acme", "OrganisationType": "Customer",
+                                        "OrganisationExtraCustom1": "1001"})
+    assert main(["plan", FORTNOX, "--state", state, "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    customers = next(m for m in plan["mappings"] if m["name"] == "customers")
+    assert customers["created"] == 1
+    assert customers["actions"][0]["changes"]["Name"] == {"old": None, "new": "Acme"}
+    assert not Path(state).exists()  # plan writes nothing anywhere
+    assert main(["run", FORTNOX, "--state", state]) == 0
+    assert "customers: 1 created" in capsys.readouterr().out
+    assert main(["status", "--state", state, "--format", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert {m["name"]: m["links"] for m in status["summary"]["mappings"]}["customers"] == 1
+    assert main(["run", FORTNOX, "--state", state, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["created"] == 0
+
+
+def test_run_with_quarantined_records_exits_3(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env.simulators["webcrm"].backend.create("organisation", {
+        "OrganisationName": "Atlantis", "OrganisationType": "Customer", "OrganisationExtraCustom1": "1",
+        "OrganisationCountry": "Atlantis"})
+    assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite")]) == 3
+    assert main(["status", "--state", str(tmp_path / "s.sqlite")]) == 0
+    assert "Atlantis" in capsys.readouterr().out
+
+
+def test_refused_credentials_are_fatal(env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FORTNOX_ACCESS_TOKEN", "wrong")
+    env.simulators["webcrm"].backend.create("organisation", {"OrganisationName": "A", "OrganisationType": "Customer"})
+    assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite")]) == 1
+    assert "FATAL" in capsys.readouterr().out
+
+
+def test_unset_environment_is_an_error_for_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("WEBCRM_BASE_URL", "WEBCRM_API_TOKEN", "FORTNOX_BASE_URL", "FORTNOX_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite")]) == 1
+    err = capsys.readouterr().err
+    assert "MS502" in err and "nothing was run" in err
+
+
+def test_sandbox_command_writes_env_and_stops_cleanly(tmp_path: Path) -> None:
+    folder = tmp_path / "sb"
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "sandbox", "--dir", str(folder), "--seed"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        deadline = time.monotonic() + 20
+        while not (folder / "sandbox.env").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        text = (folder / "sandbox.env").read_text(encoding="utf-8")
+        assert "FORTNOX_BASE_URL=http://127.0.0.1:" in text and "WEBCRM_API_TOKEN=" in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert (folder / "fortnox" / "fortnox.json").exists()  # data persisted
