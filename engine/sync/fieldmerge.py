@@ -27,9 +27,13 @@ class RuleError(Exception):
 class FieldChange:
     rule: str
     target: Side
-    field: str
+    path: FieldPath  # where the value goes, compiled with the rule set
     old: Any
     new: Any
+
+    @property
+    def field(self) -> str:
+        return self.path.name
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ def _plan(br: BoundRule, target: Side, new: Any, old: Any, result: MergeResult) 
     _check_length(br, target, new)
     writer = rule.side(target).writer  # type: ignore[union-attr]
     assert writer is not None
-    result.changes.append(FieldChange(rule.key, target, writer.name, None if old is MISSING else old, new))
+    result.changes.append(FieldChange(rule.key, target, writer, None if old is MISSING else old, new))
 
 
 def values_for_create(bound: RuleGroup, target: Side, source: dict[str, Any],
@@ -186,7 +190,7 @@ def values_for_create(bound: RuleGroup, target: Side, source: dict[str, Any],
         _check_length(br, target, value)
         writer = rule.side(target).writer  # type: ignore[union-attr]
         assert writer is not None
-        out.append(FieldChange(rule.key, target, writer.name, None, value))
+        out.append(FieldChange(rule.key, target, writer, None, value))
     return out
 
 
@@ -219,5 +223,5 @@ def nested(changes: list[FieldChange]) -> dict[str, Any]:
     """Field changes as the nested object a connector writes (``mainContact.email`` -> nested dicts)."""
     out: dict[str, Any] = {}
     for change in changes:
-        FieldPath(change.field).set(out, change.new)
+        change.path.set(out, change.new)
     return out

@@ -19,7 +19,7 @@ from typing import Any
 from connectors.base import Connector, ConnectorError, FatalError, RejectedError, TransientError
 from connectors.catalogue import Catalogue
 from engine.expressions import ExpressionError, as_record
-from engine.extractors import MISSING
+from engine.extractors import MISSING, FieldPath
 from engine.ruleset import RuleSet, Side
 from engine.ruleset.compiler import thaw
 from engine.state import Base, StateStore
@@ -248,7 +248,7 @@ class SyncPass:
                 return free[0]
         return None
 
-    def _parent_value(self, bound: BoundMapping, item: _Work) -> tuple[str, Any] | None:
+    def _parent_value(self, bound: BoundMapping, item: _Work) -> tuple[FieldPath, Any] | None:
         """The target's parent-key field and value, translated through the parent mapping's links."""
         mapping = bound.mapping
         if mapping.parent_key is None or mapping.parent is None:
@@ -266,7 +266,7 @@ class SyncPass:
         field_type = bound.entity(target).field(mapping.parent_key.side(target).name)
         if field_type is not None and field_type.type == "integer":
             parent_id = int(parent_id)
-        return mapping.parent_key.side(target).name, parent_id
+        return mapping.parent_key.side(target), parent_id
 
     def _create(self, bound: BoundMapping, item: _Work, ids: dict[Side, str]) -> Action:
         mapping = bound.mapping
@@ -274,7 +274,7 @@ class SyncPass:
         values = values_for_create(bound, target, item.record, self.settings)
         parent = self._parent_value(bound, item)
         if parent is not None:
-            values.append(FieldChange("parent", target, parent[0], None, parent[1]))
+            values.append(FieldChange("parent", target, parent[0], None, parent[1]))  # parent[0]: a FieldPath
         payload = nested(values)
         sources: list[Any] = []
         if target is Side.ERP and bound.lines:
