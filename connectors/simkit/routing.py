@@ -2,7 +2,8 @@
 
 Patterns use ``{name}`` placeholders for one path segment: ``/3/customers/{number}``. A trailing
 slash is accepted on every route (real clients send ``/3/customers/``). Routes marked ``public``
-skip the server's authentication hook (token endpoints).
+skip the server's authentication hook (token endpoints). ``Router(ignore_case=True)`` matches the
+literal parts of patterns case-insensitively (placeholders keep the case the client sent).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class Route:
     public: bool = False
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
+def compile_pattern(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
     """``/a/{id}/b`` -> regex with a named group per placeholder, optional trailing slash."""
     parts: list[str] = []
     pos = 0
@@ -97,17 +98,19 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         parts.append(f"(?P<{match.group(1)}>[^/]+)")
         pos = match.end()
     parts.append(re.escape(pattern[pos:].rstrip("/")))
-    return re.compile("^" + "".join(parts) + "/?$")
+    return re.compile("^" + "".join(parts) + "/?$", re.IGNORECASE if ignore_case else 0)
 
 
 class Router:
     """Ordered list of routes; the first route whose method and pattern match wins."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ignore_case: bool = False) -> None:
         self.routes: list[Route] = []
+        self.ignore_case = ignore_case
 
     def add(self, method: str, pattern: str, handler: Handler, *, public: bool = False) -> None:
-        self.routes.append(Route(method.upper(), pattern, compile_pattern(pattern), handler, public))
+        regex = compile_pattern(pattern, ignore_case=self.ignore_case)
+        self.routes.append(Route(method.upper(), pattern, regex, handler, public))
 
     def route(self, method: str, pattern: str, *, public: bool = False) -> Callable[[Handler], Handler]:
         """Decorator form of ``add``."""
