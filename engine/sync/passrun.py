@@ -50,6 +50,24 @@ def _changes_dict(changes: list[FieldChange]) -> dict[str, dict[str, Any]]:
     return {c.field: {"old": c.old, "new": c.new} for c in changes}
 
 
+class _KeyIndex:
+    """All records of one side, indexed on demand by a match-key field (exact text equality, as ``find``)."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+        self.by_field: dict[str, dict[str, list[Record]]] = {}
+
+    def find(self, path: FieldPath, value: Any) -> list[Record]:
+        if path.name not in self.by_field:
+            index: dict[str, list[Record]] = {}
+            for record in self.records:
+                key = path.get(record)
+                if key is not MISSING and not is_empty(key):
+                    index.setdefault(str(key), []).append(record)
+            self.by_field[path.name] = index
+        return self.by_field[path.name].get(str(value), [])
+
+
 @dataclass
 class _Work:
     side: Side
@@ -72,6 +90,7 @@ class SyncPass:
         self.settings = thaw(ruleset.settings)
         self.run_id: int | None = None
         self.lines = LineIO(connectors, self.settings)
+        self._complete: dict[Side, _KeyIndex] = {}
 
     def _run(self) -> int:
         assert self.run_id is not None, "writes happen only in a run"
@@ -109,12 +128,15 @@ class SyncPass:
         read_sides = [s for s in Side if mapping.direction.writes(s.other)]
         batches: dict[Side, list[Record]] = {}
         cursors: dict[Side, str] = {}
+        self._complete = {}
         for side in read_sides:
             entity = mapping.entity(side)
             cursor = self.store.get_cursor(mapping.name, side.value)
             batch = self.connectors[side].read_changes(entity, cursor, mapping.fields_read(side))
             batches[side] = list(batch.records)
             cursors[side] = batch.cursor
+            if cursor is None:  # a first read returns every record: match against it without asking the API
+                self._complete[side] = _KeyIndex(batches[side])
         work = self._work_items(bound, batches)
         total = len(work)
         handled: set[tuple[Side, str]] = set()  # records this pass already brought in step
@@ -234,7 +256,9 @@ class SyncPass:
             value = key.side(source).get(item.record)
             if value is MISSING or is_empty(value):
                 continue
-            candidates = self.connectors[target].find(mapping.entity(target), key.side(target).name, value)
+            index = self._complete.get(target)
+            candidates = (index.find(key.side(target), value) if index is not None
+                          else self.connectors[target].find(mapping.entity(target), key.side(target).name, value))
             free = []
             for candidate in candidates:
                 cid = self.connectors[target].record_id(mapping.entity(target), candidate)
