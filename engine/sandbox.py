@@ -47,29 +47,31 @@ def _data_dir(folder: Path | None, name: str) -> Path | None:
     return path
 
 
-def start_sandbox(folder: Path | None, *, seed: bool = False, realistic_limits: bool = True) -> Sandbox:
-    """Start every simulator; ``seed`` adds demo records to empty stores; limits can be lifted for tests."""
-    from connectors.fortnox.simulator import FortnoxAuthConfig
-    from connectors.fortnox.simulator import start_simulator as start_fortnox
-    from connectors.webcrm.simulator import WebcrmAuthConfig
-    from connectors.webcrm.simulator import start_simulator as start_webcrm
+def _starter(name: str) -> Any:
+    if name == "webcrm":
+        from connectors.webcrm.simulator import start_simulator as start_webcrm
 
+        return start_webcrm
+    if name == "fortnox":
+        from connectors.fortnox.simulator import start_simulator as start_fortnox
+
+        return start_fortnox
+    from connectors.vismanet.simulator import start_simulator as start_vismanet
+
+    return start_vismanet
+
+
+def start_sandbox(folder: Path | None, *, seed: bool = False, realistic_limits: bool = True,
+                  products: tuple[str, ...] = ("webcrm", "fortnox", "vismanet")) -> Sandbox:
+    """Start the simulators of ``products``; ``seed`` adds demo records to empty stores; limits can be
+    lifted for tests. Every simulator publishes the connection settings that reach it (``.env()``)."""
     sandbox = Sandbox(folder)
     limits: dict[str, Any] = {} if realistic_limits else {"rate_limit": None}
     try:
-        webcrm = start_webcrm(_data_dir(folder, "webcrm"), seed=seed, **limits)
-        sandbox.simulators["webcrm"] = webcrm
-        sandbox.env.update({"WEBCRM_BASE_URL": webcrm.url, "WEBCRM_API_TOKEN": WebcrmAuthConfig().api_tokens[0]})
-        fortnox = start_fortnox(_data_dir(folder, "fortnox"), seed=seed, **limits)
-        sandbox.simulators["fortnox"] = fortnox
-        auth = FortnoxAuthConfig()
-        sandbox.env.update({
-            "FORTNOX_BASE_URL": fortnox.url,
-            "FORTNOX_ACCESS_TOKEN": auth.access_tokens[0],
-            "FORTNOX_CLIENT_ID": auth.client_id,
-            "FORTNOX_CLIENT_SECRET": auth.client_secret,
-            "FORTNOX_TENANT_ID": auth.tenant_ids[0],
-        })
+        for name in products:
+            simulator = _starter(name)(_data_dir(folder, name), seed=seed, **limits)
+            sandbox.simulators[name] = simulator
+            sandbox.env.update(simulator.env())
     except BaseException:
         sandbox.stop()
         raise

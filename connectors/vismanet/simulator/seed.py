@@ -42,12 +42,13 @@ CUSTOMERS: list[dict[str, Any]] = [
         "creditTermsId": "14",
     },
     {
-        "name": "Svensk Import AB",
+        # the same company as the webCRM demo's "Nordisk Trä AB": the initial import links the two
+        "name": "Nordisk Trä AB",
         "corporateId": "556677-8899",
         "vatRegistrationId": "SE556677889901",
-        "mainAddress": {"addressLine1": "Drottninggatan 12", "postalCode": "111 51", "city": "Stockholm",
+        "mainAddress": {"addressLine1": "Sågvägen 4", "postalCode": "731 30", "city": "Köping",
                         "countryId": "SE"},
-        "mainContact": {"email": "info@svenskimport.example", "phone1": "+46 8 000 00 03"},
+        "mainContact": {"email": "info@nordisktra.se", "phone1": "0221-123 45"},
         "customerClassId": "3",
         "currencyId": "SEK",
         "overrideWithClassValues": False,
@@ -61,7 +62,8 @@ CONTACTS: list[dict[str, Any]] = [
      "phone1": "+47 900 00 002", "businessAccount": "10000"},
     {"firstName": "Ingrid", "lastName": "Berg", "email": "ingrid@fjordhandel.example", "position": "Owner",
      "businessAccount": "10001"},
-    {"firstName": "Sven", "lastName": "Svensson", "email": "sven@svenskimport.example", "position": "Purchasing",
+    # also a person of the webCRM demo (per.persson@nordisktra.se): linked by e-mail, not duplicated
+    {"firstName": "Per", "lastName": "Persson", "email": "per.persson@nordisktra.se", "position": "Purchasing",
      "businessAccount": "10002"},
 ]
 
@@ -74,6 +76,11 @@ ITEMS: list[dict[str, Any]] = [
      "defaultPrice": 99.0, "vatCode": "1", "defaultWarehouse": "MAIN"},
     {"inventoryNumber": "BOOK-EN", "description": "Handbook (printed)", "type": "FinishedGoodItem",
      "defaultPrice": 350.0, "vatCode": "6"},
+    # the articles of the webCRM demo's delivery lines
+    {"inventoryNumber": "SKRUV-100", "description": "Träskruv 4x40, 100 st", "type": "FinishedGoodItem",
+     "defaultPrice": 79.0, "vatCode": "1", "baseUnit": "STK", "salesUnit": "STK"},
+    {"inventoryNumber": "HAMMARE", "description": "Snickarhammare 600 g", "type": "FinishedGoodItem",
+     "defaultPrice": 299.0, "vatCode": "1", "baseUnit": "STK", "salesUnit": "STK"},
 ]
 
 
