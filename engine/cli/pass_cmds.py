@@ -13,6 +13,7 @@ from typing import Any
 from connectors.base import FatalError
 from engine.cli.common import CommandError, add_state_option, connect, load_for_pass, open_store
 from engine.connections import MissingEnvironment
+from engine.ruleset import Side
 from engine.sync.passrun import SyncPass
 from engine.sync.report import PassReport, render_text
 
@@ -49,7 +50,10 @@ def _progress(mapping: str, done: int, total: int) -> None:
 
 def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
     ruleset = load_for_pass(args.ruleset)
-    store = open_store(args.state, create=apply)
+    # A plan writes nothing, except a rotated OAuth refresh token (decision 0005): losing it would end
+    # the integration, so with a refresh token configured the state store is opened even for a plan.
+    rotates = any("refresh_token" in ruleset.system(side).connection for side in Side)
+    store = open_store(args.state, create=apply or rotates)
     try:
         connectors, catalogues = connect(ruleset, store)
         try:
