@@ -425,7 +425,9 @@ def test_persistence_and_seed(tmp_path: Path) -> None:
             assert {i["status"] for i in invoices} >= {"Hold", "Balanced", "Open", "Closed"}
             assert any(ln["soOrderNbr"] for i in invoices for ln in i["invoiceLines"])
             assert {o["status"] for o in orders} == {"Open", "Completed"}
-            assert len(http.get("/v1/inventory").json()) == 4
+            from connectors.vismanet.simulator.seed import ITEMS
+
+            assert len(http.get("/v1/inventory").json()) == len(ITEMS)
             env = sim.env()
             assert env["VISMANET_TOKEN_URL"] == sim.url + "/connect/token"
     finally:

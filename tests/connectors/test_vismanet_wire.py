@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import ConflictError, FatalError, NotFoundError, RejectedError, TransientError
@@ -198,6 +198,7 @@ def test_invoice_line_write_names_and_unchanged_collection() -> None:
     assert write_body(spec, {"invoiceLines": [{"lineNumber": 1, "unitPrice": 5}]}, current) == {}
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers() | st.text(max_size=3), max_size=3))
 def test_nest_of_flat_keys_is_identity(values: dict[str, Any]) -> None:
     assert nest(values) == values
