@@ -5,8 +5,9 @@
 N organisations are created in webCRM (half of them also exist in Fortnox with the same customer
 number, so the import both matches and creates), then the standard Fortnox rule set runs against the
 simulators with the real rate limits (webCRM 250/min, Fortnox 25 per 5 s) unless told otherwise. It
-waits ``--settle`` seconds (the cursors' safety overlap), and
-prints, per pass: wall time, the requests each simulator served, created/updated counts, and the
+waits ``--settle`` seconds (the cursors' safety overlap), runs the pass that reads back the import's
+own writes, a quiet pass, and a pass after 10 organisations changed in webCRM, and prints, per pass:
+wall time, the requests each simulator served, created/updated counts, and the
 peak memory of the process (tracemalloc). Figures, not assertions: run it, read it.
 """
 
@@ -83,11 +84,12 @@ def main() -> None:
 
                 one_pass(f"initial import of {args.customers} organisations")
                 time.sleep(args.settle)
+                one_pass("next pass (reads back the import's own writes once: no-ops)")
+                one_pass("pass with nothing changed")
                 links = store.links("customers")[: args.changed]
                 for n, link in enumerate(links):
                     seed_crm.update("organisation", link.crm_id, {"OrganisationTelephone": f"+46 31 {n:06d}"})
-                one_pass(f"pass with {len(links)} changed")
-                one_pass("pass with nothing changed")
+                one_pass(f"pass with {len(links)} changed in webCRM")
             seed_crm.close()
         finally:
             sandbox.stop()
