@@ -19,7 +19,7 @@ from typing import Any
 from connectors.base import Connector, ConnectorError, FatalError, RejectedError, TransientError
 from connectors.catalogue import Catalogue
 from engine.expressions import ExpressionError, as_record
-from engine.extractors import MISSING, FieldPath
+from engine.extractors import MISSING
 from engine.ruleset import RuleSet, Side
 from engine.ruleset.compiler import thaw
 from engine.state import Base, StateStore
@@ -35,6 +35,8 @@ from engine.sync.fieldmerge import (
     values_for_create,
 )
 from engine.sync.lineio import LineIO
+from engine.sync.matching import KeyIndex, Matcher, SkipRecord, link_of
+from engine.sync.reconcile import reconcile_journal
 from engine.sync.report import Action, MappingReport, PassReport
 from engine.sync.values import is_empty
 
@@ -42,30 +44,8 @@ Record = dict[str, Any]
 Progress = Callable[[str, int, int], None]
 
 
-class _Skip(Exception):
-    """This record is not synced this pass, for the reason given (not an error)."""
-
-
 def _changes_dict(changes: list[FieldChange]) -> dict[str, dict[str, Any]]:
     return {c.field: {"old": c.old, "new": c.new} for c in changes}
-
-
-class _KeyIndex:
-    """All records of one side, indexed on demand by a match-key field (exact text equality, as ``find``)."""
-
-    def __init__(self, records: list[Record]) -> None:
-        self.records = records
-        self.by_field: dict[str, dict[str, list[Record]]] = {}
-
-    def find(self, path: FieldPath, value: Any) -> list[Record]:
-        if path.name not in self.by_field:
-            index: dict[str, list[Record]] = {}
-            for record in self.records:
-                key = path.get(record)
-                if key is not MISSING and not is_empty(key):
-                    index.setdefault(str(key), []).append(record)
-            self.by_field[path.name] = index
-        return self.by_field[path.name].get(str(value), [])
 
 
 @dataclass
@@ -90,7 +70,7 @@ class SyncPass:
         self.settings = thaw(ruleset.settings)
         self.run_id: int | None = None
         self.lines = LineIO(connectors, self.settings)
-        self._complete: dict[Side, _KeyIndex] = {}
+        self.matcher = Matcher(connectors, store)
 
     def _run(self) -> int:
         assert self.run_id is not None, "writes happen only in a run"
@@ -124,11 +104,11 @@ class SyncPass:
     def _mapping(self, bound: BoundMapping, report: MappingReport) -> None:
         mapping = bound.mapping
         if self.apply:
-            self._reconcile_journal(bound, report)
+            reconcile_journal(bound, self.connectors, self.store, report)
         read_sides = [s for s in Side if mapping.direction.writes(s.other)]
         batches: dict[Side, list[Record]] = {}
         cursors: dict[Side, str] = {}
-        self._complete = {}
+        self.matcher.complete = {}
         for side in read_sides:
             entity = mapping.entity(side)
             cursor = self.store.get_cursor(mapping.name, side.value)
@@ -136,7 +116,7 @@ class SyncPass:
             batches[side] = list(batch.records)
             cursors[side] = batch.cursor
             if cursor is None:  # a first read returns every record: match against it without asking the API
-                self._complete[side] = _KeyIndex(batches[side])
+                self.matcher.complete[side] = KeyIndex(batches[side])
         work = self._work_items(bound, batches)
         total = len(work)
         handled: set[tuple[Side, str]] = set()  # records this pass already brought in step
@@ -192,7 +172,7 @@ class SyncPass:
         ids = {item.side: item.record_id}
         try:
             action = self._decide_and_apply(bound, item, other, ids)
-        except _Skip as skip:
+        except SkipRecord as skip:
             action = Action("skip", None, ids.get(Side.CRM), ids.get(Side.ERP), reason=str(skip))
         except FatalError:
             raise
@@ -219,29 +199,28 @@ class SyncPass:
         mapping = bound.mapping
         source, target = item.side, item.side.other
         if not self._condition_holds(bound, source, item.record):
-            raise _Skip(f"{mapping.entity(source)} does not meet the {source.value} condition "
-                        f"({mapping.conditions[source].text})")
-        link = (self.store.link_by_crm if source is Side.CRM else self.store.link_by_erp)(
-            mapping.name, item.record_id)
+            raise SkipRecord(f"{mapping.entity(source)} does not meet the {source.value} condition "
+                             f"({mapping.conditions[source].text})")
+        link = link_of(self.store, mapping.name, source, item.record_id)
         if link is not None:
             target_id = link.erp_id if target is Side.ERP else link.crm_id
             ids[target] = target_id
             target_record = other.record if other is not None else self.connectors[target].get(
                 mapping.entity(target), target_id)
             if target_record is None:
-                raise _Skip(f"the linked {target.value} {mapping.entity(target)} {target_id} no longer exists")
+                raise SkipRecord(f"the linked {target.value} {mapping.entity(target)} {target_id} no longer exists")
             newer = self._newer(item, other)
             base = self.store.get_base(mapping.name, link.crm_id)
             return self._update(bound, item, target_record, ids, base, newer, "update")
         if not mapping.direction.writes(target):
-            raise _Skip(f"not linked, and the mapping does not write to {target.value}")
-        matched = self._match(bound, item)
+            raise SkipRecord(f"not linked, and the mapping does not write to {target.value}")
+        matched = self.matcher.match(bound, source, item.record)
         if matched is not None:
             ids[target] = self.connectors[target].record_id(mapping.entity(target), matched)
             return self._update(bound, item, matched, ids, None, source, "link")
         if not self._condition_holds(bound, source, item.record, create=True):
-            raise _Skip(f"no matching {mapping.entity(target)}, and the {mapping.entity(source)} does not meet the "
-                        f"{source.value} create condition ({mapping.create_conditions[source].text})")
+            raise SkipRecord(f"no matching {mapping.entity(target)}, and the {mapping.entity(source)} does not meet "
+                             f"the {source.value} create condition ({mapping.create_conditions[source].text})")
         return self._create(bound, item, ids)
 
     def _newer(self, item: _Work, other: _Work | None) -> Side | None:
@@ -249,54 +228,11 @@ class SyncPass:
             return item.side if item.in_batch else None
         return None
 
-    def _match(self, bound: BoundMapping, item: _Work) -> Record | None:
-        mapping = bound.mapping
-        source, target = item.side, item.side.other
-        for key in mapping.match:
-            value = key.side(source).get(item.record)
-            if value is MISSING or is_empty(value):
-                continue
-            index = self._complete.get(target)
-            candidates = (index.find(key.side(target), value) if index is not None
-                          else self.connectors[target].find(mapping.entity(target), key.side(target).name, value))
-            free = []
-            for candidate in candidates:
-                cid = self.connectors[target].record_id(mapping.entity(target), candidate)
-                linked = (self.store.link_by_erp if target is Side.ERP else self.store.link_by_crm)(mapping.name, cid)
-                if linked is None:
-                    free.append(candidate)
-            if len(free) > 1:
-                raise RuleError(f"{len(free)} {target.value} records have {key.side(target).name} = {value!r}; "
-                                "cannot tell which one to link")
-            if free:
-                return free[0]
-        return None
-
-    def _parent_value(self, bound: BoundMapping, item: _Work) -> tuple[FieldPath, Any] | None:
-        """The target's parent-key field and value, translated through the parent mapping's links."""
-        mapping = bound.mapping
-        if mapping.parent_key is None or mapping.parent is None:
-            return None
-        source, target = item.side, item.side.other
-        value = mapping.parent_key.side(source).get(item.record)
-        if value is MISSING or is_empty(value):
-            raise _Skip(f"it has no {mapping.parent_key.side(source).name}, so no {mapping.parent} record")
-        lookup = self.store.link_by_crm if source is Side.CRM else self.store.link_by_erp
-        link = lookup(mapping.parent, str(value))
-        if link is None:
-            raise _Skip(f"its {mapping.parent_key.side(source).name} {value} is not a synced {mapping.parent} "
-                        "record (not linked; check the parent's conditions)")
-        parent_id: Any = link.erp_id if target is Side.ERP else link.crm_id
-        field_type = bound.entity(target).field(mapping.parent_key.side(target).name)
-        if field_type is not None and field_type.type == "integer":
-            parent_id = int(parent_id)
-        return mapping.parent_key.side(target), parent_id
-
     def _create(self, bound: BoundMapping, item: _Work, ids: dict[Side, str]) -> Action:
         mapping = bound.mapping
         source, target = item.side, item.side.other
         values = values_for_create(bound, target, item.record, self.settings)
-        parent = self._parent_value(bound, item)
+        parent = self.matcher.parent_value(bound, source, item.record)
         if parent is not None:
             values.append(FieldChange("parent", target, parent[0], None, parent[1]))  # parent[0]: a FieldPath
         payload = nested(values)
@@ -423,27 +359,3 @@ class SyncPass:
             self.store.record_audit(run_id=self._run(), mapping=mapping, target=target.value,
                                     record_id=record_id, action=action, field=change.field,  # type: ignore[arg-type]
                                     old=change.old, new=change.new, rule=change.rule)
-
-    def _reconcile_journal(self, bound: BoundMapping, report: MappingReport) -> None:
-        """Creates journalled but never linked (a crash in between): find them by key, link, never re-create."""
-        mapping = bound.mapping
-        for pending in self.store.pending_creates(mapping.name):
-            target = Side(pending.target)
-            keys = dict(pending.match_keys.get("keys", {}))
-            found: Record | None = None
-            for field_name, value in keys.items():
-                candidates = self.connectors[target].find(mapping.entity(target), field_name, value)
-                if len(candidates) == 1:
-                    found = candidates[0]
-                    break
-            with self.store.transaction():
-                if found is not None:
-                    target_id = self.connectors[target].record_id(mapping.entity(target), found)
-                    crm_id, erp_id = ((pending.source_id, target_id) if target is Side.ERP
-                                      else (target_id, pending.source_id))
-                    if self.store.link_by_crm(mapping.name, crm_id) is None \
-                            and self.store.link_by_erp(mapping.name, erp_id) is None:
-                        self.store.link(mapping.name, crm_id, erp_id)
-                        report.add(Action("link", target.value, crm_id, erp_id,
-                                          reason="reconciled a create interrupted before its link was stored"))
-                self.store.resolve_create(pending.id)
