@@ -10,13 +10,18 @@ Errors are grouped by what the engine should do about them (after the client's o
 - ``RejectedError``: the target refused this record (4xx with the vendor's code and message);
   quarantine it, keep going;
 - ``FatalError``: nothing else can work (auth refused, licence missing); stop the pass.
+
+``ConnectorBase`` holds the parts of the contract every client implements alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+
+from connectors.fields import top_field
 
 Record = dict[str, Any]
 
@@ -122,3 +127,56 @@ class Connector(Protocol):
     def close(self) -> None:
         """Release the HTTP client."""
         ...
+
+
+class ConnectorBase:
+    """The parts of ``Connector`` every client implements alike, given each entity's id field.
+
+    ``find`` answers an empty value with no records and a search by the id field with ``get``; any
+    other search goes to the client's ``_find_by_field``. ``_full_record`` and ``_since`` are steps
+    of ``read_changes``.
+    """
+
+    name: str
+
+    def _id_field(self, entity_name: str) -> str:
+        """The id field of the entity (an unknown entity raises the client's error)."""
+        raise NotImplementedError
+
+    def get(self, entity_name: str, record_id: str) -> Record | None:
+        raise NotImplementedError
+
+    def _find_by_field(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
+        """``find`` for a non-empty ``value`` of a field other than the id field."""
+        raise NotImplementedError
+
+    def record_id(self, entity_name: str, record: Mapping[str, Any]) -> str:
+        return str(record[self._id_field(entity_name)])
+
+    def find(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
+        id_field = self._id_field(entity_name)
+        if value is None or value == "":
+            return []
+        if field_name == id_field:
+            found = self.get(entity_name, str(value))
+            return [found] if found is not None else []
+        return self._find_by_field(entity_name, field_name, value)
+
+    def _full_record(self, entity_name: str, item: Record, fields: Iterable[str]) -> Record | None:
+        """The list ``item`` when it has every field of ``fields`` (the top-level key of each path),
+        else the full record from ``get`` (None when it is gone meanwhile)."""
+        if {top_field(f) for f in fields} <= item.keys():
+            return item
+        return self.get(entity_name, self.record_id(entity_name, item))
+
+    def _since(
+        self, cursor: str | None, parse: Callable[[str], datetime], format: Callable[[datetime], str]
+    ) -> str | None:
+        """A stored ``cursor`` read back (``parse``) and written as the product's filter value
+        (``format``); None without a cursor, ``RejectedError`` when it cannot be read."""
+        if not cursor:
+            return None
+        try:
+            return format(parse(cursor))
+        except ValueError:
+            raise RejectedError(f"{self.name}: unreadable cursor {cursor!r}") from None

@@ -17,16 +17,15 @@ Secrets never appear in messages.
 from __future__ import annotations
 
 import base64
-import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
-from connectors.base import FatalError, TransientError
+from connectors.base import FatalError
 from connectors.fortnox.errors import error_details
-from connectors.http import RequestExecutor
+from connectors.http import BearerToken, RequestExecutor, TokenAnswer, read_token_answer
 
 
 class SecretStore(Protocol):
@@ -37,7 +36,7 @@ class SecretStore(Protocol):
     def put_secret(self, name: str, value: str) -> None: ...
 
 
-class FortnoxCredentials:
+class FortnoxCredentials(BearerToken):
     """Produces the auth headers of each request and refreshes OAuth tokens when needed."""
 
     def __init__(
@@ -53,17 +52,14 @@ class FortnoxCredentials:
         token_store: SecretStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(clock=clock, token=access_token)
         self._token_url = token_url
         self._executor = executor
-        self._clock = clock
         self._client_id = client_id
         self._client_secret = client_secret
         self._configured_refresh = refresh_token
         self._tenant_id = tenant_id
         self._store = token_store
-        self._lock = threading.Lock()
-        self._access_token = access_token
-        self._expires_at: float | None = None
         self.refresh_count = 0
         self.oauth = bool(client_id and client_secret and (refresh_token or tenant_id or token_store))
         self.legacy = bool(access_token and client_secret and not client_id)
@@ -81,26 +77,12 @@ class FortnoxCredentials:
     def headers(self) -> dict[str, str]:
         """Headers for the next API request (refreshing first when the token is about to expire)."""
         if self.legacy:
-            assert self._access_token is not None and self._client_secret is not None
-            return {"Access-Token": self._access_token, "Client-Secret": self._client_secret}
-        with self._lock:
-            if self.oauth and (self._access_token is None or self._expiring()):
-                self._refresh_locked()
-            return {"Authorization": f"Bearer {self._access_token}"}
-
-    def _expiring(self) -> bool:
-        if self._expires_at is None:
-            return False
-        return self._clock() >= self._expires_at
+            assert self._token is not None and self._client_secret is not None
+            return {"Access-Token": self._token, "Client-Secret": self._client_secret}
+        return super().headers()
 
     def can_refresh(self) -> bool:
         return self.oauth
-
-    def refresh_after_401(self, rejected: dict[str, str]) -> None:
-        """Refresh because a request with ``rejected`` headers got 401 (once per rejected token)."""
-        with self._lock:
-            if rejected.get("Authorization") == f"Bearer {self._access_token}":
-                self._refresh_locked()
 
     # ----------------------------------------------------------------- OAuth
     def _stored_refresh_token(self) -> str | None:
@@ -108,58 +90,43 @@ class FortnoxCredentials:
             return None
         return self._store.get_secret(self.secret_name)
 
-    def _refresh_locked(self) -> None:
+    def _obtain(self) -> tuple[str, float]:
         stored = self._stored_refresh_token()
         current = stored or self._configured_refresh
         if current:
             try:
-                self._apply(self._token_request({"grant_type": "refresh_token", "refresh_token": current}))
-                return
+                return self._apply(self._token_request({"grant_type": "refresh_token", "refresh_token": current}))
             except FatalError:
                 fallback = self._configured_refresh
                 if not (stored and fallback and fallback != stored):
                     raise
-            self._apply(self._token_request({"grant_type": "refresh_token", "refresh_token": fallback}))
-            return
+            return self._apply(self._token_request({"grant_type": "refresh_token", "refresh_token": fallback}))
         if self._tenant_id:
-            self._apply(self._token_request({"grant_type": "client_credentials"}, tenant=True))
-            return
+            return self._apply(self._token_request({"grant_type": "client_credentials"}, tenant=True))
         raise FatalError("fortnox: no refresh token available; authorise the integration again")
 
-    def _token_request(self, form: dict[str, str], *, tenant: bool = False) -> dict[str, Any]:
+    def _token_request(self, form: dict[str, str], *, tenant: bool = False) -> TokenAnswer:
         basic = base64.b64encode(f"{self._client_id}:{self._client_secret}".encode()).decode("ascii")
         headers = {"Authorization": f"Basic {basic}", "Accept": "application/json"}
         if tenant and self._tenant_id:
             headers["TenantId"] = self._tenant_id
         response = self._executor.request("POST", self._token_url, data=form, headers=headers)
-        if response.status_code >= 500:  # pragma: no cover - the executor raises first
-            raise TransientError("fortnox token endpoint failed", status=response.status_code)
-        if response.status_code != 200:
-            code, message = error_details(response)
-            raise FatalError(
-                f"fortnox token endpoint refused the {form['grant_type']} grant: {message or 'refused'}",
-                status=response.status_code,
-                code=code,
-            )
-        try:
-            body: dict[str, Any] = response.json()
-            access = str(body["access_token"])
-        except (ValueError, KeyError, TypeError):
-            raise TransientError("fortnox token endpoint sent an unreadable answer") from None
-        body["access_token"] = access
-        return body
+        return read_token_answer(
+            response,
+            endpoint="fortnox token endpoint",
+            refusal=f"fortnox token endpoint refused the {form['grant_type']} grant",
+            error_details=error_details,
+        )
 
-    def _apply(self, body: dict[str, Any]) -> None:
-        new_refresh = body.get("refresh_token")
+    def _apply(self, answer: TokenAnswer) -> tuple[str, float]:
+        """Keep the rotated refresh token (in the store first of all), count the refresh."""
+        new_refresh = answer.body.get("refresh_token")
         if new_refresh:
             if self._store is not None:
                 self._store.put_secret(self.secret_name, str(new_refresh))
             self._configured_refresh = str(new_refresh) if self._store is None else self._configured_refresh
-        self._access_token = body["access_token"]
-        lifetime = float(body.get("expires_in") or 3600)
-        margin = min(60.0, lifetime / 10)
-        self._expires_at = self._clock() + lifetime - margin
         self.refresh_count += 1
+        return answer.access_token, answer.lifetime
 
 
 def token_url_for(base_url: str) -> str:

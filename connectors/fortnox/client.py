@@ -16,46 +16,29 @@ Entities ``customer``, ``article``, ``order``, ``invoice`` (records unwrapped, v
 
 from __future__ import annotations
 
-import random as _random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from connectors.base import ChangeBatch, FatalError, NotFoundError, Record, RejectedError
+from connectors.base import ChangeBatch, ConnectorBase, FatalError, NotFoundError, Record, RejectedError
+from connectors.fields import same_value
 from connectors.fortnox.auth import FortnoxCredentials, SecretStore, token_url_for
 from connectors.fortnox.entities import FortnoxEntity, entity
 from connectors.fortnox.errors import map_error
 from connectors.fortnox.timefmt import format_lastmodified, parse_lastmodified
 from connectors.fortnox.values import blank_changes, create_values
-from connectors.http import RequestExecutor, RetryPolicy, SlidingWindowRateLimiter
+from connectors.http import HttpClientBase, HttpOptions, RetryPolicy
 
 PAGE_SIZE = 500
 CURSOR_OVERLAP = timedelta(minutes=1)
 DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=10.0, max_retry_after=60.0)
 
 
-def _top_field(name: str) -> str:
-    """``DefaultDeliveryTypes.Invoice`` -> ``DefaultDeliveryTypes``; ``OrderRows[0]`` -> ``OrderRows``."""
-    for sep in (".", "["):
-        name = name.split(sep, 1)[0]
-    return name
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Exact equality, treating ``"1"`` and ``1`` alike (ids and numbers come as strings)."""
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return str(a).strip() == str(b).strip() if isinstance(a, str) or isinstance(b, str) else bool(a == b)
-
-
-class FortnoxClient:
-    """Fortnox v3 connector. Give ``http`` (an ``httpx.Client``) or ``transport`` for tests."""
+class FortnoxClient(HttpClientBase, ConnectorBase):
+    """Fortnox v3 connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "fortnox"
 
@@ -70,37 +53,23 @@ class FortnoxClient:
         tenant_id: str | None = None,
         token_store: SecretStore | None = None,
         token_url: str | None = None,
-        http: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
         rate_limit: tuple[int, float] | None = (25, 5.0),
         retry: RetryPolicy = DEFAULT_RETRY,
-        timeout: float = 30.0,
         page_size: int = PAGE_SIZE,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._owns_http = http is None
-        self._http = http or httpx.Client(transport=transport, timeout=timeout)
-        self._clock = clock
+        super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
         self.page_size = min(page_size, PAGE_SIZE)
-        limiter = (
-            SlidingWindowRateLimiter(rate_limit[0], rate_limit[1], clock=monotonic, sleep=sleep) if rate_limit else None
-        )
-        self._executor = RequestExecutor(self._http, policy=retry, limiter=limiter, sleep=sleep, random=random)
-        token_executor = RequestExecutor(self._http, policy=retry, sleep=sleep, random=random)
         self.credentials = FortnoxCredentials(
             token_url=token_url or token_url_for(self.base_url),
-            executor=token_executor,
+            executor=self._token_executor(),
             access_token=access_token,
             client_id=client_id,
             client_secret=client_secret,
             refresh_token=refresh_token,
             tenant_id=tenant_id,
             token_store=token_store,
-            clock=clock,
+            clock=self._clock,
         )
 
     @classmethod
@@ -127,33 +96,14 @@ class FortnoxClient:
         )
 
     # ----------------------------------------------------------------- plumbing
-    @property
-    def requests_sent(self) -> int:
-        return self._executor.attempts
+    def _auth_headers(self) -> dict[str, str]:
+        return self.credentials.headers()
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-    ) -> httpx.Response:
-        url = self.base_url + path
-        where = f"{method} {path}"
-        for attempt in (1, 2):
-            headers = {"Accept": "application/json", **self.credentials.headers()}
-            response = self._executor.request(
-                method, url, params=params, json=json, headers=headers, idempotent=idempotent
-            )
-            if response.status_code == 401 and attempt == 1 and self.credentials.can_refresh():
-                self.credentials.refresh_after_401(headers)
-                continue
-            break
-        if response.is_success:
-            return response
-        raise map_error(response, where)
+    def _renew_auth(self, response: httpx.Response, rejected: dict[str, str]) -> bool:
+        if response.status_code != 401 or not self.credentials.can_refresh():
+            return False
+        self.credentials.renew_after(rejected)
+        return True
 
     @staticmethod
     def _unwrap(spec: FortnoxEntity, response: httpx.Response) -> Record:
@@ -190,16 +140,9 @@ class FortnoxClient:
                 return
             page += 1
 
-    def _full(self, spec: FortnoxEntity, item: Record, fields: frozenset[str]) -> Record | None:
-        """The list item when it has every wanted field, else the full record (None if gone)."""
-        wanted = {_top_field(f) for f in fields}
-        if wanted <= item.keys():
-            return item
-        return self.get(spec.name, str(item[spec.id_field]))
-
     # ----------------------------------------------------------------- Connector
-    def record_id(self, entity_name: str, record: Mapping[str, Any]) -> str:
-        return str(record[entity(entity_name).id_field])
+    def _id_field(self, entity_name: str) -> str:
+        return entity(entity_name).id_field
 
     def cursor_now(self) -> str:
         """A cursor for "from now on": the current time minus the overlap, as ``lastmodified``."""
@@ -209,12 +152,8 @@ class FortnoxClient:
     def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
         spec = entity(entity_name)
         new_cursor = self.cursor_now()  # taken before reading
-        params: dict[str, Any] = {}
-        if cursor:
-            try:
-                params["lastmodified"] = format_lastmodified(parse_lastmodified(cursor))
-            except ValueError:
-                raise RejectedError(f"fortnox: unreadable cursor {cursor!r}") from None
+        since = self._since(cursor, parse_lastmodified, format_lastmodified)
+        params: dict[str, Any] = {"lastmodified": since} if since else {}
 
         def records() -> Iterator[Record]:
             seen: set[str] = set()
@@ -224,7 +163,7 @@ class FortnoxClient:
                     if number in seen:
                         continue
                     seen.add(number)
-                    full = self._full(spec, item, fields)
+                    full = self._full_record(spec.name, item, fields)
                     if full is not None:
                         yield full
 
@@ -243,13 +182,8 @@ class FortnoxClient:
         for items in self._pages(spec, params):
             yield from items
 
-    def find(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
+    def _find_by_field(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
         spec = entity(entity_name)
-        if value is None or value == "":
-            return []
-        if field_name == spec.id_field:
-            found = self.get(entity_name, str(value))
-            return [found] if found is not None else []
         param = spec.search.get(field_name)
         if param is not None:
             try:
@@ -262,10 +196,10 @@ class FortnoxClient:
         out: list[Record] = []
         for items in self._pages(spec, params):
             for item in items:
-                if field_name in item and not _same(item[field_name], value):
+                if field_name in item and not same_value(item[field_name], value):
                     continue
                 full = self.get(spec.name, str(item[spec.id_field]))
-                if full is not None and _same(full.get(field_name), value):
+                if full is not None and same_value(full.get(field_name), value):
                     out.append(full)
         return out
 
@@ -301,13 +235,3 @@ class FortnoxClient:
             raise RejectedError(f"fortnox: {entity_name} has no action {action!r}")
         response = self._request("PUT", self._path(spec, record_id, action), idempotent=False)
         return self._unwrap(spec, response)
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> FortnoxClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

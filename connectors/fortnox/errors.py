@@ -7,7 +7,8 @@ depends on the body being there at all.
 
 - 401/403, or codes 2000310/2000311 (credentials) and 2001101/2001103 (licence): ``FatalError``;
 - 404: ``NotFoundError``; other 4xx: ``RejectedError`` (with the vendor's code and message);
-- 429 and 5xx (only when they outlast the retries): ``TransientError``.
+- 429 and 5xx (only when they outlast the retries): ``TransientError``
+  (``connectors.http.error_for_status``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,8 @@ from typing import Any
 
 import httpx
 
-from connectors.base import (
-    ConnectorError,
-    FatalError,
-    NotFoundError,
-    RejectedError,
-    TransientError,
-)
+from connectors.base import ConnectorError
+from connectors.http import error_for_status
 
 FATAL_CODES = frozenset({"2000310", "2000311", "2001101", "2001103"})
 
@@ -50,10 +46,4 @@ def map_error(response: httpx.Response, where: str) -> ConnectorError:
     status = response.status_code
     code, message = error_details(response)
     text = f"{where}: {message or response.reason_phrase or 'error'}"
-    if status in (401, 403) or (code in FATAL_CODES):
-        return FatalError(text, status=status, code=code)
-    if status == 404:
-        return NotFoundError(text, status=status, code=code)
-    if status == 429 or status >= 500:
-        return TransientError(text, status=status, code=code)
-    return RejectedError(text, status=status, code=code)
+    return error_for_status(status, text, code=code, fatal_codes=FATAL_CODES)

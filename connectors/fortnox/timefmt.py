@@ -27,10 +27,10 @@ def format_lastmodified(instant: datetime) -> str:
     return instant.astimezone(stockholm()).strftime("%Y-%m-%d %H:%M")
 
 
-def parse_lastmodified(value: str) -> datetime:
-    """A ``lastmodified`` value (Stockholm local time) as an aware UTC instant; ``ValueError`` if bad.
+def parse_local_lastmodified(value: str) -> datetime | None:
+    """A value in one of ``LASTMODIFIED_FORMATS`` (Stockholm local time) as aware UTC; None if none fits.
 
-    ISO 8601 values with an offset (``2024-03-01T10:00:00+00:00``) are accepted too.
+    What the API accepts; the simulator refuses anything else.
     """
     text = value.strip()
     for fmt in LASTMODIFIED_FORMATS:
@@ -39,6 +39,18 @@ def parse_lastmodified(value: str) -> datetime:
         except ValueError:
             continue
         return local.replace(tzinfo=stockholm()).astimezone(UTC)
+    return None
+
+
+def parse_lastmodified(value: str) -> datetime:
+    """A ``lastmodified`` value (Stockholm local time) as an aware UTC instant; ``ValueError`` if bad.
+
+    ISO 8601 values with an offset (``2024-03-01T10:00:00+00:00``) are accepted too.
+    """
+    local = parse_local_lastmodified(value)
+    if local is not None:
+        return local
+    text = value.strip()
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=stockholm()).astimezone(UTC)

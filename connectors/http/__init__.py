@@ -1,5 +1,11 @@
-"""Shared HTTP toolkit for connector clients: client-side rate limiting and a retrying executor."""
+"""Shared HTTP toolkit for connector clients: the client base (HTTP client, rate limit, retries,
+auth renewal, error mapping), bearer tokens, OAuth token answers, the status-to-error ladder, the
+client-side rate limiter and the retrying executor."""
 
+from connectors.http.bearer import BearerToken
+from connectors.http.client import HttpClientBase, HttpOptions
+from connectors.http.errors import error_for_status
+from connectors.http.oauth import TokenAnswer, read_token_answer
 from connectors.http.ratelimit import SlidingWindowRateLimiter
 from connectors.http.retry import (
     IDEMPOTENT_METHODS,
@@ -11,9 +17,15 @@ from connectors.http.retry import (
 
 __all__ = [
     "IDEMPOTENT_METHODS",
+    "BearerToken",
+    "HttpClientBase",
+    "HttpOptions",
     "RequestExecutor",
     "RetryPolicy",
     "SlidingWindowRateLimiter",
+    "TokenAnswer",
     "describe_url",
+    "error_for_status",
+    "read_token_answer",
     "retry_after_seconds",
 ]

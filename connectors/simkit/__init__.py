@@ -1,9 +1,13 @@
-"""Shared simulator toolkit: loopback HTTP server, router, rate limit, faults, persistence, log."""
+"""Shared simulator toolkit: loopback HTTP server, router, rate limit, faults, persistence, log, the
+record store and the product-simulator base (seed/clear/expire-tokens controls, ``env``)."""
 
+from connectors.simkit.errors import SimulatorError, answer_errors
 from connectors.simkit.faults import FAULT_KINDS, Fault, FaultInjector, fault_from_json
 from connectors.simkit.forms import parse_form
 from connectors.simkit.persistence import JsonStateFile
+from connectors.simkit.product import ProductSimulator
 from connectors.simkit.ratelimit import ServerRateLimiter
+from connectors.simkit.records import Now, RecordStore, utc_now
 from connectors.simkit.requestlog import LogEntry, RequestLog
 from connectors.simkit.routing import (
     Handler,
@@ -24,15 +28,21 @@ __all__ = [
     "Handler",
     "JsonStateFile",
     "LogEntry",
+    "Now",
+    "ProductSimulator",
+    "RecordStore",
     "Request",
     "RequestLog",
     "Response",
     "Router",
     "ServerRateLimiter",
     "SimServer",
+    "SimulatorError",
+    "answer_errors",
     "compile_pattern",
     "empty_response",
     "fault_from_json",
     "json_response",
     "parse_form",
+    "utc_now",
 ]

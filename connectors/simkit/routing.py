@@ -36,6 +36,10 @@ class Request:
                 return value
         return None
 
+    def base_url(self) -> str:
+        """``http://<Host>`` as the client addressed the server (for links and ``Location`` headers)."""
+        return f"http://{self.header('Host') or '127.0.0.1'}"
+
     def arg(self, name: str, *, ignore_case: bool = False) -> str | None:
         """First value of query parameter ``name`` (None when absent)."""
         if not ignore_case:

@@ -15,7 +15,8 @@ Control endpoints (never rate limited, faulted or logged):
 - ``GET /_sim/log`` -> the request log; ``DELETE /_sim/log`` clears it
 - ``POST /_sim/reset`` -> clears faults, log and rate-limit counters (data is kept)
 
-Products add their own control routes with ``add_control`` (for example seeding).
+Products add their own control routes with ``add_control`` (``ProductSimulator`` adds seed, clear and
+expire-tokens).
 """
 
 from __future__ import annotations

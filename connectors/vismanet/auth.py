@@ -4,7 +4,8 @@ The token request is a form-urlencoded POST to the token URL (``https://connect.
 for the real service) with ``grant_type=client_credentials``, ``client_id``, ``client_secret``,
 ``tenant_id`` and ``scope`` [V11]. The access token is fetched on first use, renewed shortly before
 it expires (``expires_in`` minus a margin of a tenth of the lifetime, at most 60 s) and once after a
-401/403 (``renew_after``). There is no refresh token: nothing needs storing between passes.
+401/403 (``renew_after``; see ``connectors.http.BearerToken``). There is no refresh token: nothing
+needs storing between passes.
 
 Refused credentials raise ``FatalError`` (with the OAuth ``error`` as code); a token endpoint that is
 down raises ``TransientError`` (after the executor's retries). Secrets never appear in messages.
@@ -12,15 +13,13 @@ down raises ``TransientError`` (after the executor's retries). Secrets never app
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 
-from connectors.base import FatalError, TransientError
-from connectors.http import RequestExecutor
+from connectors.base import FatalError
+from connectors.http import BearerToken, RequestExecutor, read_token_answer
 from connectors.vismanet.errors import error_details
 
 CONNECT_TOKEN_URL = "https://connect.visma.com/connect/token"
@@ -38,7 +37,7 @@ def token_url_for(base_url: str) -> str:
     return base_url.rstrip("/") + "/connect/token"
 
 
-class VismaConnectCredentials:
+class VismaConnectCredentials(BearerToken):
     """Produces the ``Authorization`` header and renews the client-credentials token when needed."""
 
     def __init__(
@@ -56,32 +55,16 @@ class VismaConnectCredentials:
                                   ("tenant_id", tenant_id), ("token_url", token_url)) if not v]
         if missing:
             raise FatalError(f"vismanet: missing connection settings: {', '.join(missing)}")
+        super().__init__(clock=clock)
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
         self._tenant_id = tenant_id
         self._scope = scope
         self._executor = executor
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires_at = 0.0
         self.token_requests = 0
 
-    def headers(self) -> dict[str, str]:
-        """The ``Authorization`` header for the next request (fetching a token first when needed)."""
-        with self._lock:
-            if self._token is None or self._clock() >= self._expires_at:
-                self._fetch_locked()
-            return {"Authorization": f"Bearer {self._token}"}
-
-    def renew_after(self, rejected: dict[str, str]) -> None:
-        """Fetch a new token because a request sent with ``rejected`` headers was refused."""
-        with self._lock:
-            if rejected.get("Authorization") == f"Bearer {self._token}":
-                self._fetch_locked()
-
-    def _fetch_locked(self) -> None:
+    def _obtain(self) -> tuple[str, float]:
         form = {
             "grant_type": "client_credentials",
             "client_id": self._client_id,
@@ -93,20 +76,10 @@ class VismaConnectCredentials:
         response = self._executor.request(
             "POST", self._token_url, data=form, headers={"Accept": "application/json"}, idempotent=True
         )
-        if response.status_code >= 500:  # pragma: no cover - the executor raises first
-            raise TransientError("vismanet: the Visma Connect token endpoint failed", status=response.status_code)
-        if response.status_code != 200:
-            code, message = error_details(response)
-            raise FatalError(
-                f"vismanet: Visma Connect refused the client credentials: {message or 'refused'}",
-                status=response.status_code,
-                code=code,
-            )
-        try:
-            body: dict[str, Any] = response.json()
-            token = str(body["access_token"])
-            lifetime = float(body.get("expires_in") or 3600)
-        except (ValueError, KeyError, TypeError):
-            raise TransientError("vismanet: the Visma Connect token endpoint sent an unreadable answer") from None
-        self._token = token
-        self._expires_at = self._clock() + lifetime - min(60.0, lifetime / 10)
+        answer = read_token_answer(
+            response,
+            endpoint="vismanet: the Visma Connect token endpoint",
+            refusal="vismanet: Visma Connect refused the client credentials",
+            error_details=error_details,
+        )
+        return answer.access_token, answer.lifetime

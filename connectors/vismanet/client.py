@@ -29,11 +29,9 @@ Entities (catalogue names) ``customer``, ``contact``, ``inventory_item``, ``sale
 
 from __future__ import annotations
 
-import random as _random
-import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote, unquote
 
 import httpx
@@ -41,12 +39,13 @@ import httpx
 from connectors.base import (
     ChangeBatch,
     ConflictError,
+    ConnectorBase,
     FatalError,
     NotFoundError,
     Record,
     RejectedError,
 )
-from connectors.http import RequestExecutor, RetryPolicy, SlidingWindowRateLimiter
+from connectors.http import HttpClientBase, HttpOptions, RetryPolicy
 from connectors.vismanet.auth import DEFAULT_SCOPE, VismaConnectCredentials, token_url_for
 from connectors.vismanet.entities import VismanetEntity, entity
 from connectors.vismanet.errors import is_licence_error, map_error
@@ -63,14 +62,8 @@ MAX_PUT_ATTEMPTS = 3
 _NOT_FOUND_WORDS = ("not found", "cannot be found", "does not exist", "was not found")
 
 
-def _top_field(name: str) -> str:
-    for sep in (".", "["):
-        name = name.split(sep, 1)[0]
-    return name
-
-
-class VismanetClient:
-    """Visma.net connector. Give ``http`` (an ``httpx.Client``) or ``transport`` for tests."""
+class VismanetClient(HttpClientBase, ConnectorBase):
+    """Visma.net connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "vismanet"
 
@@ -84,42 +77,30 @@ class VismanetClient:
         tenant_id: str,
         scope: str = DEFAULT_SCOPE,
         token_store: Any = None,
-        http: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         retry: RetryPolicy = DEFAULT_RETRY,
-        timeout: float = 30.0,
         page_size: int = PAGE_SIZE,
         overlap: timedelta = DEFAULT_OVERLAP,
         max_rate_wait: float = 3600.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        base = base_url.rstrip("/")
-        if base.lower().endswith("/v1"):
-            base = base[:-3]
-        self.base_url = base
-        self._owns_http = http is None
-        self._http = http or httpx.Client(transport=transport, timeout=timeout)
-        self._clock = clock
+        super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
+        if self.base_url.lower().endswith("/v1"):
+            self.base_url = self.base_url[:-3]
         self.page_size = max(1, page_size)
         self.overlap = overlap
         self.token_store = token_store  # accepted for the registry; client credentials store nothing
-        limiter = (
-            SlidingWindowRateLimiter(rate_limit[0], rate_limit[1], clock=monotonic, sleep=sleep) if rate_limit else None
+        self.throttle = HeaderThrottle(
+            sleep=self._sleep, monotonic=self._monotonic, wall=self._clock, max_wait=max_rate_wait
         )
-        self._executor = RequestExecutor(self._http, policy=retry, limiter=limiter, sleep=sleep, random=random)
-        self.throttle = HeaderThrottle(sleep=sleep, monotonic=monotonic, wall=clock, max_wait=max_rate_wait)
         self.credentials = VismaConnectCredentials(
             token_url=token_url or token_url_for(self.base_url),
             client_id=client_id,
             client_secret=client_secret,
             tenant_id=tenant_id,
             scope=scope,
-            executor=RequestExecutor(self._http, policy=retry, sleep=sleep, random=random),
-            clock=clock,
+            executor=self._token_executor(),
+            clock=self._clock,
         )
 
     @classmethod
@@ -142,41 +123,20 @@ class VismanetClient:
         )
 
     # ----------------------------------------------------------------- plumbing
-    @property
-    def requests_sent(self) -> int:
-        return self._executor.attempts
+    def _before_send(self) -> None:
+        self.throttle.wait()
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-    ) -> httpx.Response:
-        url = self.base_url + path
-        where = f"{method} {path}"
-        for attempt in (1, 2):
-            self.throttle.wait()
-            auth = self.credentials.headers()
-            response = self._executor.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                headers={"Accept": "application/json", **auth, **(headers or {})},
-                idempotent=idempotent,
-            )
-            self.throttle.observe(response)
-            if response.status_code in (401, 403) and attempt == 1 and not is_licence_error(response):
-                self.credentials.renew_after(auth)
-                continue
-            break
-        if response.is_success:
-            return response
-        raise map_error(response, where)
+    def _after_send(self, response: httpx.Response) -> None:
+        self.throttle.observe(response)
+
+    def _auth_headers(self) -> dict[str, str]:
+        return self.credentials.headers()
+
+    def _renew_auth(self, response: httpx.Response, rejected: dict[str, str]) -> bool:
+        if response.status_code not in (401, 403) or is_licence_error(response):
+            return False
+        self.credentials.renew_after(rejected)
+        return True
 
     @staticmethod
     def _json(response: httpx.Response, what: str) -> Any:
@@ -208,12 +168,7 @@ class VismanetClient:
 
     def _full(self, spec: VismanetEntity, item: Record, fields: frozenset[str]) -> Record | None:
         """The list item when it has every wanted field (and its lines), else the full record."""
-        wanted = {_top_field(f) for f in fields}
-        if spec.lines is not None:
-            wanted.add(spec.lines.field)
-        if wanted <= item.keys():
-            return item
-        return self.get(spec.name, self.record_id(spec.name, item))
+        return self._full_record(spec.name, item, fields if spec.lines is None else {*fields, spec.lines.field})
 
     def _read(self, spec: VismanetEntity, record_id: str) -> tuple[Record, str | None]:
         """The record and its ETag (header, else the DTO's row version); ``NotFoundError`` if missing."""
@@ -228,8 +183,8 @@ class VismanetClient:
         return record, etag
 
     # ----------------------------------------------------------------- Connector
-    def record_id(self, entity_name: str, record: Mapping[str, Any]) -> str:
-        return str(record[entity(entity_name).id_field])
+    def _id_field(self, entity_name: str) -> str:
+        return entity(entity_name).id_field
 
     def cursor_now(self) -> str:
         """A cursor for "from now on": the current time minus the overlap, as a filter value (UTC)."""
@@ -238,13 +193,8 @@ class VismanetClient:
     def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
         spec = entity(entity_name)
         new_cursor = self.cursor_now()  # taken before reading
-        params: dict[str, Any] = {}
-        if cursor:
-            try:
-                params["lastModifiedDateTime"] = format_filter(parse_cursor(cursor))
-            except ValueError:
-                raise RejectedError(f"vismanet: unreadable cursor {cursor!r}") from None
-            params["lastModifiedDateTimeCondition"] = ">="
+        since = self._since(cursor, parse_cursor, format_filter)
+        params: dict[str, Any] = {"lastModifiedDateTime": since, "lastModifiedDateTimeCondition": ">="} if since else {}
 
         def records() -> Iterator[Record]:
             for items in self._pages(spec, params):
@@ -274,13 +224,8 @@ class VismanetClient:
         for items in self._pages(spec, params):
             yield from items
 
-    def find(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
+    def _find_by_field(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
         spec = entity(entity_name)
-        if value is None or value == "":
-            return []
-        if field_name == spec.id_field:
-            found = self.get(entity_name, str(value))
-            return [found] if found is not None else []
         param = spec.filters.get(field_name)
         if param is not None:
             query_value = str(value).lower() if isinstance(value, bool) else str(value)
@@ -433,13 +378,3 @@ class VismanetClient:
         if final is None:
             raise NotFoundError(f"vismanet: {entity_name} {record_id} not found after {action}", status=404)
         return final
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> VismanetClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -13,7 +13,8 @@ Mapping (after the client's retries and one token renewal on 401/403):
 
 - fault code 12027 ("No license for this company.", any status), 401, 403: ``FatalError``;
 - 404: ``NotFoundError``; 409 and 412 (stale ``If-Match``): ``ConflictError``;
-- 429 and 5xx: ``TransientError``; any other 4xx: ``RejectedError``, with the vendor's message and code.
+- 429 and 5xx: ``TransientError``; any other 4xx: ``RejectedError``, with the vendor's message and code
+  (``connectors.http.error_for_status``).
 """
 
 from __future__ import annotations
@@ -23,14 +24,8 @@ from typing import Any
 
 import httpx
 
-from connectors.base import (
-    ConflictError,
-    ConnectorError,
-    FatalError,
-    NotFoundError,
-    RejectedError,
-    TransientError,
-)
+from connectors.base import ConnectorError
+from connectors.http import error_for_status
 
 FATAL_CODES = frozenset({"12027"})
 
@@ -76,15 +71,7 @@ def map_error(response: httpx.Response, where: str) -> ConnectorError:
     status = response.status_code
     code, message = error_details(response)
     text = f"vismanet {where}: {message or response.reason_phrase or 'error'}"
-    if code in FATAL_CODES or status in (401, 403):
-        return FatalError(text, status=status, code=code)
-    if status == 404:
-        return NotFoundError(text, status=status, code=code)
-    if status in (409, 412):
-        return ConflictError(text, status=status, code=code)
-    if status == 429 or status >= 500:
-        return TransientError(text, status=status, code=code)
-    return RejectedError(text, status=status, code=code)
+    return error_for_status(status, text, code=code, fatal_codes=FATAL_CODES, conflict_statuses=(409, 412))
 
 
 def is_licence_error(response: httpx.Response) -> bool:

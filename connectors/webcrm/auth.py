@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,11 +20,13 @@ from typing import Any
 import httpx
 
 from connectors.base import FatalError, TransientError
-from connectors.http import RequestExecutor
+from connectors.http import BearerToken, RequestExecutor
 from connectors.webcrm.errors import error_message
 
 
-class WebcrmSession:
+class WebcrmSession(BearerToken):
+    """webCRM access tokens from the application token (``connectors.http.BearerToken`` keeps them fresh)."""
+
     def __init__(
         self,
         base_url: str,
@@ -36,47 +37,32 @@ class WebcrmSession:
     ) -> None:
         if not api_token:
             raise FatalError("webcrm: no API token configured")
+        super().__init__(clock=clock)
         self._base_url = base_url
         self._api_token = api_token
         self._executor = executor
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._access: str | None = None
         self._refresh: str | None = None
-        self._renew_at: float | None = None
         self.logins = 0
         self.refreshes = 0
 
-    def headers(self) -> dict[str, str]:
-        with self._lock:
-            if self._access is None:
-                self._login()
-            elif self._renew_at is not None and self._clock() >= self._renew_at:
-                self._renew()
-            return {"Authorization": f"Bearer {self._access}"}
-
-    def renew_after_401(self, rejected: dict[str, str]) -> None:
-        with self._lock:
-            if rejected.get("Authorization") == f"Bearer {self._access}":
-                self._renew()
-
-    def _renew(self) -> None:
+    def _obtain(self) -> tuple[str, float]:
+        """Refresh when there is a refresh token and the refresh is accepted, else log in."""
         if self._refresh:
             try:
-                self._refresh_tokens()
-                return
+                return self._refresh_tokens()
             except FatalError:
                 pass
-        self._login()
+        return self._login()
 
-    def _login(self) -> None:
+    def _login(self) -> tuple[str, float]:
         response = self._executor.request(
             "POST", self._base_url + "/Auth/ApiLogin", files={"authCode": (None, self._api_token)}, idempotent=True
         )
-        self._apply(response, "login")
+        token = self._read(response, "login")
         self.logins += 1
+        return token
 
-    def _refresh_tokens(self) -> None:
+    def _refresh_tokens(self) -> tuple[str, float]:
         assert self._refresh is not None
         response = self._executor.request(
             "POST",
@@ -85,10 +71,12 @@ class WebcrmSession:
             files={"refreshToken": (None, self._refresh)},
             idempotent=True,
         )
-        self._apply(response, "token refresh")
+        token = self._read(response, "token refresh")
         self.refreshes += 1
+        return token
 
-    def _apply(self, response: httpx.Response, what: str) -> None:
+    def _read(self, response: httpx.Response, what: str) -> tuple[str, float]:
+        """The access token and its lifetime from a ``TokenResponseDto``; keeps the refresh token."""
         body: Any = None
         with contextlib.suppress(ValueError):
             body = response.json()
@@ -107,7 +95,5 @@ class WebcrmSession:
                 f"webcrm {what} refused: {message or 'no access token in the answer'}", status=response.status_code
             )
         assert isinstance(body, dict)
-        self._access = body["AccessToken"]
         self._refresh = body.get("RefreshToken") or self._refresh
-        lifetime = float(body.get("ExpiresIn") or 3600)
-        self._renew_at = self._clock() + lifetime - min(60.0, lifetime / 10)
+        return body["AccessToken"], float(body.get("ExpiresIn") or 3600)

@@ -21,16 +21,23 @@ Entities ``organisation``, ``person``, ``delivery``, ``quotation_line``, ``catal
 
 from __future__ import annotations
 
-import random as _random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
-from connectors.base import ChangeBatch, FatalError, NotFoundError, Record, RejectedError, TransientError
-from connectors.http import RequestExecutor, RetryPolicy, SlidingWindowRateLimiter
+from connectors.base import (
+    ChangeBatch,
+    ConnectorBase,
+    FatalError,
+    NotFoundError,
+    Record,
+    RejectedError,
+    TransientError,
+)
+from connectors.fields import same_value, top_field
+from connectors.http import HttpClientBase, HttpOptions, RetryPolicy
 from connectors.webcrm.auth import WebcrmSession
 from connectors.webcrm.entities import WebcrmEntity, entity
 from connectors.webcrm.errors import map_error
@@ -41,24 +48,8 @@ DEFAULT_OVERLAP = timedelta(minutes=2)
 DEFAULT_RETRY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=20.0, max_retry_after=90.0)
 
 
-def _top_field(name: str) -> str:
-    for sep in (".", "["):
-        name = name.split(sep, 1)[0]
-    return name
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, str) or isinstance(b, str):
-        return str(a).strip() == str(b).strip()
-    return bool(a == b)
-
-
-class WebcrmClient:
-    """webCRM connector. Give ``http`` (an ``httpx.Client``) or ``transport`` for tests."""
+class WebcrmClient(HttpClientBase, ConnectorBase):
+    """webCRM connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "webcrm"
 
@@ -67,29 +58,16 @@ class WebcrmClient:
         base_url: str,
         api_token: str,
         *,
-        http: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
         rate_limit: tuple[int, float] | None = (250, 60.0),
         retry: RetryPolicy = DEFAULT_RETRY,
-        timeout: float = 30.0,
         page_size: int = PAGE_SIZE,
         overlap: timedelta = DEFAULT_OVERLAP,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._owns_http = http is None
-        self._http = http or httpx.Client(transport=transport, timeout=timeout)
-        self._clock = clock
+        super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
         self.page_size = max(1, min(page_size, PAGE_SIZE))
         self.overlap = overlap
-        limiter = (
-            SlidingWindowRateLimiter(rate_limit[0], rate_limit[1], clock=monotonic, sleep=sleep) if rate_limit else None
-        )
-        self._executor = RequestExecutor(self._http, policy=retry, limiter=limiter, sleep=sleep, random=random)
-        self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=clock)
+        self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=self._clock)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> WebcrmClient:
@@ -100,24 +78,14 @@ class WebcrmClient:
         return cls(base_url, token, **kwargs)
 
     # ----------------------------------------------------------------- plumbing
-    @property
-    def requests_sent(self) -> int:
-        return self._executor.attempts
+    def _auth_headers(self) -> dict[str, str]:
+        return self.session.headers()
 
-    def _request(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
-    ) -> httpx.Response:
-        where = f"{method} {path}"
-        for attempt in (1, 2):
-            headers = {"Accept": "application/json", **self.session.headers()}
-            response = self._executor.request(method, self.base_url + path, params=params, json=json, headers=headers)
-            if response.status_code == 401 and attempt == 1:
-                self.session.renew_after_401(headers)
-                continue
-            break
-        if response.is_success:
-            return response
-        raise map_error(response, where)
+    def _renew_auth(self, response: httpx.Response, rejected: dict[str, str]) -> bool:
+        if response.status_code != 401:
+            return False
+        self.session.renew_after(rejected)
+        return True
 
     def _json(self, response: httpx.Response, what: str) -> Any:
         try:
@@ -149,8 +117,8 @@ class WebcrmClient:
             yield list(rows)
 
     # ----------------------------------------------------------------- Connector
-    def record_id(self, entity_name: str, record: Mapping[str, Any]) -> str:
-        return str(record[entity(entity_name).id_field])
+    def _id_field(self, entity_name: str) -> str:
+        return entity(entity_name).id_field
 
     def cursor_now(self) -> str:
         return format_timestamp(datetime.fromtimestamp(self._clock(), UTC) - self.overlap)
@@ -158,13 +126,8 @@ class WebcrmClient:
     def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
         spec = entity(entity_name)
         new_cursor = self.cursor_now()  # taken before reading
-        since: str | None = None
-        if cursor:
-            try:
-                since = format_timestamp(parse_timestamp(cursor))
-            except ValueError:
-                raise RejectedError(f"webcrm: unreadable cursor {cursor!r}") from None
-        wanted = {_top_field(f) for f in fields}
+        since = self._since(cursor, parse_timestamp, format_timestamp)
+        wanted = {top_field(f) for f in fields}
 
         def rows() -> Iterator[tuple[Record, bool]]:
             """(row, came_from_query): /Queries rows when there is a cursor, else the REST list."""
@@ -216,22 +179,20 @@ class WebcrmClient:
             return None  # not an int id: cannot exist
         return record if isinstance(record, dict) else None
 
-    def find(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
+    def _find_by_field(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
         spec = entity(entity_name)
-        if value is None or value == "":
-            return []
-        if field_name == spec.id_field:
-            found = self.get(entity_name, str(value))
-            return [found] if found is not None else []
         ids = None if spec.query_prefix else self._ids_by_query(spec, field_name, value)
         if ids is None:  # generic LinkedData columns, or the query was refused: scan the list
             ids = [
-                str(r.get(spec.id_field)) for page in self._list(spec) for r in page if _same(r.get(field_name), value)
+                str(r.get(spec.id_field))
+                for page in self._list(spec)
+                for r in page
+                if same_value(r.get(field_name), value)
             ]
         out: list[Record] = []
         for record_id in dict.fromkeys(ids):
             full = self.get(entity_name, record_id)
-            if full is not None and _same(full.get(field_name), value):
+            if full is not None and same_value(full.get(field_name), value):
                 out.append(full)
         return out
 
@@ -243,7 +204,7 @@ class WebcrmClient:
                 str(r.get(spec.id_field))
                 for page in self._query(script)
                 for r in page
-                if _same(r.get(field_name), value)
+                if same_value(r.get(field_name), value)
             ]
         except (RejectedError, ValueError):
             return None
@@ -275,7 +236,7 @@ class WebcrmClient:
         candidates = [
             row for page in self._query(select(spec.table, where=where, order_by=spec.id_field)) for row in page
         ]
-        candidates = [r for r in candidates if all(_same(r.get(k), v) for k, v in values.items() if k in r)]
+        candidates = [r for r in candidates if all(same_value(r.get(k), v) for k, v in values.items() if k in r)]
         if not candidates:
             raise TransientError(f"webcrm: {spec.name} was created but its id could not be found")
         return str(max(int(r[spec.id_field]) for r in candidates))
@@ -315,13 +276,3 @@ class WebcrmClient:
         if new_id is None:
             raise RejectedError("webcrm: ConvertToDelivery answered without an id")
         return new_id
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self) -> WebcrmClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -5,7 +5,7 @@ NOT CONFIRMED, so the message is taken from whatever is there: ``Message``/``mes
 ``ModelState``, a ``TokenResponseDto`` ``Error``/``ErrorDescription``, or the start of a text body.
 
 401/403 -> ``FatalError`` (after the client's one re-login), 404 -> ``NotFoundError``, 429/5xx ->
-``TransientError``, other 4xx -> ``RejectedError``.
+``TransientError``, other 4xx -> ``RejectedError`` (``connectors.http.error_for_status``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from connectors.base import ConnectorError, FatalError, NotFoundError, RejectedError, TransientError
+from connectors.base import ConnectorError
+from connectors.http import error_for_status
 
 MAX_TEXT = 200
 
@@ -44,11 +45,4 @@ def error_message(response: httpx.Response) -> tuple[str | None, str | None]:
 def map_error(response: httpx.Response, where: str) -> ConnectorError:
     status = response.status_code
     kind, message = error_message(response)
-    text = f"{where}: {message or response.reason_phrase or 'error'}"
-    if status in (401, 403):
-        return FatalError(text, status=status, code=kind)
-    if status == 404:
-        return NotFoundError(text, status=status, code=kind)
-    if status == 429 or status >= 500:
-        return TransientError(text, status=status, code=kind)
-    return RejectedError(text, status=status, code=kind)
+    return error_for_status(status, f"{where}: {message or response.reason_phrase or 'error'}", code=kind)

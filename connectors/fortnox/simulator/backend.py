@@ -212,7 +212,7 @@ class FortnoxBackend:
         return self._require(entity, number)
 
     def list(self, entity: str, query: dict[str, list[str]]) -> tuple[list[Record], dict[str, int]]:
-        return select(entity, self.store.all(entity), query)
+        return select(entity, self.store.all_dated(entity), query)
 
     # ----------------------------------------------------------------- writes
     def create(self, entity: str, given: Record) -> Record:
@@ -351,8 +351,7 @@ class FortnoxBackend:
                 raise bad_request(WRONG_STATE, "Fakturan är redan bokförd eller makulerad.")
             invoice["Booked"] = True
             invoice["VoucherSeries"] = "B"
-            self.store.counters["voucher"] = self.store.counters.get("voucher", 0) + 1
-            invoice["VoucherNumber"] = self.store.counters["voucher"]
+            invoice["VoucherNumber"] = self.store.next("voucher")
             invoice["VoucherYear"] = 1
             return self._commit("invoice", invoice)
 
@@ -385,8 +384,7 @@ class FortnoxBackend:
             if balance <= 0:
                 invoice["FinalPayDate"] = str(given.get("PaymentDate") or self._today().isoformat())
             self._commit("invoice", invoice)
-            self.store.counters["payment"] = self.store.counters.get("payment", 0) + 1
-            return {"Number": self.store.counters["payment"], "InvoiceNumber": int(number), "Amount": amount,
+            return {"Number": self.store.next("payment"), "InvoiceNumber": int(number), "Amount": amount,
                     "PaymentDate": given.get("PaymentDate") or self._today().isoformat(), "Booked": False}
 
     def invoice_credit(self, number: str) -> Record:

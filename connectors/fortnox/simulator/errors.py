@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.simkit import Response, json_response
+from connectors.simkit import Response, SimulatorError, json_response
 
 # Confirmed codes (REFERENCE.md section 2, "Errors").
 NOT_NUMERIC = 2000108
@@ -49,7 +49,7 @@ NOT_FOUND = {
 
 
 @dataclass
-class ApiError(Exception):
+class ApiError(SimulatorError):
     """An error the simulator answers with ``{"ErrorInformation": ...}``."""
 
     status: int

@@ -18,7 +18,6 @@ from connectors.fortnox.simulator.errors import (
     JSON_SYNTAX,
     METHOD_NOT_ALLOWED,
     NO_SUCH_RESOURCE,
-    ApiError,
     bad_request,
     error_response,
 )
@@ -30,13 +29,9 @@ from connectors.fortnox.simulator.templates import (
     full_record,
     list_item,
 )
-from connectors.simkit import Request, Response, Router, empty_response, json_response
+from connectors.simkit import Request, Response, Router, answer_errors, empty_response, json_response
 
 Handler = Callable[[Request], Response]
-
-
-def base_url(request: Request) -> str:
-    return f"http://{request.header('Host') or '127.0.0.1'}"
 
 
 def wrapped_body(request: Request, wrapper: str) -> dict[str, Any]:
@@ -51,18 +46,6 @@ def wrapped_body(request: Request, wrapper: str) -> dict[str, Any]:
         raise bad_request(EMPTY_BODY, "Ingen eller felaktig data skickades i anropet.")
     inner: dict[str, Any] = data[wrapper]
     return inner
-
-
-def api(handler: Handler) -> Handler:
-    """Turn ``ApiError`` into its ``ErrorInformation`` response."""
-
-    def run(request: Request) -> Response:
-        try:
-            return handler(request)
-        except ApiError as exc:
-            return exc.response()
-
-    return run
 
 
 def method_not_allowed(request: Request) -> Response:
@@ -82,9 +65,9 @@ def build_router(backend: FortnoxBackend, auth: FortnoxAuth) -> Router:
     def action(entity: str, run: Callable[[str], dict[str, Any]]) -> Handler:
         def handle(request: Request) -> Response:
             record = run(request.params["number"])
-            return json_response(200, {WRAPPERS[entity]: full_record(entity, record, base_url(request))})
+            return json_response(200, {WRAPPERS[entity]: full_record(entity, record, request.base_url())})
 
-        return api(handle)
+        return answer_errors(handle)
 
     router.add("PUT", "/3/orders/{number}/createinvoice", action("order", backend.order_create_invoice))
     router.add("PUT", "/3/orders/{number}/cancel", action("order", backend.order_cancel))
@@ -95,7 +78,7 @@ def build_router(backend: FortnoxBackend, auth: FortnoxAuth) -> Router:
     def invoice_payment(request: Request) -> Response:
         return json_response(201, {"InvoicePayment": backend.invoice_payment(wrapped_body(request, "InvoicePayment"))})
 
-    router.add("POST", "/3/invoicepayments", api(invoice_payment))
+    router.add("POST", "/3/invoicepayments", answer_errors(invoice_payment))
     return router
 
 
@@ -105,11 +88,11 @@ def _add_entity(router: Router, backend: FortnoxBackend, entity: str) -> None:
     def single(
         status: int, request: Request, record: dict[str, Any], headers: dict[str, str] | None = None
     ) -> Response:
-        return json_response(status, {wrapper: full_record(entity, record, base_url(request))}, headers)
+        return json_response(status, {wrapper: full_record(entity, record, request.base_url())}, headers)
 
     def list_all(request: Request) -> Response:
         records, meta = backend.list(entity, request.query)
-        url = base_url(request)
+        url = request.base_url()
         return json_response(
             200, {"MetaInformation": meta, LIST_WRAPPERS[entity]: [list_item(entity, r, url) for r in records]}
         )
@@ -128,11 +111,11 @@ def _add_entity(router: Router, backend: FortnoxBackend, entity: str) -> None:
         backend.delete(entity, request.params["number"])
         return empty_response(204)
 
-    router.add("GET", f"/3/{path}", api(list_all))
-    router.add("POST", f"/3/{path}", api(create))
-    router.add("GET", f"/3/{path}/{{number}}", api(get_one))
-    router.add("PUT", f"/3/{path}/{{number}}", api(update))
+    router.add("GET", f"/3/{path}", answer_errors(list_all))
+    router.add("POST", f"/3/{path}", answer_errors(create))
+    router.add("GET", f"/3/{path}/{{number}}", answer_errors(get_one))
+    router.add("PUT", f"/3/{path}/{{number}}", answer_errors(update))
     if entity in ("customer", "article"):
-        router.add("DELETE", f"/3/{path}/{{number}}", api(delete))
+        router.add("DELETE", f"/3/{path}/{{number}}", answer_errors(delete))
     else:
         router.add("DELETE", f"/3/{path}/{{number}}", method_not_allowed)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors.fortnox.simulator.errors import INVALID_FILTER, INVALID_PARAMETER, bad_request
 from connectors.fortnox.simulator.templates import NUMBER_FIELDS
-from connectors.fortnox.timefmt import LASTMODIFIED_FORMATS, stockholm
+from connectors.fortnox.timefmt import parse_local_lastmodified, stockholm
 
 Record = dict[str, Any]
 
@@ -29,14 +29,10 @@ MAX_LIMIT = 500
 
 def parse_lastmodified(value: str) -> datetime:
     """The instant meant by a ``lastmodified`` value (Stockholm local time), as aware UTC."""
-    text = value.strip()
-    for fmt in LASTMODIFIED_FORMATS:
-        try:
-            local = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return local.replace(tzinfo=stockholm()).astimezone(UTC)
-    raise bad_request(INVALID_PARAMETER, f"Ogiltigt värde för parametern lastmodified: {value}")
+    instant = parse_local_lastmodified(value)
+    if instant is None:
+        raise bad_request(INVALID_PARAMETER, f"Ogiltigt värde för parametern lastmodified: {value}")
+    return instant
 
 
 SEARCH_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {

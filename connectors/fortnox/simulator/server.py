@@ -3,8 +3,8 @@
 Rate limit (configurable): 25 requests per 5 s sliding window, counted over every API call (the
 token endpoint is exempt; in reality it lives on apps.fortnox.se). When exceeded: HTTP 429 with
 body ``{"message": "Too Many Requests"}`` and **no** ``Retry-After`` header (chosen, NOT CONFIRMED).
-Extra control endpoints: ``POST /_sim/seed`` (demo data), ``POST /_sim/expire-tokens``,
-``POST /_sim/clear`` (delete all records).
+Extra control endpoints (``connectors.simkit.ProductSimulator``): ``POST /_sim/seed`` (demo data),
+``POST /_sim/expire-tokens``, ``POST /_sim/clear`` (delete all records).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from connectors.fortnox.simulator.auth import FortnoxAuth, FortnoxAuthConfig
 from connectors.fortnox.simulator.backend import FortnoxBackend
 from connectors.fortnox.simulator.handlers import build_router, method_not_allowed, no_such_resource
 from connectors.fortnox.simulator.seed import seed_demo
-from connectors.fortnox.simulator.store import ENTITIES, FortnoxStore, Now, utc_now
-from connectors.simkit import Request, Response, ServerRateLimiter, SimServer, json_response
+from connectors.fortnox.simulator.store import FortnoxStore, Now, utc_now
+from connectors.simkit import ProductSimulator, Request, Response, ServerRateLimiter, json_response
 
 DEFAULT_RATE_LIMIT = (25, 5.0)
 
@@ -31,8 +31,10 @@ def _rate_key(request: Request) -> str | None:
     return None if request.path.startswith("/oauth-v1/") else "fortnox"
 
 
-class FortnoxSimulator(SimServer):
+class FortnoxSimulator(ProductSimulator):
     """Fortnox simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+
+    store: FortnoxStore
 
     def __init__(
         self,
@@ -58,9 +60,6 @@ class FortnoxSimulator(SimServer):
             method_not_allowed=method_not_allowed,
             name="fortnox",
         )
-        self.add_control("POST", "seed", self._seed)
-        self.add_control("POST", "clear", self._clear)
-        self.add_control("POST", "expire-tokens", self._expire)
 
     def env(self) -> dict[str, str]:
         """Connection settings for ``FortnoxClient.from_env`` (what ``sandbox.env`` should hold).
@@ -81,23 +80,8 @@ class FortnoxSimulator(SimServer):
         """Add the demo records (see ``connectors.fortnox.simulator.seed``)."""
         seed_demo(self.backend)
 
-    def is_empty(self) -> bool:
-        return all(not self.store.records[e] for e in ENTITIES)
-
-    def _seed(self, request: Request) -> Response:
-        self.seed_demo()
-        return json_response(200, {"ok": True})
-
-    def _clear(self, request: Request) -> Response:
-        self.store.clear()
-        return json_response(200, {"ok": True})
-
-    def _expire(self, request: Request) -> Response:
+    def expire_tokens(self) -> None:
         self.auth.expire_access_tokens()
-        return json_response(200, {"ok": True})
-
-    def on_stop(self) -> None:
-        self.store.save()
 
 
 def start_simulator(
@@ -112,7 +96,4 @@ def start_simulator(
 
     ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
     """
-    simulator = FortnoxSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth)
-    if seed and simulator.is_empty():
-        simulator.seed_demo()
-    return simulator.start()
+    return FortnoxSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth).start(seed=seed)

@@ -167,7 +167,7 @@ class VismanetBackend:
         raise not_found(TITLES[resource], internal_id)
 
     def list_records(self, resource: str, query: dict[str, list[str]], max_page_size: int) -> tuple[list[Record], int]:
-        return select(resource, self.store.all(resource), query, max_page_size)
+        return select(resource, self.store.all_dated(resource), query, max_page_size)
 
     # ----------------------------------------------------------------- writes
     def create(self, resource: str, data: Any) -> Record:

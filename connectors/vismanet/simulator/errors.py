@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 
-from connectors.simkit import Response, json_response
+from connectors.simkit import Response, SimulatorError, json_response
 
 NO_LICENCE = "12027"  # "No license for this company." (CONFIRMED [V9])
 INVALID_PARAMETER = "12002"  # chosen (the legacy ipp-company-id error used 12002)
@@ -36,8 +36,8 @@ def ipp_body(code: str, message: str) -> dict[str, str]:
     }
 
 
-class ApiError(Exception):
-    """Raised by the backend; handlers turn it into the response."""
+class ApiError(SimulatorError):
+    """Raised by the backend; handlers turn it into the response (``connectors.simkit.answer_errors``)."""
 
     def __init__(self, status: int, message: str, *, code: str | None = None, visma_id: bool = False) -> None:
         super().__init__(message)

@@ -24,33 +24,17 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from connectors.simkit import Request, Response, Router, empty_response, json_response
+from connectors.simkit import Request, Response, Router, answer_errors, empty_response, json_response
 from connectors.vismanet.simulator.auth import TOKEN_PATH, VismanetAuth
 from connectors.vismanet.simulator.backend import ID_FIELDS, VismanetBackend
-from connectors.vismanet.simulator.errors import ApiError, document_error, ipp
+from connectors.vismanet.simulator.errors import document_error, ipp
 
 Handler = Callable[[Request], Response]
 DOCUMENTS = frozenset({"salesorder", "customerinvoice"})
 
 
-def base_url(request: Request) -> str:
-    return f"http://{request.header('Host') or '127.0.0.1'}"
-
-
-def api(handler: Handler) -> Handler:
-    """Turn ``ApiError`` into its response."""
-
-    def run(request: Request) -> Response:
-        try:
-            return handler(request)
-        except ApiError as exc:
-            return exc.response()
-
-    return run
-
-
 def no_resource(request: Request) -> Response:
-    uri = f"{base_url(request)}{request.path}"
+    uri = f"{request.base_url()}{request.path}"
     return json_response(404, {"message": f"No HTTP resource was found that matches the request URI '{uri}'."})
 
 
@@ -98,7 +82,7 @@ def build_router(backend: VismanetBackend, auth: VismanetAuth, *, max_page_size:
         def create(request: Request) -> Response:
             record = backend.create(resource, json_body(request, resource))
             key = quote(str(record[ID_FIELDS[resource]]), safe="")
-            return empty_response(201, {"Location": f"{base_url(request)}{path}/{key}"})
+            return empty_response(201, {"Location": f"{request.base_url()}{path}/{key}"})
 
         def update(request: Request) -> Response:
             data = json_body(request, resource)
@@ -111,14 +95,14 @@ def build_router(backend: VismanetBackend, auth: VismanetAuth, *, max_page_size:
             backend.update(resource, key, json_body(request, resource), if_match=request.header("If-Match"))
             return empty_response(204)
 
-        router.add("GET", path, api(list_all))
+        router.add("GET", path, answer_errors(list_all))
         for post_path in post_paths:
-            router.add("POST", post_path, api(create))
+            router.add("POST", post_path, answer_errors(create))
         if internal:
-            router.add("GET", f"{path}/internal/{{key}}", api(get_internal))
-            router.add("PUT", f"{path}/internal/{{key}}", api(update_internal))
-        router.add("GET", f"{path}/{{key}}", api(get_one))
-        router.add("PUT", f"{path}/{{key}}", api(update))
+            router.add("GET", f"{path}/internal/{{key}}", answer_errors(get_internal))
+            router.add("PUT", f"{path}/internal/{{key}}", answer_errors(update_internal))
+        router.add("GET", f"{path}/{{key}}", answer_errors(get_one))
+        router.add("PUT", f"{path}/{{key}}", answer_errors(update))
 
     add_resource("customer", post_paths=("/v1/customer",), internal=True)
     add_resource("contact", post_paths=("/v1/contact",))
@@ -132,13 +116,13 @@ def build_router(backend: VismanetBackend, auth: VismanetAuth, *, max_page_size:
             raise ipp(404, "10404", f"Sales order {request.params['type']} {request.params['number']} not found.")
         return one("salesorder", record, version)
 
-    router.add("GET", "/v1/salesorder/{type}/{number}", api(get_typed_order))
+    router.add("GET", "/v1/salesorder/{type}/{number}", answer_errors(get_typed_order))
 
     def delete_invoice(request: Request) -> Response:
         backend.delete("customerinvoice", request.params["key"])
         return empty_response(204)
 
-    router.add("DELETE", "/v1/customerinvoice/{key}", api(delete_invoice))
+    router.add("DELETE", "/v1/customerinvoice/{key}", answer_errors(delete_invoice))
 
     def action(run: Callable[[str], Any]) -> Handler:
         def handle(request: Request) -> Response:
@@ -147,7 +131,7 @@ def build_router(backend: VismanetBackend, auth: VismanetAuth, *, max_page_size:
             run(request.params["key"])
             return json_response(200, {"actionId": str(uuid.uuid4()), "actionResult": "Done", "errorInfo": None})
 
-        return api(handle)
+        return answer_errors(handle)
 
     router.add("POST", "/v1/customerinvoice/{key}/action/release", action(backend.release_invoice))
     for version in ("v1", "v2"):

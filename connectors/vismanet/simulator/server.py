@@ -7,8 +7,9 @@ CONFIRMED, chosen after Azure API Management's default) ``{"statusCode": 429, "m
 exceeded. Try again in N seconds."}``.
 
 Extra control endpoints: ``POST /_sim/seed`` (demo data), ``POST /_sim/clear`` (delete all records),
-``POST /_sim/expire-tokens``, ``POST /_sim/salesorder/{orderNbr}/invoice`` (invoice a sales order, as
-shipping + invoicing in the ERP would), ``POST /_sim/customerinvoice/{number}/status/{status}``.
+``POST /_sim/expire-tokens`` (those three from ``connectors.simkit.ProductSimulator``),
+``POST /_sim/salesorder/{orderNbr}/invoice`` (invoice a sales order, as shipping + invoicing in the
+ERP would), ``POST /_sim/customerinvoice/{number}/status/{status}``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from connectors.simkit import CONTROL_PREFIX, Request, Response, ServerRateLimiter, SimServer, json_response
+from connectors.simkit import (
+    CONTROL_PREFIX,
+    ProductSimulator,
+    Request,
+    Response,
+    ServerRateLimiter,
+    answer_errors,
+    json_response,
+)
 from connectors.vismanet.simulator.auth import TOKEN_PATH, VismanetAuth, VismanetAuthConfig
 from connectors.vismanet.simulator.backend import VismanetBackend
-from connectors.vismanet.simulator.errors import ApiError
 from connectors.vismanet.simulator.handlers import build_router, no_resource, not_allowed
 from connectors.vismanet.simulator.ratelimit import POLICY, FixedWindowRateLimiter
 from connectors.vismanet.simulator.seed import seed_demo
@@ -39,8 +47,10 @@ def server_error(request: Request, status: int) -> Response:
     return json_response(status, {"message": "An error has occurred."})
 
 
-class VismanetSimulator(SimServer):
+class VismanetSimulator(ProductSimulator):
     """Visma.net simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+
+    store: VismanetStore
 
     def __init__(
         self,
@@ -72,11 +82,8 @@ class VismanetSimulator(SimServer):
             method_not_allowed=not_allowed,
             name="vismanet",
         )
-        self.add_control("POST", "seed", self._seed)
-        self.add_control("POST", "clear", self._clear)
-        self.add_control("POST", "expire-tokens", self._expire)
-        self.add_control("POST", "salesorder/{number}/invoice", self._invoice_order)
-        self.add_control("POST", "customerinvoice/{number}/status/{status}", self._invoice_status)
+        self.add_control("POST", "salesorder/{number}/invoice", answer_errors(self._invoice_order))
+        self.add_control("POST", "customerinvoice/{number}/status/{status}", answer_errors(self._invoice_status))
 
     # ----------------------------------------------------------------- rate limit headers
     def _too_many_requests(self, request: Request, wait: float) -> Response:
@@ -121,37 +128,15 @@ class VismanetSimulator(SimServer):
         """Add the demo records (see ``connectors.vismanet.simulator.seed``)."""
         seed_demo(self.backend)
 
-    def is_empty(self) -> bool:
-        return self.store.is_empty()
-
-    def _seed(self, request: Request) -> Response:
-        self.seed_demo()
-        return json_response(200, {"ok": True})
-
-    def _clear(self, request: Request) -> Response:
-        self.store.clear()
-        return json_response(200, {"ok": True})
-
-    def _expire(self, request: Request) -> Response:
+    def expire_tokens(self) -> None:
         self.auth.expire_tokens()
-        return json_response(200, {"ok": True})
 
     def _invoice_order(self, request: Request) -> Response:
-        try:
-            invoice = self.backend.invoice_sales_order(request.params["number"])
-        except ApiError as exc:
-            return exc.response()
-        return json_response(200, invoice)
+        return json_response(200, self.backend.invoice_sales_order(request.params["number"]))
 
     def _invoice_status(self, request: Request) -> Response:
-        try:
-            invoice = self.backend.set_invoice_status(request.params["number"], request.params["status"])
-        except ApiError as exc:
-            return exc.response()
+        invoice = self.backend.set_invoice_status(request.params["number"], request.params["status"])
         return json_response(200, invoice)
-
-    def on_stop(self) -> None:
-        self.store.save()
 
 
 def start_simulator(
@@ -168,6 +153,4 @@ def start_simulator(
     ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
     """
     simulator = VismanetSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth, max_page_size=max_page_size)
-    if seed and simulator.is_empty():
-        simulator.seed_demo()
-    return simulator.start()
+    return simulator.start(seed=seed)

@@ -1,6 +1,6 @@
-"""The Visma.net simulator's data: DTOs per resource, their modification times and row versions,
-number series and the token state; saved atomically after every change when a data directory is
-given (``vismanet.json``), reloaded on start.
+"""The Visma.net simulator's data (a ``connectors.simkit.RecordStore``): DTOs per resource, their
+modification times and row versions, number series and the token state; saved atomically after every
+change when a data directory is given (``vismanet.json``), reloaded on start.
 
 Every write stamps the record with ``lastModifiedDateTime`` (UTC, see ``connectors.vismanet.timefmt``)
 and a new row version. The row version is what the API shows as ``timeStamp`` (``timestamp`` on
@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import base64
 import copy
-import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from connectors.simkit import JsonStateFile
+from connectors.simkit import Now, RecordStore, utc_now
+from connectors.simkit.records import Record
 from connectors.vismanet.timefmt import format_dto
 
 RESOURCES = ("customer", "contact", "inventory", "salesorder", "customerinvoice")
-Record = dict[str, Any]
-Now = Callable[[], datetime]
 
 # Which DTO field carries the row version ("" = none in the DTO; the ETag header still has it).
 VERSION_FIELD = {
@@ -36,60 +32,23 @@ VERSION_FIELD = {
 CREATED_FIELD = {"customer": "createdDateTime", "customerinvoice": "createdDateTime"}
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def row_version(counter: int) -> str:
     return base64.b64encode(counter.to_bytes(8, "big")).decode("ascii")
 
 
-def _key(number: str) -> tuple[int, int | str]:
-    return (0, int(number)) if number.isdigit() else (1, number.upper())
-
-
-class VismanetStore:
+class VismanetStore(RecordStore):
     """Thread-safe container; callers hold ``lock`` across read-modify-write sequences."""
 
+    side_tables = ("versions",)
+    versions: dict[str, dict[str, str]]
+
     def __init__(self, data_dir: Path | str | None = None, *, now: Now = utc_now) -> None:
-        self.lock = threading.RLock()
-        self.now = now
-        self._file = JsonStateFile(data_dir, "vismanet.json")
-        self.records: dict[str, dict[str, Record]] = {r: {} for r in RESOURCES}
-        self.modified: dict[str, dict[str, str]] = {r: {} for r in RESOURCES}
-        self.versions: dict[str, dict[str, str]] = {r: {} for r in RESOURCES}
-        self.counters: dict[str, int] = {}
-        self.auth: dict[str, Any] = {}
-        self._load()
+        super().__init__(data_dir, file_name="vismanet.json", entities=RESOURCES, now=now)
 
-    # ------------------------------------------------------------------ persistence
-    def _load(self) -> None:
-        data = self._file.load()
-        if not data:
-            return
-        for name in ("records", "modified", "versions"):
-            stored = data.get(name, {})
-            setattr(self, name, {r: stored.get(r, {}) for r in RESOURCES})
-        self.counters = dict(data.get("counters", {}))
-        self.auth = data.get("auth", {})
-
-    def save(self) -> None:
-        with self.lock:
-            self._file.save(
-                {
-                    "records": self.records,
-                    "modified": self.modified,
-                    "versions": self.versions,
-                    "counters": self.counters,
-                    "auth": self.auth,
-                }
-            )
-
-    # ------------------------------------------------------------------ records
-    def get(self, resource: str, key: str) -> Record | None:
-        with self.lock:
-            record = self.records[resource].get(key)
-            return copy.deepcopy(record) if record is not None else None
+    @staticmethod
+    def order_key(key: str) -> tuple[int, int | str]:
+        """Numbers by value first, then the others as text ignoring case."""
+        return (0, int(key)) if key.isdigit() else (1, key.upper())
 
     def find_key(self, resource: str, key: str) -> str | None:
         """The stored key equal to ``key`` ignoring case (Visma.net ids are case-insensitive)."""
@@ -111,51 +70,10 @@ class VismanetStore:
                 record[created] = format_dto(when)
             if VERSION_FIELD[resource]:
                 record[VERSION_FIELD[resource]] = version
-            self.records[resource][key] = record
-            self.modified[resource][key] = when.astimezone(UTC).isoformat()
+            self._set(resource, key, record, when)
             self.versions[resource][key] = version
             return copy.deepcopy(record)
-
-    def delete(self, resource: str, key: str) -> None:
-        with self.lock:
-            for table in (self.records, self.modified, self.versions):
-                table[resource].pop(key, None)
 
     def version(self, resource: str, key: str) -> str | None:
         with self.lock:
             return self.versions[resource].get(key)
-
-    def all(self, resource: str) -> list[tuple[Record, datetime]]:
-        """Every record with its modification time, in id order."""
-        with self.lock:
-            keys = sorted(self.records[resource], key=_key)
-            return [
-                (copy.deepcopy(self.records[resource][k]), datetime.fromisoformat(self.modified[resource][k]))
-                for k in keys
-            ]
-
-    def is_empty(self) -> bool:
-        with self.lock:
-            return all(not self.records[r] for r in RESOURCES)
-
-    # ------------------------------------------------------------------ numbering
-    def next(self, series: str, *, start: int = 0) -> int:
-        """The next value of a counter (the first is ``start + 1``)."""
-        with self.lock:
-            value = max(self.counters.get(series, start), start) + 1
-            self.counters[series] = value
-            return value
-
-    def note(self, series: str, value: int) -> None:
-        """Keep a counter ahead of a number chosen by the caller."""
-        with self.lock:
-            self.counters[series] = max(self.counters.get(series, 0), value)
-
-    def clear(self) -> None:
-        """Forget every record and counter (token state is kept)."""
-        with self.lock:
-            self.records = {r: {} for r in RESOURCES}
-            self.modified = {r: {} for r in RESOURCES}
-            self.versions = {r: {} for r in RESOURCES}
-            self.counters = {}
-            self.save()

@@ -195,7 +195,9 @@ def _add_special(router: Router, backend: WebcrmBackend) -> None:
         except ValueError:
             raise BadRequest("The request is invalid.", {"startDate": ["The dates must be ISO 8601."]}) from None
         rows = [
-            r for r in store.all("organisation") if start <= store.updated_at("organisation", r["OrganisationId"]) < end
+            r
+            for r in store.all("organisation")
+            if start <= store.modified_at("organisation", r["OrganisationId"]) < end
         ]
         return json_response(200, page(request, rows))
 
@@ -222,7 +224,7 @@ def _queries(backend: WebcrmBackend, request: Request) -> Response:
         entity_types = fields("catalogue_item")["QuotationLineLinkedDataItemEntityType"]["enum"]
         rows = [
             linked_data_row(
-                item, entity_types, store.updated_at("catalogue_item", item["QuotationLineLinkedDataItemId"])
+                item, entity_types, store.modified_at("catalogue_item", item["QuotationLineLinkedDataItemId"])
             )
             for item in store.all("catalogue_item")
         ]

@@ -3,8 +3,8 @@
 Rate limit: 250 requests per sliding 60 s window (configurable); when exceeded, HTTP 429 with
 ``Retry-After: <seconds>`` and the documented body ``{"RetryAfterSeconds": n, "Message": "The
 request was throttled. The limit of 250 requests per minute is reached", "Type":
-"TooManyRequestsException"}``. Extra control endpoints: ``POST /_sim/seed``, ``POST /_sim/clear``,
-``POST /_sim/expire-tokens``.
+"TooManyRequestsException"}``. Extra control endpoints (``connectors.simkit.ProductSimulator``):
+``POST /_sim/seed``, ``POST /_sim/clear``, ``POST /_sim/expire-tokens``.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from connectors.simkit import Request, Response, ServerRateLimiter, SimServer, json_response
+from connectors.simkit import ProductSimulator, Request, Response, ServerRateLimiter, json_response
 from connectors.webcrm.simulator.auth import WebcrmAuth, WebcrmAuthConfig
 from connectors.webcrm.simulator.backend import WebcrmBackend
-from connectors.webcrm.simulator.dtos import ENTITIES
 from connectors.webcrm.simulator.handlers import build_router, no_resource, not_allowed
 from connectors.webcrm.simulator.seed import seed_demo
 from connectors.webcrm.simulator.store import Now, WebcrmStore, utc_now
@@ -24,8 +23,10 @@ from connectors.webcrm.simulator.store import Now, WebcrmStore, utc_now
 DEFAULT_RATE_LIMIT = (250, 60.0)
 
 
-class WebcrmSimulator(SimServer):
+class WebcrmSimulator(ProductSimulator):
     """webCRM simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+
+    store: WebcrmStore
 
     def __init__(
         self,
@@ -54,9 +55,6 @@ class WebcrmSimulator(SimServer):
             method_not_allowed=not_allowed,
             name="webcrm",
         )
-        self.add_control("POST", "seed", self._seed)
-        self.add_control("POST", "clear", self._clear)
-        self.add_control("POST", "expire-tokens", self._expire)
 
     def _too_many_requests(self, request: Request, wait: float) -> Response:
         seconds = ServerRateLimiter.whole_seconds(wait)
@@ -73,25 +71,11 @@ class WebcrmSimulator(SimServer):
         return {"WEBCRM_BASE_URL": self.url, "WEBCRM_API_TOKEN": tokens[0] if tokens else ""}
 
     def seed_demo(self) -> None:
+        """Add the demo records (see ``connectors.webcrm.simulator.seed``)."""
         seed_demo(self.backend)
 
-    def is_empty(self) -> bool:
-        return all(not self.store.records[e] for e in ENTITIES)
-
-    def _seed(self, request: Request) -> Response:
-        self.seed_demo()
-        return json_response(200, {"ok": True})
-
-    def _clear(self, request: Request) -> Response:
-        self.store.clear()
-        return json_response(200, {"ok": True})
-
-    def _expire(self, request: Request) -> Response:
+    def expire_tokens(self) -> None:
         self.auth.expire_access_tokens()
-        return json_response(200, {"ok": True})
-
-    def on_stop(self) -> None:
-        self.store.save()
 
 
 def start_simulator(
@@ -106,7 +90,4 @@ def start_simulator(
 
     ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
     """
-    simulator = WebcrmSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth)
-    if seed and simulator.is_empty():
-        simulator.seed_demo()
-    return simulator.start()
+    return WebcrmSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth).start(seed=seed)
