@@ -9,6 +9,7 @@ import pytest
 
 from engine.state import SqliteStateStore
 from tests.e2e.conftest import E2E, customised, load
+from tests.e2e.webcrm_records import crm_lines, delivery, only, synced_customer
 
 pytestmark = pytest.mark.e2e
 
@@ -21,27 +22,10 @@ def _articles(sandbox: Any) -> None:
         backend.create("article", {"ArticleNumber": number, "Description": f"Article {number}", "Unit": "st"})
 
 
-def synced_customer(e2e: E2E, number: str = "1001") -> str:
-    org = e2e.crm.create("organisation", {"OrganisationName": f"Customer {number}", "OrganisationType": "Customer",
-                                          "OrganisationExtraCustom1": number})
-    return str(org["OrganisationId"])
 
 
-def delivery(e2e: E2E, org_id: str, *lines: tuple[str, float, float]) -> str:
-    record = e2e.crm.create("delivery", {"DeliveryOrganisationId": int(org_id), "DeliveryDescription": "Etapp 1",
-                                         "DeliveryOrderDate": "2026-11-02T00:00:00", "DeliveryStatus": "New"})
-    delivery_id = str(record["DeliveryId"])
-    for item, qty, price in lines:
-        e2e.crm.create("quotation_line", {"QuotationLineOpportunityId": int(delivery_id), "QuotationLineData1": item,
-                                          "QuotationLineQuantity": qty, "QuotationLinePrice": price,
-                                          "QuotationLineMemo": item.lower()})
-    return delivery_id
 
 
-def crm_lines(e2e: E2E, delivery_id: str) -> list[tuple[Any, ...]]:
-    found = e2e.crm.find("quotation_line", "QuotationLineOpportunityId", int(delivery_id))
-    return sorted((ql["QuotationLineData1"], float(ql["QuotationLineQuantity"]), float(ql["QuotationLinePrice"]))
-                  for ql in found)
 
 
 def rows(record: dict[str, Any], collection: str = "OrderRows") -> list[tuple[Any, ...]]:
@@ -49,11 +33,6 @@ def rows(record: dict[str, Any], collection: str = "OrderRows") -> list[tuple[An
     return sorted((r["ArticleNumber"], float(r[quantity]), float(r["Price"])) for r in record[collection])
 
 
-def only(e2e: E2E, entity: str) -> dict[str, Any]:
-    records = list(e2e.erp.read_changes(entity, None, frozenset()).records)
-    assert len(records) == 1, records
-    key = "DocumentNumber"
-    return e2e.erp.get(entity, str(records[0][key])) or {}
 
 
 def test_articles_flow_to_webcrm_only(e2e: E2E) -> None:

@@ -11,6 +11,7 @@ import pytest
 from engine.sandbox import Sandbox
 from engine.state import SqliteStateStore
 from tests.e2e.conftest import E2E, customised, load
+from tests.e2e.webcrm_records import crm_lines, delivery, only, synced_customer
 
 pytestmark = pytest.mark.e2e
 
@@ -34,32 +35,12 @@ def visma(sandbox: Sandbox, tmp_path: Path) -> Iterator[E2E]:
         e2e.store.close()
 
 
-def synced_customer(e2e: E2E, number: str = "1001") -> str:
-    org = e2e.crm.create("organisation", {"OrganisationName": f"Customer {number}", "OrganisationType": "Customer",
-                                          "OrganisationExtraCustom1": number})
-    return str(org["OrganisationId"])
 
 
-def delivery(e2e: E2E, org_id: str, *lines: tuple[str, float, float]) -> str:
-    record = e2e.crm.create("delivery", {"DeliveryOrganisationId": int(org_id), "DeliveryDescription": "Etapp 1",
-                                         "DeliveryOrderDate": "2026-11-02T00:00:00"})
-    delivery_id = str(record["DeliveryId"])
-    for item, qty, price in lines:
-        e2e.crm.create("quotation_line", {"QuotationLineOpportunityId": int(delivery_id), "QuotationLineData1": item,
-                                          "QuotationLineQuantity": qty, "QuotationLinePrice": price})
-    return delivery_id
 
 
-def crm_lines(e2e: E2E, delivery_id: str) -> list[tuple[Any, ...]]:
-    found = e2e.crm.find("quotation_line", "QuotationLineOpportunityId", int(delivery_id))
-    return sorted((ql["QuotationLineData1"], float(ql["QuotationLineQuantity"]), float(ql["QuotationLinePrice"]))
-                  for ql in found)
 
 
-def only(e2e: E2E, entity: str, key: str) -> dict[str, Any]:
-    records = list(e2e.erp.read_changes(entity, None, frozenset()).records)
-    assert len(records) == 1, records
-    return e2e.erp.get(entity, str(records[0][key])) or {}
 
 
 def order_lines(order: dict[str, Any]) -> list[tuple[Any, ...]]:
