@@ -88,3 +88,19 @@ def test_sandbox_command_writes_env_and_stops_cleanly(tmp_path: Path) -> None:
         _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert (folder / "fortnox" / "fortnox.json").exists()  # data persisted
+
+
+def test_run_watch_repeats_until_terminated(env: Sandbox, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli.main", "run", FORTNOX, "--state", str(tmp_path / "s.sqlite"),
+         "--watch", "--interval", "0.2s", "--format", "json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ}, text=True)
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        second = json.loads(proc.stdout.readline())
+        assert first["mode"] == second["mode"] == "run" and second["run_id"] == first["run_id"] + 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
