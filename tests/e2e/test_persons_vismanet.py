@@ -95,3 +95,20 @@ def test_every_contact_of_a_synced_customer_comes_to_webcrm(visma: E2E) -> None:
     visma.run()
     [created] = [p for p in visma.crm.read_changes("person", None, frozenset()).records]
     assert (created["PersonEmail"], created["PersonCheckMark1"]) == ("ola@acme.example", True)
+
+
+def test_customers_one_way_by_configuration(sandbox: Sandbox, tmp_path: Path) -> None:
+    with SqliteStateStore(tmp_path / "s.sqlite") as store:
+        e2e = E2E(sandbox, store, load(customised(tmp_path, "vismanet", customer_direction="crm-to-erp"),
+                                       sandbox.env))
+        e2e.crm.create("organisation", {"OrganisationName": "From webCRM", "OrganisationType": "Customer"})
+        e2e.erp.create("customer", {"name": "Only in Visma.net"})
+        e2e.run()
+        names = sorted(c["name"] for c in e2e.erp.read_changes("customer", None, frozenset()).records)
+        assert names == ["From webCRM", "Only in Visma.net"]
+        orgs = [o["OrganisationName"] for o in e2e.crm.read_changes("organisation", None, frozenset()).records]
+        assert orgs == ["From webCRM"]  # nothing comes back but the customer number
+        [org] = list(e2e.crm.read_changes("organisation", None, frozenset()).records)
+        assert org["OrganisationExtraCustom1"]  # Visma.net assigned the number, written back
+        assert e2e.run().writes == 0
+        e2e.close()
