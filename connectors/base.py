@@ -96,6 +96,10 @@ class Connector(Protocol):
         """The id of a record of ``entity`` as a string (CustomerNumber, OrganisationId...)."""
         ...
 
+    def cursor_now(self) -> str:
+        """A cursor meaning "from now on" (with the connector's safety overlap)."""
+        ...
+
     def read_changes(self, entity: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
         """Every record of ``entity`` changed since ``cursor`` (all records when ``cursor`` is None).
 

@@ -250,8 +250,12 @@ class SyncPass:
                           + (", ".join(k.side(target).name for k in mapping.match) or "key"))
         keys = {k.side(target).name: k.side(source).get(item.record) for k in mapping.match}
         keys = {k: v for k, v in keys.items() if v is not MISSING and not is_empty(v)}
-        journal_id = self.store.journal_create(mapping.name, target.value, item.record_id,
-                                               {"keys": keys}, self._run())
+        # Journalled before sending: the keys to look the record up by, and (for records with no key value
+        # yet, such as a new order) the time and the values sent, to recognise it among the target's changes.
+        sent = {c.field: c.new for c in values if c.target is target and not isinstance(c.new, list | dict)}
+        journal_id = self.store.journal_create(
+            mapping.name, target.value, item.record_id,
+            {"keys": keys, "since": self.connectors[target].cursor_now(), "values": sent}, self._run())
         created = self.connectors[target].create(mapping.entity(target), payload)
         target_id = self.connectors[target].record_id(mapping.entity(target), created)
         ids[target] = target_id

@@ -1,8 +1,10 @@
 """Reconciling creates that a crashed pass journalled but never linked (DESIGN.md section 4, rule 1).
 
-Before a create is sent, its match-key values are journalled. An entry still open at the next pass
-means the pass stopped between "created in the target" and "link stored": the record is looked up by
-those keys and linked. It is never created again.
+Before a create is sent, its match-key values, the target's "now" cursor and the values sent are
+journalled. An entry still open at the next pass means the pass stopped between "created in the target"
+and "link stored": the record is looked up by those keys, or else recognised among the target's records
+changed since that cursor by the values sent (a new order has no key value yet), and linked. It is never
+created again.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import Connector
+from engine.extractors import FieldPath
 from engine.ruleset import Side
 from engine.state import StateStore
 from engine.sync.bound import BoundMapping
+from engine.sync.matching import link_of
 from engine.sync.report import Action, MappingReport
+from engine.sync.values import normalise, same
 
 
 def reconcile_journal(bound: BoundMapping, connectors: Mapping[Side, Connector], store: StateStore,
@@ -29,6 +34,8 @@ def reconcile_journal(bound: BoundMapping, connectors: Mapping[Side, Connector],
             if len(candidates) == 1:
                 found = candidates[0]
                 break
+        if found is None and pending.match_keys.get("since"):
+            found = _by_values(bound, connectors[target], store, target, pending.match_keys)
         with store.transaction():
             if found is not None:
                 target_id = connectors[target].record_id(entity, found)
@@ -39,3 +46,25 @@ def reconcile_journal(bound: BoundMapping, connectors: Mapping[Side, Connector],
                     report.add(Action("link", target.value, crm_id, erp_id,
                                       reason="reconciled a create interrupted before its link was stored"))
             store.resolve_create(pending.id)
+
+
+def _by_values(bound: BoundMapping, connector: Connector, store: StateStore, target: Side,
+               journal: dict[str, Any]) -> dict[str, Any] | None:
+    """The one unlinked record changed since the journal's cursor that holds every value that was sent."""
+    mapping = bound.mapping
+    entity = bound.entity(target)
+    wanted = []
+    for name, value in dict(journal.get("values", {})).items():
+        info = entity.field(name)
+        field_type = info.type if info is not None else None
+        wanted.append((FieldPath(name), field_type, normalise(value, field_type)))
+    if not wanted:
+        return None
+    fields = frozenset(path.parts[0] for path, _, _ in wanted)
+    matches = []
+    for record in connector.read_changes(mapping.entity(target), str(journal["since"]), fields).records:
+        holds_all = all(same(normalise(path.get(record), field_type), value) for path, field_type, value in wanted)
+        record_id = connector.record_id(mapping.entity(target), record)
+        if holds_all and link_of(store, mapping.name, target, record_id) is None:
+            matches.append(record)
+    return matches[0] if len(matches) == 1 else None

@@ -58,6 +58,9 @@ class FakeConnector:
         return [c for c in self.calls if c[0] in ("create", "update", "delete")]
 
     # -- the Connector contract ----------------------------------------------------------------------
+    def cursor_now(self) -> str:
+        return str(self.now)
+
     def read_changes(self, entity: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
         self.calls.append(("read", entity))
         since = int(cursor) if cursor else 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.engine.conftest import World
 
 
@@ -121,3 +123,26 @@ def test_booked_invoice_is_never_modified(world: World) -> None:
     invoices = next(m for m in report.mappings if m.name == "deliveries-invoices")
     assert any("booked invoice" in a.reason for a in invoices.actions)
     assert world.erp.records["invoice"][invoice["DocumentNumber"]]["Remarks"] == "x"
+
+
+def test_crash_after_creating_an_order_without_any_key_value_does_not_duplicate(world: World) -> None:
+    """A new order has no key value yet (its number comes from Fortnox): it is recognised by what was sent."""
+    org_id = _customer(world)
+    world.run()
+    _delivery(world, org_id, line("A1", 2, 10.0))
+    original = world.store.link
+
+    def power_cut(*args: Any, **kwargs: Any) -> Any:
+        if args and args[0] == "deliveries-orders":
+            raise KeyboardInterrupt("power cut")
+        return original(*args, **kwargs)
+
+    world.store.link = power_cut  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run()
+    world.store.link = original  # type: ignore[method-assign]
+    assert len(world.erp.all("order")) == 1
+    report = world.run()
+    assert len(world.erp.all("order")) == 1
+    assert world.store.count_links("deliveries-orders") == 1
+    assert any("reconciled" in a.reason for m in report.mappings for a in m.actions)
