@@ -90,6 +90,9 @@ _CODES = [
              "A match key must name a field on each side that the rule set can read."),
     CodeInfo("MS320", "Rule has no effect",
              "The rule never writes anything (e.g. one side only without `value`); complete or remove it."),
+    CodeInfo("MS321", "Unknown field rule in overrides",
+             "`remove_fields` names inherited field rules by their `name` (or `crm <-> erp` when unnamed); "
+             "the hint lists them."),
     # expressions
     CodeInfo("MS401", "Expression syntax error",
              "Fix the Python-style expression at the marked column."),

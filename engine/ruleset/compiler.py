@@ -9,6 +9,7 @@ before flipping the switch) but are left out of the model the engine runs.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,8 +369,8 @@ class _Builder:
         conditions = self.conditions(conditions_at)
         create_conditions = self.conditions(create_conditions_at)
         all_fields: list[tuple[FieldRule, bool]] = []
-        for index in _items(data.get("fields")):
-            built = self.field_rule(top.child("fields", index), direction)
+        for at in self.field_rules_at(top, overrides):
+            built = self.field_rule(at, direction)
             if built is not None:
                 all_fields.append(built)
         match: list[KeyPair] = []
@@ -403,6 +404,35 @@ class _Builder:
                                fields_listed=isinstance(data.get("fields"), list),
                                line_fields=tuple(fields for _, fields in lines))
 
+    def field_rules_at(self, top: Located, overrides: list[Located]) -> list[Located]:
+        """The mapping's field rules after the ``overrides`` of derived rule sets: an override rule with the
+        label (``name``, else ``crm <-> erp``) of an inherited one replaces it, another is added, and
+        ``remove_fields`` drops inherited ones by label."""
+        rules = [top.child("fields", i) for i in _items(top.value.get("fields"))]
+        for override in overrides:
+            o = override.value if isinstance(override.value, dict) else {}
+            removals = o.get("remove_fields")
+            for index, label in enumerate(removals if isinstance(removals, list) else []):
+                kept = [at for at in rules if _rule_label(at.value) != label]
+                if len(kept) == len(rules):
+                    self.unknown_rule(override.child("remove_fields", index), str(label), rules)
+                rules = kept
+            for index in _items(o.get("fields")):
+                at = override.child("fields", index)
+                label = _rule_label(at.value)
+                position = next((i for i, old in enumerate(rules) if _rule_label(old.value) == label), None)
+                if position is None:
+                    rules.append(at)
+                else:
+                    rules[position] = at
+        return rules
+
+    def unknown_rule(self, at: Located, label: str, rules: list[Located]) -> None:
+        known = [lbl for r in rules if (lbl := _rule_label(r.value))]
+        close = difflib.get_close_matches(label, known, n=1, cutoff=0.6)
+        self.error("MS321", f"no inherited field rule is labelled {label!r}", at.location(),
+                   hint=(f"did you mean {close[0]!r}? " if close else "") + "labels: " + ", ".join(known))
+
     def conditions(self, at: Located | None) -> dict[Side, Expression]:
         out: dict[Side, Expression] = {}
         if at is not None and isinstance(at.value, dict):
@@ -419,6 +449,21 @@ class _Builder:
             return None
         connection = {k: str(v.value) for k, v in raw.connection.items()}
         return SystemConfig(raw.connector.value, MappingProxyType(connection), raw.connector.location())
+
+
+def _side_label(side: Any) -> str:
+    if isinstance(side, dict):
+        return str(side.get("field") or side.get("read") or "")
+    return "" if side is None else str(side)
+
+
+def _rule_label(rule: Any) -> str:
+    """How overrides name a field rule: its ``name``, else ``<crm side> <-> <erp side>``."""
+    if not isinstance(rule, dict):
+        return ""
+    if isinstance(rule.get("name"), str):
+        return str(rule["name"])
+    return " <-> ".join(label for label in (_side_label(rule.get("crm")), _side_label(rule.get("erp"))) if label)
 
 
 def _caret(text: str, column: int) -> str:

@@ -127,3 +127,27 @@ def test_customer_number_owned_by_erp_is_written_back(store: SqliteStateStore, t
     customer = world.erp.all("customer")[0]
     assert world.crm.all("organisation")[0]["OrganisationExtraCustom1"] == customer["CustomerNumber"]
     assert world.run().writes == 0
+
+
+def test_overrides_add_replace_and_remove_field_rules(store: SqliteStateStore, tmp_path: Path) -> None:
+    from engine.ruleset import load_ruleset
+    from tests.engine.conftest import ENV, ROOT
+
+    (tmp_path / "ruleset.yaml").write_text(
+        f"name: acme\nextends: {ROOT / 'rules/standard/fortnox'}\n"
+        "overrides:\n  customers:\n"
+        "    remove_fields: ['OrganisationTelephone <-> Phone1']\n"
+        "    fields:\n"
+        "      - {name: email, crm: OrganisationXText2, erp: Email}\n"
+        "      - {name: name, crm: OrganisationName, erp: Name, direction: crm-to-erp}\n", encoding="utf-8")
+    result = load_ruleset(tmp_path, ENV, for_run=True)
+    assert result.ruleset is not None, [d.message for d in result.diagnostics]
+    world = World(store, result.ruleset)
+    crm = world.crm.seed("organisation", org("Acme", "100", OrganisationTelephone="1",
+                                             OrganisationXText2="info@acme.se"))
+    world.run()
+    customer = world.erp.records["customer"]["100"]
+    assert customer["Email"] == "info@acme.se" and "Phone1" not in customer
+    world.erp.edit("customer", "100", Name="Changed in Fortnox")
+    world.run()
+    assert world.crm.records["organisation"][str(crm["OrganisationId"])]["OrganisationName"] == "Acme"

@@ -140,3 +140,17 @@ def test_decision_records_have_their_parts(name: str) -> None:
     text = (DECISIONS / name).read_text(encoding="utf-8")
     for part in ("## Context", "## Decision", "## Consequences"):
         assert part in text, f"{name} lacks {part}"
+
+
+def test_definitions_shared_by_both_schemas_are_identical() -> None:
+    """ruleset.yaml's overrides reuse the mapping schema's field rules: the copies must not drift."""
+    import json
+    from pathlib import Path
+
+    schemas = Path(__file__).resolve().parents[2] / "schemas"
+    ruleset = json.loads((schemas / "ruleset.schema.json").read_text(encoding="utf-8"))["$defs"]
+    mapping = json.loads((schemas / "mapping.schema.json").read_text(encoding="utf-8"))["$defs"]
+    shared = set(ruleset) & set(mapping)
+    assert {"field_rule", "side", "key_pair"} <= shared
+    for name in shared:
+        assert ruleset[name] == mapping[name], name
