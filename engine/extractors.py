@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,13 @@ class JmesProblem:
 def compile_jmespath(expression: str) -> tuple[JmesExtractor | None, JmesProblem | None]:
     """Compile once; on error return the message and the 1-based column of the bad token."""
     try:
-        compiled = jmespath.compile(expression)
+        with warnings.catch_warnings():
+            # jmespath accepts `foo` (a JSON literal that is not JSON) with a deprecation warning; refuse it.
+            warnings.simplefilter("error", PendingDeprecationWarning)
+            compiled = jmespath.compile(expression)
+    except PendingDeprecationWarning:
+        column = expression.find("`") + 1
+        return None, JmesProblem("a `literal` must be valid JSON (write `\"text\"` or 'text' for a string)", column)
     except (ParseError, LexerError) as exc:
         position = getattr(exc, "lex_position", None)
         column = (position + 1) if isinstance(position, int) else 0

@@ -82,3 +82,10 @@ def test_good_expressions(expression: str) -> None:
 def test_any_text_compiles_or_gives_a_problem(expression: str) -> None:
     extractor, problem = compile_jmespath(expression)
     assert (extractor is None) != (problem is None)
+
+
+def test_a_backtick_literal_that_is_not_json_is_refused_not_warned() -> None:
+    extractor, problem = compile_jmespath("name == `Acme`")
+    assert extractor is None and problem is not None
+    assert "valid JSON" in problem.message and problem.column == 9
+    assert compile_jmespath('name == `"Acme"`')[1] is None
