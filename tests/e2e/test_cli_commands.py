@@ -104,3 +104,18 @@ def test_run_watch_repeats_until_terminated(env: Sandbox, tmp_path: Path) -> Non
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_secrets_never_appear_in_output_or_state(env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "s.sqlite"
+    env.simulators["webcrm"].backend.create("organisation", {"OrganisationName": "A", "OrganisationType": "Customer",
+                                                             "OrganisationExtraCustom1": "1"})
+    env.simulators["fortnox"].faults.add("5xx", 20)  # errors on the way: messages must not carry credentials
+    main(["run", FORTNOX, "--state", str(state), "--format", "json"])
+    monkeypatch.setenv("WEBCRM_API_TOKEN", "a-wrong-token-value")
+    main(["run", FORTNOX, "--state", str(state)])
+    out = capsys.readouterr()
+    text = out.out + out.err + state.read_bytes().decode("latin-1")
+    for secret in (env.env["WEBCRM_API_TOKEN"], env.env["FORTNOX_ACCESS_TOKEN"], "a-wrong-token-value"):
+        assert secret not in text
