@@ -15,12 +15,15 @@ from connectors.catalogue import Catalogue, EntityCatalogue
 from engine.extractors import FieldPath
 from engine.ruleset import ConflictPolicy, FieldRule, LineRule, MappingRule, RuleSet, Side
 
+SIDES = (Side.CRM, Side.ERP)  # iterating a tuple is cheaper than iterating the Enum, per record
+
 
 @dataclass(frozen=True)
 class BoundRule:
     rule: FieldRule
     types: MappingProxyType[Side, str | None]
     max_length: MappingProxyType[Side, int | None]
+    writes: MappingProxyType[Side, bool]  # rule.writes(side), computed once
 
     def type(self, side: Side) -> str | None:
         return self.types[side]
@@ -85,7 +88,8 @@ def bind_rules(rules: tuple[FieldRule, ...], entities: dict[Side, EntityCatalogu
         lengths: dict[Side, int | None] = {}
         for side in Side:
             types[side], lengths[side] = _field_type(entities[side], rule, side)
-        bound.append(BoundRule(rule, MappingProxyType(types), MappingProxyType(lengths)))
+        writes = MappingProxyType({side: rule.writes(side) for side in SIDES})
+        bound.append(BoundRule(rule, MappingProxyType(types), MappingProxyType(lengths), writes))
     return tuple(bound)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from engine.expressions import ExpressionError, as_record
 from engine.extractors import MISSING, FieldPath
 from engine.ruleset import ConflictPolicy, Side, WritePolicy
-from engine.sync.bound import BoundRule, RuleGroup
+from engine.sync.bound import SIDES, BoundRule, RuleGroup
 from engine.sync.values import is_empty, normalise, same
 
 
@@ -123,18 +123,18 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
     result = MergeResult()
     for br in bound.rules:
         rule = br.rule
-        current = {s: read(br, s, ctx.records[s]) for s in Side}
+        current = {s: read(br, s, ctx.records[s]) for s in SIDES}
         if rule.constant is not MISSING:
-            for target in Side:
-                if rule.writes(target) and rule.write is not WritePolicy.ON_CREATE:
+            for target in SIDES:
+                if br.writes[target] and rule.write is not WritePolicy.ON_CREATE:
                     _plan(br, target, normalise(rule.constant, br.type(target)), current[target], result)
             continue
         agreed = (base or {}).get(rule.key)
         changed = {
             s: current[s] is not MISSING and (agreed is None or not same(current[s], agreed.get(s.value, MISSING)))
-            for s in Side
+            for s in SIDES
         }
-        wants = {target: rule.writes(target) and changed[target.other] for target in Side}
+        wants = {target: br.writes[target] and changed[target.other] for target in SIDES}
         if wants[Side.ERP] and wants[Side.CRM]:
             if same(convert(br, Side.ERP, current[Side.CRM], ctx), current[Side.ERP]):
                 continue  # both changed to the same value
@@ -146,7 +146,7 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
             if winner is None:
                 continue
             wants[winner] = False  # the winner's value flows to the other side
-        for target in Side:
+        for target in SIDES:
             if wants[target]:
                 new = convert(br, target, current[target.other], ctx)
                 if agreed is None and new is None:
@@ -177,7 +177,7 @@ def values_for_create(bound: RuleGroup, target: Side, source: dict[str, Any],
     out: list[FieldChange] = []
     for br in bound.rules:
         rule = br.rule
-        if not rule.writes(target):
+        if not br.writes[target]:
             continue
         if rule.constant is not MISSING:
             value = normalise(rule.constant, br.type(target))
