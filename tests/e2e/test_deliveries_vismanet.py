@@ -137,3 +137,28 @@ def test_deliveries_as_customer_invoices_by_setting(sandbox: Sandbox, tmp_path: 
     finally:
         e2e.close()
         e2e.store.close()
+
+
+def test_inventory_items_flow_to_webcrm_only(visma: E2E) -> None:
+    visma.erp.update("inventory_item", "A1", {"description": "Skruv", "defaultPrice": 12.5})
+    visma.run()
+    [item] = [i for i in visma.crm.read_changes("catalogue_item", None, frozenset()).records
+              if i["QuotationLineLinkedDataItemData1"] == "A1"]
+    assert (item["QuotationLineLinkedDataItemData2"], item["QuotationLineLinkedDataItemPrice"]) == ("Skruv", 12.5)
+    visma.crm.update("catalogue_item", str(item["QuotationLineLinkedDataItemId"]),
+                     {"QuotationLineLinkedDataItemData2": "edited in webCRM"})
+    visma.erp.update("inventory_item", "A1", {"defaultPrice": 13.0})
+    visma.run()
+    assert (visma.erp.get("inventory_item", "A1") or {})["description"] == "Skruv"  # nothing flows back
+    item = visma.crm.get("catalogue_item", str(item["QuotationLineLinkedDataItemId"])) or {}
+    assert item["QuotationLineLinkedDataItemPrice"] == 13.0
+
+
+def test_opportunity_converted_to_delivery_becomes_a_sales_order(visma: E2E) -> None:
+    org_id = synced_customer(visma)
+    visma.run()
+    opportunity = visma.crm.create("opportunity", {"OpportunityOrganisationId": int(org_id),
+                                                   "OpportunityDescription": "Stort projekt"})
+    visma.crm.convert_to_delivery(str(opportunity["OpportunityId"]))  # type: ignore[attr-defined]
+    visma.run()
+    assert only(visma, "sales_order", "orderNo")["customer"]["number"] == "1001"
