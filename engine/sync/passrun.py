@@ -71,6 +71,7 @@ class SyncPass:
         self.run_id: int | None = None
         self.lines = LineIO(connectors, self.settings)
         self.matcher = Matcher(connectors, store)
+        self.newly_linked: dict[tuple[str, Side], set[str]] = {}  # (mapping, side) -> ids linked this pass
 
     def _run(self) -> int:
         assert self.run_id is not None, "writes happen only in a run"
@@ -117,6 +118,8 @@ class SyncPass:
             cursors[side] = batch.cursor
             if cursor is None:  # a first read returns every record: match against it without asking the API
                 self.matcher.complete[side] = KeyIndex(batches[side])
+            else:  # children of parents linked earlier in this pass, unchanged since they were skipped
+                batches[side].extend(self._children_of_new_parents(bound, side))
         work = self._work_items(bound, batches)
         total = len(work)
         handled: set[tuple[Side, str]] = set()  # records this pass already brought in step
@@ -130,6 +133,20 @@ class SyncPass:
         if self.apply:
             for side, cursor in cursors.items():
                 self.store.set_cursor(mapping.name, side.value, cursor)
+
+    def _children_of_new_parents(self, bound: BoundMapping, side: Side) -> list[Record]:
+        """A delivery skipped because its organisation was not a synced customer is not read again when only
+        the organisation changes; once the organisation is linked, its children are fetched and synced."""
+        mapping = bound.mapping
+        if mapping.parent is None or mapping.parent_key is None:
+            return []
+        field = mapping.parent_key.side(side)
+        info = bound.entity(side).field(field.name)
+        children: list[Record] = []
+        for parent_id in sorted(self.newly_linked.get((mapping.parent, side), ())):
+            value: Any = int(parent_id) if info is not None and info.type == "integer" else parent_id
+            children.extend(self.connectors[side].find(mapping.entity(side), field.name, value))
+        return children
 
     def _work_items(self, bound: BoundMapping, batches: dict[Side, list[Record]]) -> list[tuple[_Work, _Work | None]]:
         """Records to process, a linked pair changed on both sides processed once, quarantine retries added."""
@@ -279,6 +296,7 @@ class SyncPass:
             self._audit(mapping.name, target, target_id, "create", [v for v in values if v.target is target])
             self._audit(mapping.name, source, item.record_id, "update", [v for v in values if v.target is source])
             self.store.release(mapping.name, source.value, item.record_id)
+        self._linked(mapping.name, ids)
         return Action("create", target.value, ids[Side.CRM], ids[Side.ERP], changes,
                       f"new {mapping.entity(source)} {item.record_id}")
 
@@ -335,6 +353,7 @@ class SyncPass:
                 if side_changes:
                     self._audit(mapping.name, side, ids[side], "update", side_changes)
             if kind == "link":
+                self._linked(mapping.name, ids)
                 self.store.link(mapping.name, ids[Side.CRM], ids[Side.ERP])
                 self.store.record_audit(run_id=self._run(), mapping=mapping.name, target=item.side.other.value,
                                         record_id=ids[item.side.other], action="link")
@@ -357,6 +376,10 @@ class SyncPass:
             action = "unchanged"
         target = "both" if len(targets) == 2 else (next(iter(targets)).value if targets else None)
         return Action(action, target, ids.get(Side.CRM), ids.get(Side.ERP), changes, "; ".join(reasons))
+
+    def _linked(self, mapping: str, ids: dict[Side, str]) -> None:
+        for side, record_id in ids.items():
+            self.newly_linked.setdefault((mapping, side), set()).add(record_id)
 
     def _audit(self, mapping: str, target: Side, record_id: str, action: str, changes: list[FieldChange]) -> None:
         for change in changes:

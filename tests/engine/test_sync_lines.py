@@ -146,3 +146,17 @@ def test_crash_after_creating_an_order_without_any_key_value_does_not_duplicate(
     assert len(world.erp.all("order")) == 1
     assert world.store.count_links("deliveries-orders") == 1
     assert any("reconciled" in a.reason for m in report.mappings for a in m.actions)
+
+
+def test_delivery_skipped_for_an_unsynced_organisation_follows_once_the_organisation_syncs(world: World) -> None:
+    org = world.crm.seed("organisation", {"OrganisationName": "Prospect AB", "OrganisationType": "Prospect",
+                                          "OrganisationExtraCustom1": "300"})
+    _delivery(world, str(org["OrganisationId"]), line("A1", 1, 5.0))
+    world.run()
+    assert world.erp.all("order") == []
+    world.crm.edit("organisation", str(org["OrganisationId"]), OrganisationType="Customer")  # the delivery is unchanged
+    report = world.run()
+    [order] = world.erp.all("order")
+    assert order["CustomerNumber"] == "300"
+    assert next(m for m in report.mappings if m.name == "deliveries-orders").counts["created"] == 1
+    assert world.run().writes == 0
