@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from engine import __version__
 from engine.cli import demo_cmd, pass_cmds, sandbox_cmd, status_cmd, validate_cmd
+from engine.cli.common import CommandError
+from engine.state import StateError
 
 EXIT_USAGE = 2
 
@@ -33,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except (StateError, CommandError, OSError) as exc:
+        # A state store that is not one, a folder that cannot be written: say so, no traceback.
+        print(f"mapsync {args.command}: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

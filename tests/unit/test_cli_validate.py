@@ -42,3 +42,12 @@ def test_json_is_one_document(capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(capsys.readouterr().out)
     assert doc["valid"] is True and doc["errors"] == 0
     assert any(f.endswith("customers.yaml") for f in doc["files"])
+
+
+def test_a_file_that_is_not_a_state_store_is_reported_without_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("not a database\n", encoding="utf-8")
+    assert main(["status", "--state", str(bogus)]) == 1
+    err = capsys.readouterr().err
+    assert "mapsync status:" in err and "Traceback" not in err
