@@ -83,15 +83,17 @@ def test_every_function_is_in_the_function_table() -> None:
     assert documented <= set(FUNCTIONS), f"documented but not functions: {sorted(documented - set(FUNCTIONS))}"
 
 
-def test_every_yaml_example_parses() -> None:
-    for block in _YAML_BLOCK.findall(RULES_MD.read_text(encoding="utf-8")):
+@pytest.mark.parametrize("doc", ["rules.md", "tutorial.md"])
+def test_every_yaml_example_parses(doc: str) -> None:
+    for block in _YAML_BLOCK.findall((DOCS / doc).read_text(encoding="utf-8")):
         yaml.safe_load(block)
 
 
-def test_complete_examples_validate(tmp_path: Path) -> None:
+@pytest.mark.parametrize("doc", ["rules.md", "tutorial.md"])
+def test_complete_examples_validate(doc: str, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "rules" / "standard", tmp_path / "rules" / "standard")
     folders: set[Path] = set()
-    for block in _YAML_BLOCK.findall(RULES_MD.read_text(encoding="utf-8")):
+    for block in _YAML_BLOCK.findall((DOCS / doc).read_text(encoding="utf-8")):
         match = _FILE_LINE.match(block)
         if match is None:
             continue
@@ -99,7 +101,7 @@ def test_complete_examples_validate(tmp_path: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(block, encoding="utf-8")
         folders.add(target.parent)
-    assert folders, "docs/rules.md has no complete (# file:) examples"
+    assert folders, f"docs/{doc} has no complete (# file:) examples"
     for folder in sorted(folders):
         assert (folder / "ruleset.yaml").is_file(), f"example folder {folder} has no ruleset.yaml"
         diagnostics, _ = validate_paths([folder])
