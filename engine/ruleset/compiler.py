@@ -25,11 +25,13 @@ from engine.ruleset.model import (
     Direction,
     FieldRule,
     FieldSide,
+    FirstContactPolicy,
     KeyPair,
     LineRule,
     MappingRule,
     Side,
     SystemConfig,
+    UnmappedPolicy,
     WritePolicy,
 )
 from engine.ruleset.source import SourceDocument
@@ -38,7 +40,7 @@ CONDITION_NAMES = ("record", "settings")
 TRANSFORM_NAMES = ("value", "record", "settings")
 ENABLED_NAMES = ("settings",)
 _SETTING_REF = re.compile(r"^\$\{settings\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\}$")
-_E = TypeVar("_E", Direction, WritePolicy, ConflictPolicy)
+_E = TypeVar("_E", Direction, WritePolicy, ConflictPolicy, FirstContactPolicy, UnmappedPolicy)
 
 
 def _choice(kind: type[_E], value: Any, default: _E) -> _E:
@@ -299,6 +301,9 @@ class _Builder:
             write=_choice(WritePolicy, data.get("write", "always"), WritePolicy.ALWAYS),
             conflict=_choice(ConflictPolicy, data["conflict"], ConflictPolicy.ERP_WINS) if "conflict" in data
             else None,
+            first_contact=_choice(FirstContactPolicy, data["first_contact"], FirstContactPolicy.HOLD)
+            if "first_contact" in data else None,
+            on_unmapped=_choice(UnmappedPolicy, data.get("on_unmapped", "hold"), UnmappedPolicy.HOLD),
             locations=_locations(at, "value", "default", "map", "map_reverse", "transform.to_erp",
                                  "transform.to_crm"),
         )
@@ -347,6 +352,7 @@ class _Builder:
             return None
         direction = Direction(data["direction"])
         conflict = _choice(ConflictPolicy, data.get("conflict"), ConflictPolicy.ERP_WINS)
+        first_contact = _choice(FirstContactPolicy, data.get("first_contact"), FirstContactPolicy.HOLD)
         enabled_at = top.get("enabled")
         conditions_at = top.get("conditions")
         create_conditions_at = top.get("create_conditions")
@@ -359,6 +365,8 @@ class _Builder:
                 direction = _choice(Direction, o["direction"], direction)
             if "conflict" in o:
                 conflict = _choice(ConflictPolicy, o["conflict"], conflict)
+            if "first_contact" in o:
+                first_contact = _choice(FirstContactPolicy, o["first_contact"], first_contact)
             if "conditions" in o:
                 conditions_at = override.child("conditions")
             if "create_conditions" in o:
@@ -395,6 +403,7 @@ class _Builder:
             parent=data.get("parent") if isinstance(data.get("parent"), str) else None,
             parent_key=parent_key,
             lines=tuple(line for line, _ in lines),
+            first_contact=first_contact,
             locations=MappingProxyType({**_locations(top, "crm", "erp", "parent"), **{
                 f"conditions.{side.value}": c.location() for side in Side
                 if conditions_at is not None and (c := conditions_at.get(side.value)) is not None}}),

@@ -54,6 +54,22 @@ class ConflictPolicy(StrEnum):
     SKIP = "skip"
 
 
+class FirstContactPolicy(StrEnum):
+    """Both records existed before they were linked and hold different values: who wins, or hold."""
+
+    CRM_WINS = "crm-wins"
+    ERP_WINS = "erp-wins"
+    HOLD = "hold"
+
+
+class UnmappedPolicy(StrEnum):
+    """A value the value map has no entry for: hold the field back, pass it through, or quarantine."""
+
+    HOLD = "hold"
+    PASS = "pass"
+    QUARANTINE = "quarantine"
+
+
 Reader = FieldPath | JmesExtractor
 
 
@@ -101,6 +117,8 @@ class FieldRule(_Located):
     default: Any = MISSING
     write: WritePolicy = WritePolicy.ALWAYS
     conflict: ConflictPolicy | None = None
+    first_contact: FirstContactPolicy | None = None
+    on_unmapped: UnmappedPolicy = UnmappedPolicy.HOLD
     locations: MappingProxyType[str, Location] = field(default_factory=_no_locations, compare=False)
 
     def side(self, side: Side) -> FieldSide | None:
@@ -166,6 +184,7 @@ class MappingRule(_Located):
     parent: str | None = None
     parent_key: KeyPair | None = None
     lines: tuple[LineRule, ...] = ()
+    first_contact: FirstContactPolicy = FirstContactPolicy.HOLD
     locations: MappingProxyType[str, Location] = field(default_factory=_no_locations, compare=False)
 
     def entity(self, side: Side) -> str:

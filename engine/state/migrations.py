@@ -100,6 +100,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: fields held back per link (a value missing from a map, a first-contact disagreement held for review)
+    """
+    ALTER TABLE links ADD COLUMN base_held TEXT;
+    CREATE INDEX links_held ON links (mapping) WHERE base_held IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

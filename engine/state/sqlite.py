@@ -101,6 +101,17 @@ class SqliteStateStore:
         """Close the connection (idempotent). An open transaction is rolled back by SQLite."""
         self._conn.close()
 
+    def scratch_copy(self) -> SqliteStateStore:
+        """An in-memory copy of this store to plan against: a plan runs exactly as a run would, writing its
+        links, bases and cursors here, and the copy is thrown away (``mapsync plan``, docs/sync.md)."""
+        copy = SqliteStateStore(MEMORY, now=self._now, backoff=self._backoff)
+        try:
+            self._conn.backup(copy._conn)
+        except sqlite3.Error as exc:
+            copy.close()
+            raise StateError(f"cannot copy {self._where} to plan against: {exc}") from exc
+        return copy
+
     def __enter__(self) -> SqliteStateStore:
         return self
 
@@ -162,11 +173,12 @@ class SqliteStateStore:
                 )
             stamp = self._stamp()
             if by_crm is None:
-                fields_json, lines_json = _encode_base(base or Base())
+                fields_json, lines_json, held_json = _encode_base(base or Base())
                 self._write(
-                    "INSERT INTO links (mapping, crm_id, erp_id, base_fields, base_lines, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (_text(mapping), _text(crm_id), _text(erp_id), fields_json, lines_json, stamp, stamp),
+                    "INSERT INTO links (mapping, crm_id, erp_id, base_fields, base_lines, base_held, created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (_text(mapping), _text(crm_id), _text(erp_id), fields_json, lines_json, held_json, stamp,
+                     stamp),
                 )
             elif base is not None:
                 self.set_base(mapping, crm_id, base)
@@ -202,12 +214,12 @@ class SqliteStateStore:
         return None if link is None else link.base
 
     def set_base(self, mapping: str, crm_id: str, base: Base) -> None:
-        fields_json, lines_json = _encode_base(base)
+        fields_json, lines_json, held_json = _encode_base(base)
         with self.transaction():
             cur = self._write(
-                "UPDATE links SET base_fields = ?, base_lines = ?, updated_at = ? "
+                "UPDATE links SET base_fields = ?, base_lines = ?, base_held = ?, updated_at = ? "
                 "WHERE mapping = ? AND crm_id = ?",
-                (fields_json, lines_json, self._stamp(), mapping, crm_id),
+                (fields_json, lines_json, held_json, self._stamp(), mapping, crm_id),
             )
             if cur.rowcount == 0:
                 raise UnknownLinkError(f"mapping {mapping!r}: crm id {crm_id!r} is not linked")
@@ -349,6 +361,14 @@ class SqliteStateStore:
         rows = self._conn.execute(sql + " ORDER BY mapping, side, record_id", params)
         return [_quarantine(row) for row in rows]
 
+    def held_links(self, mapping: str | None = None) -> list[Link]:
+        sql = "SELECT * FROM links WHERE base_held IS NOT NULL"
+        params: tuple[str, ...] = ()
+        if mapping is not None:
+            sql += " AND mapping = ?"
+            params = (mapping,)
+        return [_link(row) for row in self._conn.execute(sql + " ORDER BY mapping, crm_id", params)]
+
     # ------------------------------------------------------------------ runs
 
     def start_run(self) -> int:
@@ -483,6 +503,8 @@ class SqliteStateStore:
         pending = dict(
             conn.execute("SELECT mapping, count(*) FROM create_journal GROUP BY mapping").fetchall()
         )
+        held = dict(conn.execute(
+            "SELECT mapping, count(*) FROM links WHERE base_held IS NOT NULL GROUP BY mapping").fetchall())
         cursors: dict[str, dict[Side, str]] = {}
         for row in conn.execute("SELECT mapping, side, value FROM cursors ORDER BY mapping, side"):
             cursors.setdefault(row[0], {})[row[1]] = row[2]
@@ -500,6 +522,7 @@ class SqliteStateStore:
                     quarantined=sum(by_class.get(name, {}).values()),
                     quarantined_by_class=by_class.get(name, {}),
                     pending_creates=int(pending.get(name, 0)),
+                    held=int(held.get(name, 0)),
                 )
                 for name in names
             ),
@@ -567,13 +590,14 @@ def _dump(value: Any, what: str) -> str:
         raise StateError(f"{what} is not JSON-serialisable: {exc}") from exc
 
 
-def _encode_base(base: Base) -> tuple[str, str | None]:
+def _encode_base(base: Base) -> tuple[str, str | None, str | None]:
     fields = dict(base.fields)
     bad = [key for key in fields if not isinstance(key, str)]
     if bad:
         raise StateError(f"base field keys must be strings, got {bad!r}")
     lines = None if base.lines is None else _dump(list(base.lines), "base lines")
-    return _dump(fields, "base fields"), lines
+    held = _dump(dict(base.held), "held fields") if base.held else None
+    return _dump(fields, "base fields"), lines, held
 
 
 def _link(row: sqlite3.Row) -> Link:
@@ -582,7 +606,8 @@ def _link(row: sqlite3.Row) -> Link:
         mapping=row["mapping"],
         crm_id=row["crm_id"],
         erp_id=row["erp_id"],
-        base=Base(fields=json.loads(row["base_fields"]), lines=None if lines is None else json.loads(lines)),
+        base=Base(fields=json.loads(row["base_fields"]), lines=None if lines is None else json.loads(lines),
+                  held=json.loads(row["base_held"]) if row["base_held"] else {}),
         created_at=_parse(row["created_at"]),
         updated_at=_parse(row["updated_at"]),
     )

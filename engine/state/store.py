@@ -66,6 +66,7 @@ class Base:
 
     fields: dict[str, Any] = field(default_factory=dict)
     lines: list[dict[str, Any]] | None = None
+    held: dict[str, str] = field(default_factory=dict)  # rule key -> why its value was not brought over
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class MappingSummary:
     quarantined: int
     quarantined_by_class: dict[ErrorClass, int]
     pending_creates: int
+    held: int = 0  # links with fields held back
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,10 @@ class StateStore(Protocol):
 
         A nested block whose exception is caught by the enclosing block undoes only its own writes.
         """
+        ...
+
+    def scratch_copy(self) -> StateStore:
+        """A throwaway copy with the same contents, for planning: writes to it never reach this store."""
         ...
 
     def close(self) -> None:
@@ -246,6 +252,10 @@ class StateStore(Protocol):
         ...
 
     def list_quarantine(self, mapping: str | None = None) -> list[QuarantineEntry]: ...
+
+    def held_links(self, mapping: str | None = None) -> list[Link]:
+        """Links whose base holds fields back (``Base.held``), by mapping and crm id."""
+        ...
 
     # runs
     def start_run(self) -> int: ...

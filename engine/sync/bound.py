@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from connectors.catalogue import Catalogue, EntityCatalogue
 from engine.extractors import FieldPath
-from engine.ruleset import ConflictPolicy, FieldRule, LineRule, MappingRule, RuleSet, Side
+from engine.ruleset import ConflictPolicy, FieldRule, FirstContactPolicy, LineRule, MappingRule, RuleSet, Side
 
 SIDES = (Side.CRM, Side.ERP)  # iterating a tuple is cheaper than iterating the Enum, per record
 
@@ -38,6 +38,9 @@ class RuleGroup(Protocol):
     @property
     def conflict(self) -> ConflictPolicy: ...
 
+    @property
+    def first_contact(self) -> FirstContactPolicy: ...
+
 
 @dataclass(frozen=True)
 class BoundLines:
@@ -47,6 +50,7 @@ class BoundLines:
     rules: tuple[BoundRule, ...]
     entities: MappingProxyType[Side, EntityCatalogue]
     conflict: ConflictPolicy
+    first_contact: FirstContactPolicy = FirstContactPolicy.HOLD
 
     def entity(self, side: Side) -> EntityCatalogue:
         return self.entities[side]
@@ -67,6 +71,10 @@ class BoundMapping:
     @property
     def conflict(self) -> ConflictPolicy:
         return self.mapping.conflict
+
+    @property
+    def first_contact(self) -> FirstContactPolicy:
+        return self.mapping.first_contact
 
     def entity(self, side: Side) -> EntityCatalogue:
         return self.entities[side]
@@ -110,7 +118,7 @@ def bind(mapping: MappingRule, catalogues: dict[Side, Catalogue], settings: Mapp
         line_entities = {Side.CRM: _entity(catalogues[Side.CRM], line.crm_entity, line.name),
                          Side.ERP: _entity(catalogues[Side.ERP], collection.lines, line.name)}
         lines.append(BoundLines(line, bind_rules(line.fields, line_entities), MappingProxyType(line_entities),
-                                mapping.conflict))
+                                mapping.conflict, mapping.first_contact))
     return BoundMapping(mapping, bind_rules(mapping.fields, entities), MappingProxyType(entities), settings,
                         tuple(lines))
 

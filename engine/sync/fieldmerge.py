@@ -1,10 +1,22 @@
-"""Field-level three-way merge of one linked record pair, and the values of a record to create.
+"""Field-level three-way merge of one record pair, the values of a record to create, and the base after.
 
-Pure functions: records, the base and the bound rules in; planned field changes, conflicts and rule
-errors out. DESIGN.md section 4 lives here: a field changed on one side since the base flows to the
-other (if the rule's direction allows); the same field changed on both sides is a conflict resolved
-by the rule's or mapping's policy; a field absent from a record is no change at all (missing is not
-null); a value that already matches is not written (no echo).
+Pure functions: records, the base and the bound rules in; planned field changes, conflicts, held-back
+fields and rule errors out. The guarantees of docs/sync.md live here:
+
+- a rule writes only in its direction (``BoundRule.writes``), never as a blank unless the side it
+  flows from was blanked since the base;
+- with a base, a field flows only from a side that changed it since the base; the same field changed
+  on both sides is a conflict resolved by the rule's or mapping's policy;
+- without a base (first contact: two existing records just linked), an empty side is filled from the
+  other by the rule's direction and different values are decided by the first-contact policy
+  (``crm-wins``, ``erp-wins`` or ``hold`` for review);
+- after a create, only what the target assigned or altered itself flows back (``after_create``);
+- a value missing from a value map holds back that one field (or passes through, or quarantines the
+  record, by the rule's ``on_unmapped``); ``settled_base`` keeps such a field pending in the base;
+- the base records what both sides really hold (``settled_base``), so a lossy map's round trip
+  (A -> X -> B) is never written back as B;
+- a field absent from a record is no change at all (missing is not null); a value that already
+  matches is not written (no echo).
 """
 
 from __future__ import annotations
@@ -14,13 +26,17 @@ from typing import Any
 
 from engine.expressions import ExpressionError, as_record
 from engine.extractors import MISSING, FieldPath
-from engine.ruleset import ConflictPolicy, Side, WritePolicy
+from engine.ruleset import ConflictPolicy, FirstContactPolicy, Side, UnmappedPolicy, WritePolicy
 from engine.sync.bound import SIDES, BoundRule, RuleGroup
 from engine.sync.values import is_empty, normalise, same
 
 
 class RuleError(Exception):
     """A rule cannot produce a value for this record (expression failed, value too long, unmapped)."""
+
+
+class UnmappedValue(RuleError):
+    """A value the rule's value map has no entry for (``on_unmapped`` decides what happens)."""
 
 
 @dataclass(frozen=True)
@@ -44,11 +60,22 @@ class FieldConflict:
     resolution: str  # "crm-wins", "erp-wins" or "skip"
 
 
+@dataclass(frozen=True)
+class HeldField:
+    """A field not brought over this time, and why (a value the map lacks, a first-contact disagreement)."""
+
+    rule: str
+    target: Side  # the side the value would have gone to
+    reason: str
+    review: bool = False  # a first-contact disagreement held for review (not a missing map entry)
+
+
 @dataclass
 class MergeResult:
     changes: list[FieldChange] = field(default_factory=list)
     conflicts: list[FieldConflict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    held: list[HeldField] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # first-contact decisions, shown with the action
 
     def for_side(self, side: Side) -> list[FieldChange]:
         return [c for c in self.changes if c.target is side]
@@ -76,20 +103,29 @@ def read(br: BoundRule, side: Side, record: dict[str, Any] | None) -> Any:
     return normalise(fs.reader.get(record), br.type(side))
 
 
+def _mapped(vmap: Any, value: Any) -> Any:
+    if value in vmap:
+        return vmap[value]
+    if str(value) in vmap:
+        return vmap[str(value)]
+    return MISSING
+
+
 def convert(br: BoundRule, target: Side, value: Any, ctx: _Context) -> Any:
-    """The value to write to ``target`` for a value read on the other side (map, transform, type)."""
+    """The value to write to ``target`` for a value read on the other side (map, transform, type).
+
+    Raises ``UnmappedValue`` for a value the map lacks, unless the rule passes such values through."""
     if value is MISSING:
         return MISSING
     rule = br.rule
     vmap = rule.value_map_to(target)
     if vmap is not None and value is not None:
-        if value in vmap:
-            value = vmap[value]
-        elif str(value) in vmap:
-            value = vmap[str(value)]
-        else:
-            raise RuleError(f"rule {rule.key}: value {value!r} is not in the value map "
-                            f"({', '.join(map(repr, vmap))})")
+        mapped = _mapped(vmap, value)
+        if mapped is not MISSING:
+            value = mapped
+        elif rule.on_unmapped is not UnmappedPolicy.PASS:
+            raise UnmappedValue(f"rule {rule.key}: value {value!r} is not in the value map "
+                                f"({', '.join(map(repr, vmap))})")
     expr = rule.transform(target)
     if expr is not None:
         try:
@@ -97,6 +133,18 @@ def convert(br: BoundRule, target: Side, value: Any, ctx: _Context) -> Any:
         except ExpressionError as exc:
             raise RuleError(f"rule {rule.key}: {exc}") from exc
     return normalise(value, br.type(target))
+
+
+def _converted(br: BoundRule, target: Side, value: Any, ctx: _Context, result: MergeResult) -> Any:
+    """``convert``, with a value the map lacks held back (MISSING returned) or quarantining the record."""
+    try:
+        return convert(br, target, value, ctx)
+    except UnmappedValue as exc:
+        if br.rule.on_unmapped is UnmappedPolicy.QUARANTINE:
+            raise
+        result.held.append(HeldField(br.rule.key, target, f"{exc}; not written to {target.value} until the map "
+                                                         "covers it"))
+        return MISSING
 
 
 def _check_length(br: BoundRule, target: Side, value: Any) -> None:
@@ -116,9 +164,28 @@ def _winner(policy: ConflictPolicy, newer: Side | None) -> Side | None:
     return None
 
 
+def agree(br: BoundRule, crm: Any, erp: Any, ctx: _Context) -> bool:
+    """Whether two values say the same thing under the rule: equal once converted in a direction the rule
+    flows (a lossy map: ``Reseller`` agrees with ``COMPANY`` when Reseller maps to COMPANY)."""
+    values = {Side.CRM: crm, Side.ERP: erp}
+    if same(crm, erp) and not br.rule.value_map and not br.rule.to_erp and not br.rule.to_crm:
+        return True
+    for target in SIDES:
+        if not br.rule.direction.writes(target) and br.rule.direction.writes(target.other):
+            continue
+        try:
+            if same(convert(br, target, values[target.other], ctx), values[target]):
+                return True
+        except RuleError:
+            continue
+    return False
+
+
 def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict[str, Any] | None,
-          settings: dict[str, Any], newer: Side | None = None) -> MergeResult:
-    """Plan the field writes that bring a linked pair in step, given the base of the last sync."""
+          settings: dict[str, Any], newer: Side | None = None, held: dict[str, str] | None = None) -> MergeResult:
+    """Plan the field writes that bring a pair in step, given the base of the last sync (``None``: the two
+    records were just linked, first contact for every field). ``held``: the reasons of fields held for
+    review at an earlier first contact, reported again while neither side changes them."""
     ctx = _Context({Side.CRM: crm, Side.ERP: erp}, settings)
     result = MergeResult()
     for br in bound.rules:
@@ -129,30 +196,70 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
                 if br.writes[target] and rule.write is not WritePolicy.ON_CREATE:
                     _plan(br, target, normalise(rule.constant, br.type(target)), current[target], result)
             continue
-        agreed = (base or {}).get(rule.key)
-        changed = {
-            s: current[s] is not MISSING and (agreed is None or not same(current[s], agreed.get(s.value, MISSING)))
-            for s in SIDES
-        }
+        agreed = None if base is None else base.get(rule.key)
+        if agreed is None:
+            _first_contact(bound, br, current, ctx, result)
+            continue
+        changed = {s: current[s] is not MISSING and not same(current[s], agreed.get(s.value, MISSING)) for s in SIDES}
+        if not changed[Side.CRM] and not changed[Side.ERP]:
+            if held and rule.key in held and not agree(br, current[Side.CRM], current[Side.ERP], ctx):
+                result.held.append(HeldField(rule.key, Side.ERP, held[rule.key], review=True))
+            continue
         wants = {target: br.writes[target] and changed[target.other] for target in SIDES}
         if wants[Side.ERP] and wants[Side.CRM]:
-            if same(convert(br, Side.ERP, current[Side.CRM], ctx), current[Side.ERP]):
+            if agree(br, current[Side.CRM], current[Side.ERP], ctx):
                 continue  # both changed to the same value
             policy = rule.conflict or bound.conflict
             winner = _winner(policy, newer)
-            if agreed is not None:
-                result.conflicts.append(FieldConflict(
-                    rule.key, current[Side.CRM], current[Side.ERP], winner.value + "-wins" if winner else "skip"))
+            result.conflicts.append(FieldConflict(
+                rule.key, current[Side.CRM], current[Side.ERP], winner.value + "-wins" if winner else "skip"))
             if winner is None:
                 continue
             wants[winner] = False  # the winner's value flows to the other side
         for target in SIDES:
             if wants[target]:
-                new = convert(br, target, current[target.other], ctx)
-                if agreed is None and new is None:
-                    continue  # first contact: an empty value never wipes what the other side has
+                new = _converted(br, target, current[target.other], ctx, result)
                 _plan(br, target, new, current[target], result)
     return result
+
+
+def _first_contact(bound: RuleGroup, br: BoundRule, current: dict[Side, Any], ctx: _Context,
+                   result: MergeResult) -> None:
+    """Two existing records just linked (or a rule new to the link): fill an empty side by the rule's direction;
+    different values are decided by the first-contact policy."""
+    rule = br.rule
+    if current[Side.CRM] is MISSING or current[Side.ERP] is MISSING:
+        return  # a side not read: nothing to compare
+    empty = {s: is_empty(current[s]) for s in SIDES}
+    if empty[Side.CRM] and empty[Side.ERP]:
+        return
+    if empty[Side.CRM] or empty[Side.ERP]:
+        target = Side.CRM if empty[Side.CRM] else Side.ERP
+        if br.writes[target]:
+            new = _converted(br, target, current[target.other], ctx, result)
+            _plan(br, target, new, current[target], result)
+            if new is not MISSING and rule.write is not WritePolicy.ON_CREATE:
+                result.notes.append(f"first contact: {rule.key} empty in {target.value}, filled from "
+                                    f"{target.other.value}")
+        return
+    if agree(br, current[Side.CRM], current[Side.ERP], ctx):
+        return
+    policy = rule.first_contact or bound.first_contact
+    winner = {FirstContactPolicy.CRM_WINS: Side.CRM, FirstContactPolicy.ERP_WINS: Side.ERP}.get(policy)
+    if winner is not None and br.writes[winner.other] and rule.write is not WritePolicy.ON_CREATE:
+        new = _converted(br, winner.other, current[winner], ctx, result)
+        if new is not MISSING:
+            before = len(result.changes)
+            _plan(br, winner.other, new, current[winner.other], result)
+            if len(result.changes) > before:
+                result.notes.append(f"first contact: {rule.key} differs, {policy.value}")
+            return
+        return
+    why = (f"first_contact is {policy.value}" if winner is None
+           else f"first_contact {policy.value}, but the rule does not write to {winner.other.value}")
+    result.held.append(HeldField(
+        rule.key, Side.ERP, f"first contact: crm {current[Side.CRM]!r} and erp {current[Side.ERP]!r} differ; "
+        f"held for review ({why}); change either side to settle it", review=True))
 
 
 def _plan(br: BoundRule, target: Side, new: Any, old: Any, result: MergeResult) -> None:
@@ -169,33 +276,86 @@ def _plan(br: BoundRule, target: Side, new: Any, old: Any, result: MergeResult) 
     result.changes.append(FieldChange(rule.key, target, writer, None if old is MISSING else old, new))
 
 
-def values_for_create(bound: RuleGroup, target: Side, source: dict[str, Any],
-                      settings: dict[str, Any]) -> list[FieldChange]:
-    """The fields of a new ``target`` record made from a ``source`` record (constants and defaults included)."""
+def _default(br: BoundRule, target: Side) -> Any:
+    """A rule's default for ``target``, through the value map when it names a source value."""
+    default = br.rule.default
+    vmap = br.rule.value_map_to(target)
+    if vmap is not None:
+        mapped = _mapped(vmap, default)
+        if mapped is not MISSING:
+            default = mapped
+    return normalise(default, br.type(target))
+
+
+def values_for_create(bound: RuleGroup, target: Side, source: dict[str, Any], settings: dict[str, Any],
+                      held: list[HeldField] | None = None) -> list[FieldChange]:
+    """The fields of a new ``target`` record made from a ``source`` record (constants and defaults included).
+
+    A value the map lacks is left out and added to ``held`` (given ``on_unmapped: hold``); without a
+    ``held`` list to report it in, it is a rule error."""
     records: dict[Side, dict[str, Any] | None] = {target.other: source, target: None}
     ctx = _Context(records, settings)
     out: list[FieldChange] = []
+    collected = MergeResult()
     for br in bound.rules:
         rule = br.rule
         if not br.writes[target]:
             continue
         if rule.constant is not MISSING:
             value = normalise(rule.constant, br.type(target))
-        else:
+        elif held is None:
             value = convert(br, target, read(br, target.other, source), ctx)
+        else:
+            value = _converted(br, target, read(br, target.other, source), ctx, collected)
+            if collected.held and collected.held[-1].rule == rule.key:
+                continue  # held back: no default in its place
         if (value is MISSING or value is None) and rule.default is not MISSING:
-            value = normalise(rule.default, br.type(target))
+            value = _default(br, target)
         if value is MISSING or value is None:
             continue
         _check_length(br, target, value)
         writer = rule.side(target).writer  # type: ignore[union-attr]
         assert writer is not None
         out.append(FieldChange(rule.key, target, writer, None, value))
+    if held is not None:
+        held.extend(collected.held)
     return out
 
 
+def after_create(bound: RuleGroup, source: Side, record: dict[str, Any], sent: list[FieldChange],
+                 created: dict[str, Any], settings: dict[str, Any],
+                 held: tuple[HeldField, ...] | list[HeldField] = ()) -> MergeResult:
+    """What flows back to ``source`` once its record was created on the other side as ``created``: only the
+    values the target assigned where the source has none (a customer number) or altered itself (a value it
+    normalised). A value the engine sent that comes back as sent is never written back, not even through a
+    lossy map; a field held back (its value missing from the map) is never overwritten by the target's
+    default."""
+    target = source.other
+    sent_values = {c.rule: c.new for c in sent if c.target is target}
+    held_rules = {h.rule for h in held}
+    ctx = _Context({source: record, target: created}, settings)
+    result = MergeResult()
+    for br in bound.rules:
+        rule = br.rule
+        if not br.writes[source] or rule.constant is not MISSING:
+            continue
+        got = read(br, target, created)
+        if got is MISSING or got is None:
+            continue
+        if rule.key in held_rules:
+            continue
+        if rule.key in sent_values:
+            if same(normalise(sent_values[rule.key], br.type(target)), got):
+                continue
+        elif not is_empty(read(br, source, record)):
+            continue  # not sent, and the source has a value of its own: the target's default does not replace it
+        new = _converted(br, source, got, ctx, result)
+        _plan(br, source, new, read(br, source, record), result)
+    return result
+
+
 def base_of(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any]) -> dict[str, Any]:
-    """The agreed values of a pair now in step, per rule (the merge base stored with the link)."""
+    """The values both sides hold now, per rule (the merge base stored with the link)."""
     base: dict[str, Any] = {}
     for br in bound.rules:
         if br.rule.constant is not MISSING:
@@ -209,14 +369,27 @@ def base_of(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any]) -> dict[
     return base
 
 
-def one_sided_base(bound: RuleGroup, side: Side, record: dict[str, Any]) -> dict[str, Any]:
-    """A base in which only ``side``'s current values are agreed: merging a record just created on the
-    other side against it sends back only what the target itself assigned (a customer number)."""
-    base: dict[str, Any] = {}
-    for br in bound.rules:
-        value = read(br, side, record)
-        base[br.rule.key] = {} if value is MISSING else {side.value: value}
-    return base
+def settled_base(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], previous: dict[str, Any] | None,
+                 held: list[HeldField], *, created: Side | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The base to store after a record was brought in step, and the reasons of the fields held back.
+
+    The base holds what both sides really hold, except for a field held back because the map lacks its
+    value: it stays pending, so it flows once the map covers it. After an update its previous entry is
+    kept; after a create (into ``created``) only the created side's value is recorded, so the source's
+    value reads as a change; on first contact the field has no entry, so it is first contact again."""
+    fields = base_of(bound, crm, erp)
+    reasons: dict[str, str] = {}
+    for h in held:
+        reasons[h.rule] = h.reason
+        if h.review:
+            continue  # both values are recorded as they are; a change on either side settles it
+        if previous is not None and h.rule in previous:
+            fields[h.rule] = previous[h.rule]
+        elif created is not None:
+            fields[h.rule] = {k: v for k, v in fields.get(h.rule, {}).items() if k == created.value}
+        else:
+            fields.pop(h.rule, None)
+    return fields, reasons
 
 
 def nested(changes: list[FieldChange]) -> dict[str, Any]:

@@ -27,11 +27,12 @@ from engine.state.store import ErrorClass, RunStatus
 from engine.sync.bound import BoundMapping, bind_ruleset
 from engine.sync.fieldmerge import (
     FieldChange,
+    HeldField,
     RuleError,
-    base_of,
+    after_create,
     merge,
     nested,
-    one_sided_base,
+    settled_base,
     values_for_create,
 )
 from engine.sync.lineio import LineIO
@@ -168,6 +169,17 @@ class SyncPass:
                 fetched = self.connectors[side].get(mapping.entity(side), entry.record_id)
                 if fetched is not None:
                     by_id.setdefault(side, {})[entry.record_id] = _Work(side, fetched, entry.record_id, False)
+            # linked records with fields held back: merged again each pass, so they flow once the rules allow
+            side = Side.CRM if mapping.direction.writes(Side.ERP) else Side.ERP
+            for held_link in self.store.held_links(mapping.name):
+                record_id = held_link.crm_id if side is Side.CRM else held_link.erp_id
+                partner_id = held_link.erp_id if side is Side.CRM else held_link.crm_id
+                if record_id in by_id.get(side, {}) or partner_id in \
+                        by_id.get(side.other, {}):
+                    continue
+                fetched = self.connectors[side].get(mapping.entity(side), record_id)
+                if fetched is not None:
+                    by_id.setdefault(side, {})[record_id] = _Work(side, fetched, record_id, False)
         items: list[tuple[_Work, _Work | None]] = []
         paired: set[str] = set()
         for item in by_id.get(Side.CRM, {}).values():
@@ -248,7 +260,8 @@ class SyncPass:
     def _create(self, bound: BoundMapping, item: _Work, ids: dict[Side, str]) -> Action:
         mapping = bound.mapping
         source, target = item.side, item.side.other
-        values = values_for_create(bound, target, item.record, self.settings)
+        held: list[HeldField] = []
+        values = values_for_create(bound, target, item.record, self.settings, held)
         parent = self.matcher.parent_value(bound, source, item.record)
         if parent is not None:
             values.append(FieldChange("parent", target, parent[0], None, parent[1]))  # parent[0]: a FieldPath
@@ -264,7 +277,8 @@ class SyncPass:
         if not self.apply:
             return Action("create", target.value, ids.get(Side.CRM), ids.get(Side.ERP), changes,
                           f"new {mapping.entity(source)} {item.record_id}, no match by "
-                          + (", ".join(k.side(target).name for k in mapping.match) or "key"))
+                          + (", ".join(k.side(target).name for k in mapping.match) or "key"),
+                          {h.rule: h.reason for h in held})
         keys = {k.side(target).name: k.side(source).get(item.record) for k in mapping.match}
         keys = {k: v for k, v in keys.items() if v is not MISSING and not is_empty(v)}
         # Journalled before sending: the keys to look the record up by, and (for records with no key value
@@ -278,7 +292,7 @@ class SyncPass:
         ids[target] = target_id
         crm, erp = (item.record, created) if source is Side.CRM else (created, item.record)
         # What the target assigned itself (a customer number) flows back to the source at once.
-        back = merge(bound, crm, erp, one_sided_base(bound, source, item.record), self.settings).for_side(source)
+        back = after_create(bound, source, item.record, values, created, self.settings, held).changes
         if back:
             updated = self.connectors[source].update(mapping.entity(source), item.record_id, nested(back))
             crm, erp = (updated, created) if source is Side.CRM else (created, updated)
@@ -290,21 +304,23 @@ class SyncPass:
             line_base = self.lines.lines_for_new_crm(bound, target_id, item.record)
         with self.store.transaction():
             self.store.link(mapping.name, ids[Side.CRM], ids[Side.ERP])
+            fields, held_reasons = settled_base(bound, crm, erp, None, held, created=target)
             self.store.set_base(mapping.name, ids[Side.CRM],
-                                Base(fields=base_of(bound, crm, erp), lines=line_base or None))
+                                Base(fields=fields, lines=line_base or None, held=held_reasons))
             self.store.resolve_create(journal_id)
             self._audit(mapping.name, target, target_id, "create", [v for v in values if v.target is target])
             self._audit(mapping.name, source, item.record_id, "update", [v for v in values if v.target is source])
             self.store.release(mapping.name, source.value, item.record_id)
         self._linked(mapping.name, ids)
         return Action("create", target.value, ids[Side.CRM], ids[Side.ERP], changes,
-                      f"new {mapping.entity(source)} {item.record_id}")
+                      f"new {mapping.entity(source)} {item.record_id}", held_reasons)
 
     def _update(self, bound: BoundMapping, item: _Work, target_record: Record, ids: dict[Side, str],
                 base: Base | None, newer: Side | None, kind: str) -> Action:
         mapping = bound.mapping
         records = {item.side: item.record, item.side.other: target_record}
-        result = merge(bound, records[Side.CRM], records[Side.ERP], base.fields if base else None, self.settings, newer)
+        result = merge(bound, records[Side.CRM], records[Side.ERP], base.fields if base else None, self.settings, newer,
+                       base.held if base else None)
         changes = result.changes
         skipped: list[str] = []
         locked = bound.entity(Side.ERP).locked_reason(records[Side.ERP])
@@ -319,8 +335,10 @@ class SyncPass:
         conflicts = [*result.conflicts, *(c for p in line_plans for c in p.conflicts)]
         reasons = [*(f"conflict on {c.rule}: crm {c.crm_value!r} vs erp {c.erp_value!r}, {c.resolution}"
                      for c in conflicts), *skipped]
+        reasons.extend(result.notes)
         if kind == "link":
             reasons.insert(0, "matched an existing record")
+        held = {h.rule: h.reason for h in result.held}
         report_changes = _changes_dict(changes)
         for plan in line_plans:
             report_changes.update(plan.report())
@@ -328,7 +346,7 @@ class SyncPass:
         targets |= {Side.ERP for p in line_plans if p.erp_rows is not None}
         targets |= {Side.CRM for p in line_plans if p.crm_changed}
         if not self.apply:
-            return self._outcome(kind, report_changes, ids, conflicts, reasons, targets)
+            return self._outcome(kind, report_changes, ids, conflicts, reasons, targets, held)
         final = dict(records)
         erp_payload = {**nested([c for c in changes if c.target is Side.ERP]), **self.lines.erp_payload(line_plans)}
         if erp_payload:
@@ -341,7 +359,8 @@ class SyncPass:
             finals = self.lines.apply_crm(plan, ids[Side.CRM])
             line_base.extend(self.lines.base_after(plan, finals, final[Side.ERP]))
         with self.store.transaction():
-            fields = base_of(bound, final[Side.CRM], final[Side.ERP])
+            fields, held_reasons = settled_base(bound, final[Side.CRM], final[Side.ERP], base.fields if base else None,
+                                           result.held)
             held_back = bool(skipped) or any(c.resolution == "skip" for c in result.conflicts)
             if base is not None and held_back:
                 # What was not brought in step keeps its old base, so it is reported again next pass.
@@ -357,13 +376,14 @@ class SyncPass:
                 self.store.link(mapping.name, ids[Side.CRM], ids[Side.ERP])
                 self.store.record_audit(run_id=self._run(), mapping=mapping.name, target=item.side.other.value,
                                         record_id=ids[item.side.other], action="link")
-            self.store.set_base(mapping.name, ids[Side.CRM], Base(fields=fields, lines=lines_base or None))
+            self.store.set_base(mapping.name, ids[Side.CRM],
+                                Base(fields=fields, lines=lines_base or None, held=held_reasons))
             self.store.release(mapping.name, item.side.value, item.record_id)
-        return self._outcome(kind, report_changes, ids, conflicts, reasons, targets)
+        return self._outcome(kind, report_changes, ids, conflicts, reasons, targets, held)
 
     @staticmethod
     def _outcome(kind: str, changes: dict[str, dict[str, Any]], ids: dict[Side, str], conflicts: list[Any],
-                 reasons: list[str], targets: set[Side]) -> Action:
+                 reasons: list[str], targets: set[Side], held: dict[str, str]) -> Action:
         if conflicts:
             action = "conflict"
         elif kind == "link":
@@ -375,7 +395,7 @@ class SyncPass:
         else:
             action = "unchanged"
         target = "both" if len(targets) == 2 else (next(iter(targets)).value if targets else None)
-        return Action(action, target, ids.get(Side.CRM), ids.get(Side.ERP), changes, "; ".join(reasons))
+        return Action(action, target, ids.get(Side.CRM), ids.get(Side.ERP), changes, "; ".join(reasons), held)
 
     def _linked(self, mapping: str, ids: dict[Side, str]) -> None:
         for side, record_id in ids.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTED = ("created", "updated", "unchanged", "skipped", "conflicts", "quarantined")
+COUNTED = ("created", "updated", "unchanged", "skipped", "conflicts", "quarantined", "held")
 _COUNTER = {"create": "created", "update": "updated", "link": "updated", "unchanged": "unchanged",
             "skip": "skipped", "conflict": "conflicts", "quarantine": "quarantined"}
 
@@ -24,10 +24,11 @@ class Action:
     erp_id: str | None
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     reason: str = ""
+    held: dict[str, str] = field(default_factory=dict)  # rule -> why its value was not brought over
 
     def as_dict(self) -> dict[str, Any]:
         return {"action": self.action, "target": self.target, "crm_id": self.crm_id, "erp_id": self.erp_id,
-                "changes": self.changes, "reason": self.reason}
+                "changes": self.changes, "reason": self.reason, "held": self.held}
 
 
 @dataclass
@@ -39,7 +40,9 @@ class MappingReport:
 
     def add(self, action: Action) -> None:
         self.counts[_COUNTER[action.action]] += 1
-        if action.action != "unchanged":
+        if action.held:
+            self.counts["held"] += 1
+        if action.action != "unchanged" or action.held:
             self.actions.append(action)
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,7 +78,8 @@ class PassReport:
 
 
 def render_text(report: PassReport, *, max_actions: int = 20) -> str:
-    """A readable summary: counts per mapping and the first actions with their field changes."""
+    """A readable summary: counts per mapping and the first actions with every field change and held field
+    (what is left out is counted: "... and N more")."""
     verb = "Ran" if report.applied else "Plan for"
     lines = [f"{verb} rule set {report.ruleset}" + (f" (run {report.run_id})" if report.run_id else "")]
     if report.fatal:
@@ -88,8 +92,10 @@ def render_text(report: PassReport, *, max_actions: int = 20) -> str:
             ids = f"crm {action.crm_id or '-'} / erp {action.erp_id or '-'}"
             target = f" {action.target}" if action.target else ""
             lines.append(f"    {action.action}{target} [{ids}]" + (f": {action.reason}" if action.reason else ""))
-            for name, change in list(action.changes.items())[:8]:
+            for name, change in action.changes.items():
                 lines.append(f"        {name}: {change['old']!r} -> {change['new']!r}")
+            for rule, why in action.held.items():
+                lines.append(f"        held {rule}: {why}")
         if len(shown) > max_actions:
             lines.append(f"    ... and {len(shown) - max_actions} more")
         skips: dict[str, list[str]] = {}

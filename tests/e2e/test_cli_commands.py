@@ -48,12 +48,25 @@ def test_plan_then_run_then_status(env: Sandbox, tmp_path: Path, capsys: pytest.
 
 
 def test_run_with_quarantined_records_exits_3(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    (custom / "ruleset.yaml").write_text(f"""name: custom
+extends: {FORTNOX}
+overrides:
+  customers:
+    fields:
+      - name: visiting-country
+        crm: OrganisationCountry
+        erp: VisitingCountryCode
+        map: {{Sweden: SE}}
+        on_unmapped: quarantine
+""", encoding="utf-8")
     env.simulators["webcrm"].backend.create("organisation", {
         "OrganisationName": "Atlantis", "OrganisationType": "Customer", "OrganisationExtraCustom1": "1",
         "OrganisationCountry": "Atlantis"})
-    assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite")]) == 3
+    assert main(["run", str(custom), "--state", str(tmp_path / "s.sqlite")]) == 3
     assert main(["status", "--state", str(tmp_path / "s.sqlite")]) == 0
-    assert "Atlantis" in capsys.readouterr().out
+    assert "'Atlantis' is not in the value map" in capsys.readouterr().out
 
 
 def test_refused_credentials_are_fatal(env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

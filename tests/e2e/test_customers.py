@@ -166,9 +166,19 @@ def test_rejected_record_is_quarantined_then_synced_after_fix(world: E2E, erp: E
     assert world.store.list_quarantine() == []
 
 
-def test_value_outside_the_value_map_is_a_rule_error_in_quarantine(world: E2E) -> None:
-    bad = org(world, "Atlantis AB", "1001", OrganisationCountry="Atlantis")
+def test_value_outside_the_value_map_holds_back_that_field_only(world: E2E, erp: ErpShape) -> None:
+    held = org(world, "Atlantis AB", "1001", OrganisationCountry="Atlantis", OrganisationTelephone="+46 1")
     report = world.run()
-    assert report.total("quarantined") == 1
-    [entry] = world.store.list_quarantine()
-    assert entry.record_id == bad and entry.error_class == "rule" and "Atlantis" in entry.reason
+    assert report.total("quarantined") == 0 and report.total("held") == 1
+    action = next(a for a in report.mappings[0].actions if a.crm_id == held)
+    [(rule, why)] = action.held.items()
+    assert action.action == "create" and "country" in rule and "'Atlantis' is not in the value map" in why
+    [created] = customers(world, erp)
+    assert erp.phone.get(created) == "+46 1"  # the rest of the record synced
+    [link] = world.store.held_links()
+    assert rule in link.base.held
+    # a new phone still flows; the country stays held back and reported
+    world.crm.update("organisation", held, {"OrganisationTelephone": "+46 2"})
+    report = world.run()
+    assert erp.phone.get(customers(world, erp)[0]) == "+46 2"
+    assert report.total("held") == 1
