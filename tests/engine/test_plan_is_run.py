@@ -1,0 +1,69 @@
+"""``plan`` is ``run``: the plan made just before a pass lists exactly what the pass then does (fake connectors).
+
+Both run the same code (the plan against dry-run connectors and a scratch copy of the state store), so
+creates, updates per field and side, links, write-backs after creates and children synced because their
+parent was linked in the same pass all appear in both, and nothing is capped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.state import SqliteStateStore
+from engine.sync.report import PassReport, render_text
+from tests.engine.conftest import World, fortnox_ruleset
+
+
+def _placeholder(value: Any) -> bool:
+    return (isinstance(value, str) and value.startswith("new-")) or (isinstance(value, int) and value < 0)
+
+
+def outline(report: PassReport) -> list[tuple[Any, ...]]:
+    """Actions without the ids of records created in the pass (a plan shows placeholders for them)."""
+    out: list[tuple[Any, ...]] = []
+    ids = {str(i) for m in report.mappings for a in m.actions if a.action == "create" for i in (a.crm_id, a.erp_id)}
+    for mapping in report.mappings:
+        for action in mapping.actions:
+            changes = {name: (c["old"], "<new id>" if _placeholder(c["new"]) or str(c["new"]) in ids else c["new"])
+                       for name, c in action.changes.items()}
+            out.append((mapping.name, action.action, action.target, sorted(changes.items(), key=str),
+                        sorted(action.held)))
+        out.append((mapping.name, dict(mapping.counts)))
+    return out
+
+
+def test_plan_shows_write_backs_and_children_of_parents_linked_in_the_same_pass(store: SqliteStateStore,
+                                                                                tmp_path: Path) -> None:
+    world = World(store, fortnox_ruleset(tmp_path, customer_number_owner="erp"))
+    org = world.crm.seed("organisation", {"OrganisationName": "Acme", "OrganisationType": "Customer"})
+    world.crm.seed("delivery", {"DeliveryOrganisationId": org["OrganisationId"], "DeliveryDescription": "Order 1",
+                                "DeliveryStatus": "Order"})
+    before = (len(world.crm.writes()), len(world.erp.writes()))
+    plan = world.run(apply=False)
+    assert (len(world.crm.writes()), len(world.erp.writes())) == before  # the plan wrote nothing
+    assert store.count_links("customers") == 0 and store.last_run() is None
+    run = world.run()
+    assert outline(plan) == outline(run)
+    created = next(a for a in plan.mappings[0].actions if a.action == "create")
+    assert "OrganisationExtraCustom1" in created.changes  # the number Fortnox assigns, written back
+    orders = next(m for m in plan.mappings if m.name == "deliveries-orders")
+    assert orders.counts["created"] == 1  # the delivery follows its organisation, in the plan as in the run
+
+
+def test_plan_equals_run_on_updates_and_the_text_report_is_never_cut_silently(world: World) -> None:
+    for number in range(30):
+        world.crm.seed("organisation", {"OrganisationName": f"Org {number}", "OrganisationType": "Customer",
+                                        "OrganisationExtraCustom1": str(100 + number)})
+    world.run()
+    for org in world.crm.all("organisation"):
+        world.crm.edit("organisation", str(org["OrganisationId"]), OrganisationName=org["OrganisationName"] + " AB",
+                       OrganisationTelephone="1", OrganisationWww="w", OrganisationCity="c", OrganisationAddress="a",
+                       OrganisationPostCode="p", OrganisationVatNumber="v", OrganisationExtraCustom2="o",
+                       OrganisationExtraCustom5="i", OrganisationExtraCustom6="z")
+    plan = world.run(apply=False)
+    run = world.run()
+    assert outline(plan) == outline(run)
+    text = render_text(plan)
+    assert "ZipCode" in text and "VATNumber" in text  # every field of an action shown, not the first 8
+    assert "... and 10 more" in text
