@@ -22,6 +22,7 @@ from engine.ruleset.model import (
     FieldRule,
     FieldSide,
     FirstContactPolicy,
+    Guardrails,
     KeyPair,
     LineRule,
     MappingRule,
@@ -39,6 +40,7 @@ __all__ = [
     "FieldRule",
     "FieldSide",
     "FirstContactPolicy",
+    "Guardrails",
     "KeyPair",
     "LineRule",
     "LoadResult",
@@ -123,6 +125,7 @@ def load_ruleset(folder: Path | str, environ: Mapping[str, str] | None = None, *
             settings=MappingProxyType(dict(freeze(comp.raw.settings))),
             mappings=mappings,
             files=tuple(comp.raw.files),
+            guardrails=Guardrails.from_dict(comp.raw.guardrails),
         )
     return LoadResult(ruleset, diags, list(dict.fromkeys(comp.raw.files)))
 

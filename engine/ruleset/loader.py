@@ -63,6 +63,7 @@ class RawRuleSet:
     description: str = ""
     systems: dict[str, RawSystem] = field(default_factory=lambda: {"crm": RawSystem(), "erp": RawSystem()})
     settings: dict[str, Any] = field(default_factory=dict)
+    guardrails: dict[str, Any] = field(default_factory=dict)
     mappings: dict[str, SourceDocument] = field(default_factory=dict)
     overrides: dict[str, list[Located]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
@@ -151,6 +152,7 @@ def load_raw(folder: Path, _stack: tuple[Path, ...] = ()) -> RawRuleSet:
                 raw.files.extend(parent.files)
                 raw.name, raw.description = parent.name, parent.description
                 raw.systems, raw.settings = parent.systems, parent.settings
+                raw.guardrails = parent.guardrails
                 raw.mappings, raw.overrides = parent.mappings, parent.overrides
     _apply_level(raw, top)
     return raw
@@ -181,6 +183,9 @@ def _apply_level(raw: RawRuleSet, top: Located) -> None:
     settings = data.get("settings")
     if isinstance(settings, dict):
         raw.settings = _deep_merge(raw.settings, settings)
+    guardrails = data.get("guardrails")
+    if isinstance(guardrails, dict):
+        raw.guardrails = {**raw.guardrails, **guardrails}
     mappings = top.get("mappings")
     if mappings is not None and isinstance(mappings.value, list):
         _read_mappings(raw, mappings)

@@ -216,6 +216,27 @@ class SystemConfig:
 
 
 @dataclass(frozen=True)
+class Guardrails:
+    """What one pass may change in a mapping before a run stops and asks for ``--force`` (docs/sync.md)."""
+
+    max_update_share: float = 0.25  # of the mapping's linked records
+    min_updates_for_share: int = 20  # the share counts only beyond this many updates
+    max_blanked: int = 10  # records in which one field is blanked
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Guardrails:
+        default = cls()
+
+        def number(name: str, kind: type) -> Any:
+            value = data.get(name)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            return kind(value) if ok else getattr(default, name)
+
+        return cls(number("max_update_share", float), number("min_updates_for_share", int),
+                   number("max_blanked", int))
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """A compiled rule set; mappings ordered parents first."""
 
@@ -227,6 +248,7 @@ class RuleSet:
     settings: MappingProxyType[str, Any]
     mappings: tuple[MappingRule, ...]
     files: tuple[str, ...]
+    guardrails: Guardrails = field(default_factory=Guardrails)
 
     def system(self, side: Side) -> SystemConfig:
         return self.crm if side is Side.CRM else self.erp

@@ -58,6 +58,7 @@ class Matcher:
         self.connectors = connectors
         self.store = store
         self.complete: dict[Side, KeyIndex] = {}
+        self.claimed: set[tuple[Side, str]] = set()  # records already paired in this pass, not yet linked
 
     def match(self, bound: BoundMapping, source: Side, record: Record) -> Record | None:
         """The unlinked record on the other side that the match keys point to, if exactly one."""
@@ -72,7 +73,8 @@ class Matcher:
             candidates = (index.find(key.side(target), value) if index is not None
                           else self.connectors[target].find(entity, key.side(target).name, value))
             free = [c for c in candidates
-                    if link_of(self.store, mapping.name, target, self.connectors[target].record_id(entity, c)) is None]
+                    if (target, rid := self.connectors[target].record_id(entity, c)) not in self.claimed
+                    and link_of(self.store, mapping.name, target, rid) is None]
             if len(free) > 1:
                 raise RuleError(f"{len(free)} {target.value} records have {key.side(target).name} = {value!r}; "
                                 "cannot tell which one to link")

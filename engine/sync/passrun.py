@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, FatalError, RejectedError, TransientError
+from connectors.base import Connector, ConnectorError, FatalError, TransientError
 from connectors.catalogue import Catalogue
 from engine.expressions import ExpressionError, as_record
 from engine.ruleset import RuleSet, Side
@@ -29,9 +29,10 @@ from engine.state import Base, StateStore
 from engine.state.store import ErrorClass, RunStatus
 from engine.sync.apply import Applier
 from engine.sync.bound import BoundMapping, bind_ruleset
-from engine.sync.decide import Kind, action_of, decide_create, decide_update
+from engine.sync.decide import Kind, RecordPlan, action_of, decide_create, decide_update
 from engine.sync.dryrun import DryRunConnector
 from engine.sync.fieldmerge import RuleError
+from engine.sync.guardrails import check_guardrails
 from engine.sync.lineio import LineIO, LineSource
 from engine.sync.matching import KeyIndex, Matcher, SkipRecord, link_of
 from engine.sync.reconcile import reconcile_journal
@@ -49,13 +50,18 @@ class _Work:
     in_batch: bool = True
 
 
+class GuardrailStop(Exception):
+    """A mapping's plans go beyond the rule set's guardrails: the run stops before writing it."""
+
+
 class SyncPass:
     """Runs (or plans) one pass. Connectors and the store are given; the pass owns neither."""
 
     def __init__(self, ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
-                 store: StateStore, *, apply: bool, progress: Progress | None = None) -> None:
+                 store: StateStore, *, apply: bool, progress: Progress | None = None, force: bool = False) -> None:
         self.ruleset = ruleset
         self.apply = apply
+        self.force = force  # go beyond the guardrails
         if not apply:  # plan: the same pass against dry-run connectors and a scratch copy of the store
             connectors = {side: DryRunConnector(c, catalogues[side]) for side, c in connectors.items()}
             store = store.scratch_copy()
@@ -91,6 +97,8 @@ class SyncPass:
             # retries): nothing more can be done in this pass. Cursors of the failed mapping stay put.
             kind = "" if isinstance(exc, FatalError) else f"{type(exc).__name__}: "
             report.fatal = f"{kind}{exc}"
+        except GuardrailStop as stop:
+            report.fatal = str(stop)
         report.seconds = time.monotonic() - started
         status: RunStatus = "fatal" if report.fatal else ("quarantined" if report.total("quarantined") else "ok")
         summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
@@ -117,15 +125,32 @@ class SyncPass:
             else:  # children of parents linked earlier in this pass, unchanged since they were skipped
                 batches[side].extend(self._children_of_new_parents(bound, side))
         work = self._work_items(bound, batches)
-        total = len(work)
-        handled: set[tuple[Side, str]] = set()  # records this pass already brought in step
+        # Decide every record first (reads only), then check the guardrails, then apply: a mass change stops
+        # before anything of this mapping is written.
+        decided: list[tuple[_Work, dict[Side, str], RecordPlan | Action]] = []
+        handled: set[tuple[Side, str]] = set()  # records already decided this pass
+        self.matcher.claimed = set()  # records a plan of this pass pairs (links or creates): not free to match
         for index, (item, other) in enumerate(work, 1):
             if self.progress:
-                self.progress(mapping.name, index, total)
+                self.progress(mapping.name, index, 2 * len(work))
             if (item.side, item.record_id) in handled:
-                continue  # linked earlier in this pass: the copy read before that is stale
-            ids = self._record(bound, item, other, report)
+                continue  # its pair was decided already: the copy read before that is stale
+            ids = {item.side: item.record_id}
+            outcome = self._decide(bound, item, other, ids)
+            decided.append((item, ids, outcome))
             handled.update((side, rid) for side, rid in ids.items())
+            if isinstance(outcome, RecordPlan):
+                self.matcher.claimed.update((side, rid) for side, rid in ids.items())
+        plans = [outcome for _, _, outcome in decided if isinstance(outcome, RecordPlan)]
+        stop = check_guardrails(self.ruleset.guardrails, mapping.name, self.store.count_links(mapping.name), plans)
+        if stop is not None:
+            if self.apply and not self.force:
+                raise GuardrailStop(stop)
+            report.warnings.append(stop + (" (forced)" if self.apply else " (a run stops here without --force)"))
+        for index, (item, ids, outcome) in enumerate(decided, len(work)):
+            if self.progress:
+                self.progress(mapping.name, index, 2 * len(work))
+            report.add(outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome))
         for side, cursor in cursors.items():
             self.store.set_cursor(mapping.name, side.value, cursor)
 
@@ -187,27 +212,36 @@ class SyncPass:
         return items
 
     # -- one record ----------------------------------------------------------------------------------
-    def _record(self, bound: BoundMapping, item: _Work, other: _Work | None,
-                report: MappingReport) -> dict[Side, str]:
-        """Decide and apply one record's outcome; returns the ids of the pair it concerned."""
-        mapping = bound.mapping
-        ids = {item.side: item.record_id}
+    def _decide(self, bound: BoundMapping, item: _Work, other: _Work | None,
+                ids: dict[Side, str]) -> RecordPlan | Action:
+        """Gather and decide one record's outcome: a plan to apply, or a skip or quarantine right away."""
         try:
-            action = self._decide_and_apply(bound, item, other, ids)
+            return self._gather_and_decide(bound, item, other, ids)
         except SkipRecord as skip:
-            action = Action("skip", None, ids.get(Side.CRM), ids.get(Side.ERP), reason=str(skip))
+            return Action("skip", None, ids.get(Side.CRM), ids.get(Side.ERP), reason=str(skip))
         except FatalError:
             raise
         except (ConnectorError, RuleError, ExpressionError) as exc:
-            error_class: ErrorClass = "rule" if isinstance(exc, RuleError | ExpressionError) else (
-                "transient" if isinstance(exc, TransientError) else "rejected")
-            if isinstance(exc, RejectedError | TransientError | RuleError | ExpressionError):
-                self.store.quarantine(mapping.name, item.side.value, item.record_id, error_class, str(exc),
-                                      self._run())
-            action = Action("quarantine", None, ids.get(Side.CRM), ids.get(Side.ERP),
-                            reason=f"{error_class}: {exc}")
-        report.add(action)
-        return ids
+            return self._quarantine(bound, item, ids, exc)
+
+    def _apply(self, bound: BoundMapping, item: _Work, ids: dict[Side, str], plan: RecordPlan) -> Action:
+        try:
+            if plan.kind == "create":
+                created, back = self.applier.create(plan)
+                ids.update(created)
+                return action_of(plan, ids, back)
+            self.applier.update(plan)
+            return action_of(plan, ids)
+        except FatalError:
+            raise
+        except (ConnectorError, RuleError, ExpressionError) as exc:
+            return self._quarantine(bound, item, ids, exc)
+
+    def _quarantine(self, bound: BoundMapping, item: _Work, ids: dict[Side, str], exc: Exception) -> Action:
+        error_class: ErrorClass = "rule" if isinstance(exc, RuleError | ExpressionError) else (
+            "transient" if isinstance(exc, TransientError) else "rejected")
+        self.store.quarantine(bound.mapping.name, item.side.value, item.record_id, error_class, str(exc), self._run())
+        return Action("quarantine", None, ids.get(Side.CRM), ids.get(Side.ERP), reason=f"{error_class}: {exc}")
 
     def _condition_holds(self, bound: BoundMapping, side: Side, record: Record, *, create: bool = False) -> bool:
         conditions = bound.mapping.create_conditions if create else bound.mapping.conditions
@@ -216,9 +250,9 @@ class SyncPass:
             return True
         return bool(condition.evaluate({"record": as_record(record), "settings": self.settings}))
 
-    def _decide_and_apply(self, bound: BoundMapping, item: _Work, other: _Work | None,
-                          ids: dict[Side, str]) -> Action:
-        """Gather what the record's outcome depends on (reads), decide it (pure), apply the plan."""
+    def _gather_and_decide(self, bound: BoundMapping, item: _Work, other: _Work | None,
+                           ids: dict[Side, str]) -> RecordPlan:
+        """Gather what the record's outcome depends on (reads), then decide it (pure)."""
         mapping = bound.mapping
         source, target = item.side, item.side.other
         if not self._condition_holds(bound, source, item.record):
@@ -247,10 +281,7 @@ class SyncPass:
         line_sources: list[LineSource] = []
         if target is Side.ERP and bound.lines:
             rows, line_sources = self.lines.rows_for_new_erp(bound, item.record_id)
-        plan = decide_create(bound, source, ids, item.record, parent, rows, line_sources, self.settings)
-        created_ids, back = self.applier.create(plan)
-        ids.update(created_ids)
-        return action_of(plan, ids, back)
+        return decide_create(bound, source, ids, item.record, parent, rows, line_sources, self.settings)
 
     def _newer(self, item: _Work, other: _Work | None) -> Side | None:
         if other is None:
@@ -258,12 +289,10 @@ class SyncPass:
         return None
 
     def _update(self, bound: BoundMapping, kind: Kind, item: _Work, target_record: Record, ids: dict[Side, str],
-                base: Base | None, newer: Side | None) -> Action:
+                base: Base | None, newer: Side | None) -> RecordPlan:
         records = {item.side: item.record, item.side.other: target_record}
         line_plans = self.lines.plan(bound, ids[Side.CRM], records[Side.ERP], base.lines if base else None, newer)
-        plan = decide_update(bound, kind, item.side, ids, records, base, newer, line_plans, self.settings)
-        self.applier.update(plan)
-        return action_of(plan, ids)
+        return decide_update(bound, kind, item.side, ids, records, base, newer, line_plans, self.settings)
 
     def _linked(self, mapping: str, ids: dict[Side, str]) -> None:
         for side, record_id in ids.items():

@@ -37,6 +37,7 @@ class MappingReport:
     actions: list[Action] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
     requests: int = 0
+    warnings: list[str] = field(default_factory=list)  # guardrails a plan (or a forced run) went beyond
 
     def add(self, action: Action) -> None:
         self.counts[_COUNTER[action.action]] += 1
@@ -46,7 +47,8 @@ class MappingReport:
             self.actions.append(action)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.counts, "actions": [a.as_dict() for a in self.actions]}
+        return {"name": self.name, **self.counts, "warnings": self.warnings,
+                "actions": [a.as_dict() for a in self.actions]}
 
 
 @dataclass
@@ -87,6 +89,7 @@ def render_text(report: PassReport, *, max_actions: int = 20) -> str:
     for m in report.mappings:
         counts = ", ".join(f"{m.counts[c]} {c}" for c in COUNTED)
         lines.append(f"  {m.name}: {counts}")
+        lines.extend(f"    GUARDRAIL: {warning}" for warning in m.warnings)
         shown = [a for a in m.actions if a.action != "skip"]
         for action in shown[:max_actions]:
             ids = f"crm {action.crm_id or '-'} / erp {action.erp_id or '-'}"

@@ -40,10 +40,10 @@ class World:
         self.store = store
         self.ruleset = ruleset
 
-    def run(self, *, apply: bool = True) -> PassReport:
+    def run(self, *, apply: bool = True, force: bool = False) -> PassReport:
         return SyncPass(self.ruleset, {Side.CRM: self.crm, Side.ERP: self.erp},
                         {Side.CRM: self.crm.catalogue, Side.ERP: self.erp.catalogue}, self.store,
-                        apply=apply).run()
+                        apply=apply, force=force).run()
 
 
 @pytest.fixture

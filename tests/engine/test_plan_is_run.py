@@ -62,8 +62,31 @@ def test_plan_equals_run_on_updates_and_the_text_report_is_never_cut_silently(wo
                        OrganisationPostCode="p", OrganisationVatNumber="v", OrganisationExtraCustom2="o",
                        OrganisationExtraCustom5="i", OrganisationExtraCustom6="z")
     plan = world.run(apply=False)
-    run = world.run()
+    run = world.run(force=True)  # 30 of 30 linked records updated: beyond the default guardrail
+    assert plan.mappings[0].warnings and "(a run stops here without --force)" in plan.mappings[0].warnings[0]
+    assert run.mappings[0].warnings[0].endswith("(forced)")
+    plan.mappings[0].warnings = run.mappings[0].warnings = []
     assert outline(plan) == outline(run)
     text = render_text(plan)
     assert "ZipCode" in text and "VATNumber" in text  # every field of an action shown, not the first 8
     assert "... and 10 more" in text
+
+
+def test_a_mass_change_stops_the_run_before_writing_the_mapping(world: World) -> None:
+    for number in range(40):
+        world.crm.seed("organisation", {"OrganisationName": f"Org {number}", "OrganisationType": "Customer",
+                                        "OrganisationExtraCustom1": str(100 + number), "OrganisationTelephone": "1"})
+    world.run()
+    for org in world.crm.all("organisation"):
+        world.crm.edit("organisation", str(org["OrganisationId"]), OrganisationTelephone="")
+    writes = len(world.erp.writes())
+    report = world.run()
+    assert report.fatal is not None and report.fatal.startswith("guardrail: mapping customers")
+    assert "would update 40 of 40 linked records" in report.fatal
+    assert "would blank erp Phone1 in 40 records" in report.fatal and "and 35 more" in report.fatal
+    assert len(world.erp.writes()) == writes  # nothing written
+    again = world.run()  # the cursor did not move: the same changes are seen again
+    assert again.fatal == report.fatal
+    forced = world.run(force=True)
+    assert forced.fatal is None and forced.total("updated") == 40
+    assert all(not c.get("Phone1") for c in world.erp.all("customer"))
