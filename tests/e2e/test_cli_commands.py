@@ -59,6 +59,8 @@ def test_run_with_quarantined_records_exits_3(env: Sandbox, tmp_path: Path, caps
 def test_refused_credentials_are_fatal(env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("FORTNOX_ACCESS_TOKEN", "wrong")
+    for name in ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID"):
+        monkeypatch.delenv(name)  # else the client credentials would renew the refused token
     env.simulators["webcrm"].backend.create("organisation", {"OrganisationName": "A", "OrganisationType": "Customer"})
     assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite")]) == 1
     assert "FATAL" in capsys.readouterr().out

@@ -120,6 +120,8 @@ def test_a_store_left_by_a_failed_first_run_is_still_new(env: Sandbox, tmp_path:
     _both_sides(env)
     state = tmp_path / "state.sqlite"
     monkeypatch.setenv("FORTNOX_ACCESS_TOKEN", "wrong")
+    for name in ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID"):
+        monkeypatch.delenv(name)  # else the client credentials would renew the refused token
     assert main(["run", FORTNOX, "--state", str(state)]) == 1
     assert "FATAL" in capsys.readouterr().out
     monkeypatch.setenv("FORTNOX_ACCESS_TOKEN", env.env["FORTNOX_ACCESS_TOKEN"])
