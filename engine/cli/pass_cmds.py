@@ -116,7 +116,7 @@ def _guard_new_store(args: argparse.Namespace, ruleset: RuleSet) -> None:
         raise CommandError(
             f"state store {args.state} does not exist, and the connection rotates its OAuth refresh token, "
             "so the systems cannot be checked for records a new store would link; nothing was run.\n"
-            f"Pass --state PATH to use the existing store, or --first-import if this really is the first import.")
+            "Pass --state PATH to use the existing store, or --first-import if this really is the first import.")
     probe = open_store(args.state) if exists else SqliteStateStore(":memory:")
     try:
         report = _pass_with(ruleset, probe, apply=False)

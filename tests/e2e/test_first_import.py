@@ -140,3 +140,28 @@ def test_plan_with_a_missing_store_creates_nothing(env: Sandbox, tmp_path: Path,
     assert [a["action"] for a in customers["actions"]] == ["link"]
     assert "in-memory store" in out.err
     assert not state.exists() and not state.parent.exists()
+
+
+def test_a_rotating_refresh_token_is_not_spent_on_a_check(env: Sandbox, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """With a refresh token, neither the new-store check nor a plan may spend it without a store to keep the
+    rotated one in: both refuse before contacting the systems; --first-import runs and keeps it."""
+    folder = tmp_path / "rotating"
+    folder.mkdir()
+    (folder / "ruleset.yaml").write_text(
+        f"name: rotating\nextends: {FORTNOX}\nsystems:\n  erp:\n    connection:\n"
+        "      access_token: ${env:UNSET_IN_THIS_TEST}\n"
+        "      refresh_token: ${env:FORTNOX_REFRESH_TOKEN}\n", encoding="utf-8")
+    monkeypatch.delenv("UNSET_IN_THIS_TEST", raising=False)
+    monkeypatch.delenv("FORTNOX_TENANT_ID")
+    monkeypatch.setenv("FORTNOX_REFRESH_TOKEN", "sandbox-refresh-token")
+    _both_sides(env)
+    state = tmp_path / "state.sqlite"
+    assert main(["run", str(folder), "--state", str(state)]) == 1
+    assert "rotates its OAuth refresh token" in capsys.readouterr().err
+    assert main(["plan", str(folder), "--state", str(state)]) == 1
+    assert "rotates its OAuth refresh token" in capsys.readouterr().err
+    assert not state.exists() and env.simulators["fortnox"].auth.refreshes == 0
+    assert main(["run", str(folder), "--state", str(state), "--first-import"]) == 0
+    assert env.simulators["fortnox"].auth.refreshes == 1 and state.exists()
