@@ -2,10 +2,16 @@
 
 ``CONNECTION_SETTINGS[connector][name]`` is True when the setting is a secret (it must come from the
 environment, ``${env:NAME}``, never a literal in a rule file).
+
+``CREDENTIALS[connector]`` lists the alternative credential sets of a connector that accepts more than one
+kind (Fortnox: a static access token, or OAuth client credentials). A rule set may name the settings of
+several kinds; when one set has every value, the settings of the other kinds may stay unset: ``validate``
+does not report them (MS502) and a pass leaves them out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from connectors.base import Connector
@@ -31,6 +37,36 @@ CONNECTION_SETTINGS: dict[str, dict[str, bool]] = {
         "tenant_id": False,
     },
 }
+
+CREDENTIALS: dict[str, tuple[frozenset[str], ...]] = {
+    "fortnox": (
+        frozenset({"access_token"}),
+        frozenset({"client_id", "client_secret", "tenant_id"}),  # client credentials (service account)
+        frozenset({"client_id", "client_secret", "refresh_token"}),  # authorisation code, rotated refresh token
+    ),
+}
+
+
+def credential_kinds(connector: str) -> str:
+    """The credential sets of ``connector`` for messages: ``access_token; or client_id + client_secret + ...``."""
+    order = list(CONNECTION_SETTINGS[connector])
+    return "; or ".join(" + ".join(sorted(kind, key=order.index)) for kind in CREDENTIALS.get(connector, ()))
+
+
+def credential_settings(connector: str) -> frozenset[str]:
+    """Every setting that belongs to one of the connector's alternative credential sets."""
+    return frozenset().union(*CREDENTIALS.get(connector, ()))
+
+
+def optional_settings(connector: str, available: Collection[str]) -> frozenset[str]:
+    """Settings that may stay unset because another credential set is complete.
+
+    ``available``: the names of the settings that have a value. Empty when the connector has a single kind
+    of credentials or no set is complete (then every unset setting is missing).
+    """
+    if not any(kind <= set(available) for kind in CREDENTIALS.get(connector, ())):
+        return frozenset()
+    return credential_settings(connector)
 
 
 def make_client(connector: str, settings: dict[str, str], *, token_store: Any = None, **options: Any) -> Connector:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from connectors.registry import optional_settings
 from engine.ruleset import SystemConfig
 
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -19,7 +20,14 @@ class MissingEnvironment(Exception):
 
 
 def resolve_connection(system: SystemConfig, environ: Mapping[str, str]) -> dict[str, str]:
-    """The connection settings with every ``${env:NAME}`` replaced by its value."""
+    """The connection settings with every ``${env:NAME}`` replaced by its value.
+
+    Settings of an unused kind of credentials (``connectors.registry.CREDENTIALS``) whose variables are
+    not set are left out when another kind is complete.
+    """
+    available = {key for key, value in system.connection.items()
+                 if all(name in environ for name in _ENV_REF.findall(value))}
+    optional = optional_settings(system.connector, available)
     missing: list[str] = []
 
     def substitute(match: re.Match[str]) -> str:
@@ -29,7 +37,8 @@ def resolve_connection(system: SystemConfig, environ: Mapping[str, str]) -> dict
             return ""
         return environ[name]
 
-    resolved = {key: _ENV_REF.sub(substitute, value) for key, value in system.connection.items()}
+    resolved = {key: _ENV_REF.sub(substitute, value) for key, value in system.connection.items()
+                if key in available or key not in optional}
     if missing:
         raise MissingEnvironment(f"{system.connector}: environment variable(s) not set: {', '.join(missing)}")
     return resolved

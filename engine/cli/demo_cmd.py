@@ -4,6 +4,8 @@ Self-contained: for Fortnox and then Visma.net, a webCRM and an ERP simulator on
 temporary folder, or ``--dir``) with demo records, and the standard rule set run against them. The
 first pass imports and links the demo records both ways; users then edit one customer on each side;
 the next pass carries both edits over, field by field; a last pass shows that nothing is left to do.
+The demo's state store is new by construction and the seeded systems share records: it is a first
+import, so it runs ``SyncPass`` itself, without the ``run`` command's new-store check (decision 0006).
 """
 
 from __future__ import annotations

@@ -1,19 +1,27 @@
-"""``mapsync plan`` and ``mapsync run`` (with ``--watch``): one code path, ``plan`` only skips applying."""
+"""``mapsync plan`` and ``mapsync run`` (with ``--watch``): one code path, ``plan`` only skips applying.
+
+A run with a new state store is guarded (decision 0006): when the systems already hold records that the
+pass would link to each other by their match keys, ``run`` refuses unless ``--first-import`` is given,
+since a mistyped or forgotten ``--state`` would otherwise match everything again and overwrite values.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from connectors.base import FatalError
 from engine.cli.common import CommandError, add_state_option, connect, load_for_pass, open_store
-from engine.connections import MissingEnvironment
-from engine.ruleset import Side
+from engine.connections import MissingEnvironment, resolve_connection
+from engine.ruleset import RuleSet, Side
+from engine.state import SqliteStateStore
 from engine.sync.passrun import SyncPass
 from engine.sync.report import PassReport, render_text
 
@@ -38,6 +46,9 @@ def register(commands: Any) -> None:
             parser.add_argument("--interval", type=parse_interval, default=None,
                                 help="time between passes with --watch (default: the rule set's "
                                      "settings.sync_interval, else 6m)")
+            parser.add_argument("--first-import", action="store_true",
+                                help="allow a new state store although the systems already hold records the "
+                                     "pass would link by their match keys (the first import)")
         parser.set_defaults(handler=run_plan if name == "plan" else run_run)
 
 
@@ -48,12 +59,27 @@ def _progress(mapping: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
-    ruleset = load_for_pass(args.ruleset)
-    # A plan writes nothing, except a rotated OAuth refresh token (decision 0005): losing it would end
-    # the integration, so with a refresh token configured the state store is opened even for a plan.
-    rotates = any("refresh_token" in ruleset.system(side).connection for side in Side)
-    store = open_store(args.state, create=apply or rotates)
+def _rotates(ruleset: RuleSet) -> bool:
+    """Whether a connection rotates an OAuth refresh token (the new one must be kept: decision 0004)."""
+    for side in Side:
+        try:
+            if resolve_connection(ruleset.system(side), os.environ).get("refresh_token"):
+                return True
+        except MissingEnvironment:
+            continue  # reported when connecting
+    return False
+
+
+def _is_new(path: str) -> bool:
+    """A state store that does not exist yet, or exists but never recorded a link, cursor, quarantined
+    record or create (a first run that stopped on refused credentials, say)."""
+    if not Path(path).exists():
+        return True
+    with open_store(path) as store:
+        return not store.summary().mappings
+
+
+def _pass_with(ruleset: RuleSet, store: SqliteStateStore, *, apply: bool) -> PassReport:
     try:
         connectors, catalogues = connect(ruleset, store)
         try:
@@ -64,6 +90,74 @@ def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
                 connector.close()
     except MissingEnvironment as exc:
         raise CommandError(str(exc)) from exc
+
+
+def would_link(report: PassReport) -> dict[str, int]:
+    """Per mapping, how many records the pass would link to an existing record by the match keys (a
+    conflicting first contact is reported as a conflict, its reason starting the same way)."""
+    counts: dict[str, int] = {}
+    for mapping in report.mappings:
+        linked = sum(1 for a in mapping.actions
+                     if a.action == "link" or a.reason.startswith("matched an existing record"))
+        if linked:
+            counts[mapping.name] = linked
+    return counts
+
+
+def _guard_new_store(args: argparse.Namespace, ruleset: RuleSet) -> None:
+    """Refuse a run with a new state store against systems holding records the pass would link.
+
+    The check is the pass itself as a plan, against an empty in-memory store (or the unused store file):
+    it creates nothing and writes nothing. Without links, the run goes ahead (an empty ERP, say).
+    """
+    exists = Path(args.state).exists()
+    if not exists and _rotates(ruleset):
+        # Checking would spend the configured refresh token, with no store to keep the rotated one in.
+        raise CommandError(
+            f"state store {args.state} does not exist, and the connection rotates its OAuth refresh token, "
+            "so the systems cannot be checked for records a new store would link; nothing was run.\n"
+            "Pass --state PATH to use the existing store, or --first-import if this really is the first import.")
+    probe = open_store(args.state) if exists else SqliteStateStore(":memory:")
+    try:
+        report = _pass_with(ruleset, probe, apply=False)
+    finally:
+        probe.close()
+    if report.fatal:
+        return  # the pass itself reports it (refused credentials, a system that is down)
+    linked = would_link(report)
+    if not linked:
+        return
+    what = ", ".join(f"{n} record(s) in mapping {m}" for m, n in linked.items())
+    state = f"state store {args.state} does not exist yet" if not exists else (
+        f"state store {args.state} has never been used")
+    raise CommandError(
+        f"{state}, but {what} would be linked to existing records by their match keys and overwritten; "
+        "nothing was run.\n"
+        "Pass --state PATH to use the existing store, or --first-import if this really is the first import.")
+
+
+def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
+    ruleset = load_for_pass(args.ruleset)
+    if not apply:
+        # A plan writes nothing, except a rotated OAuth refresh token (decision 0005): losing it would end
+        # the integration, so with a refresh token configured the plan needs the existing state store.
+        if not Path(args.state).exists():
+            if _rotates(ruleset):
+                raise CommandError(
+                    f"no state store at {args.state}: the connection rotates its OAuth refresh token and a plan "
+                    "has nowhere to keep the new one; pass --state PATH of the existing store")
+            print(f"mapsync plan: no state store at {args.state}; planning a first import against an empty "
+                  "in-memory store (nothing is written)", file=sys.stderr)
+        store = open_store(args.state, create=False)
+        try:
+            return _pass_with(ruleset, store, apply=False)
+        finally:
+            store.close()
+    if not getattr(args, "first_import", False) and _is_new(args.state):
+        _guard_new_store(args, ruleset)
+    store = open_store(args.state)
+    try:
+        return _pass_with(ruleset, store, apply=True)
     finally:
         store.close()
 

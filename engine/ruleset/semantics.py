@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.catalogue import Catalogue, EntityCatalogue, FieldInfo, load_catalogue
-from connectors.registry import CONNECTION_SETTINGS, SIDES
+from connectors.registry import CONNECTION_SETTINGS, SIDES, credential_kinds, credential_settings, optional_settings
 from engine.diagnostics import Diagnostic, Location, Severity
 from engine.expressions import Expression
 from engine.extractors import MISSING, FieldPath
@@ -88,6 +88,10 @@ class _Checker:
     def connection(self, side: Side, system: SystemConfig) -> None:
         known = CONNECTION_SETTINGS[system.connector]
         raw = self.comp.raw.systems[side.value].connection
+        # Settings of an unused kind of credentials may stay unset when another kind is complete.
+        refs = {key: ENV_REF.match(value.strip()) for key, value in system.connection.items()}
+        available = {key for key, ref in refs.items() if ref is None or ref.group(1) in self.environ}
+        optional = optional_settings(system.connector, available)
         for key, value in system.connection.items():
             location = raw[key].location() if key in raw else system.location
             if key not in known:
@@ -102,9 +106,13 @@ class _Checker:
                 self.error("MS501", f"{key} of {system.connector} is written as a literal",
                            location, hint=f"write `{key}: ${{env:{system.connector.upper()}_{key.upper()}}}` "
                            "and set that variable in the environment")
-            elif match is not None and match.group(1) not in self.environ:
+            elif match is not None and match.group(1) not in self.environ and key not in optional:
+                hint = ""
+                if key in credential_settings(system.connector):
+                    hint = f"set the variables of one kind of {system.connector} credentials: " + credential_kinds(
+                        system.connector)
                 self.error("MS502", f"environment variable {match.group(1)} is not set", location,
-                           severity=self.env_severity)
+                           severity=self.env_severity, hint=hint)
 
     # -- mappings ------------------------------------------------------------------------------------
     def entity(self, side: Side, name: str, location: Location) -> EntityCatalogue | None:

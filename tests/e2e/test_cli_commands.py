@@ -72,6 +72,8 @@ overrides:
 def test_refused_credentials_are_fatal(env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("FORTNOX_ACCESS_TOKEN", "wrong")
+    for name in ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID"):
+        monkeypatch.delenv(name)  # else the client credentials would renew the refused token
     env.simulators["webcrm"].backend.create("organisation", {"OrganisationName": "A", "OrganisationType": "Customer"})
     assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite")]) == 1
     assert "FATAL" in capsys.readouterr().out
