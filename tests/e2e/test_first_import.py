@@ -76,7 +76,9 @@ def test_first_import_flag_links_and_imports(env: Sandbox, tmp_path: Path,
     report = json.loads(capsys.readouterr().out)
     customers = next(m for m in report["mappings"] if m["name"] == "customers")
     assert [a["action"] for a in customers["actions"]] == ["link"]
-    assert env.simulators["fortnox"].backend.get("customer", "1001")["Name"] == "Acme"  # webCRM's newer name
+    # first contact: the two names differ, and the default first_contact policy holds them for review
+    assert env.simulators["fortnox"].backend.get("customer", "1001")["Name"] == "Acme AB (old)"
+    assert "held for review" in customers["actions"][0]["held"]["name"]
     # The store now exists: later runs need no flag, and a run with nothing to do writes nothing.
     assert main(["run", FORTNOX, "--state", state, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["totals"]["created"] == 0
