@@ -63,6 +63,20 @@ def undefined_settings(expr: Expression, settings: dict[str, Any]) -> list[str]:
     return missing
 
 
+def setting_hint(dotted: str, settings: dict[str, Any]) -> str:
+    """``did you mean 'crm_fields.customer_number'?`` for an undefined setting, when one is close."""
+    parts = dotted.split(".")
+    current: Any = settings
+    for part in parts[:-1]:
+        if not isinstance(current, dict) or part not in current:
+            return ""
+        current = current[part]
+    if not isinstance(current, dict):
+        return ""
+    close = difflib.get_close_matches(parts[-1], [k for k in current if isinstance(k, str)], n=1, cutoff=0.7)
+    return f"did you mean {'.'.join([*parts[:-1], close[0]])!r}?" if close else ""
+
+
 def _locations(at: Located, *keys: str) -> MappingProxyType[str, Location]:
     """Locations of the (dotted) properties of ``at`` that are present."""
     out: dict[str, Location] = {}
@@ -141,7 +155,7 @@ class _Builder:
         for problem in problems:
             self.error(problem.code, f"{problem.message} in expression {text!r}"
                        + (f" at column {problem.column}" if problem.column else ""), at.location(),
-                       hint=_caret(text, problem.column))
+                       hint="\n".join(h for h in (problem.hint, _caret(text, problem.column)) if h))
         return compiled
 
     def setting(self, dotted: str) -> Any:
@@ -164,7 +178,8 @@ class _Builder:
             return None  # cannot be resolved without the rule set; not an error of this file
         value = self.setting(match.group(1))
         if value is MISSING:
-            self.error("MS314", f"setting {match.group(1)!r} is not defined", at.location())
+            self.error("MS314", f"setting {match.group(1)!r} is not defined", at.location(),
+                       hint=setting_hint(match.group(1), self.settings))
             return None
         if not isinstance(value, str) or not value:
             self.error("MS203", f"setting {match.group(1)!r} must be a field name (text), got {value!r}",
@@ -182,7 +197,8 @@ class _Builder:
         if expr is None or not self.settings_known:
             return True  # reported (or not decidable without the rule set); keep checking the rest
         for missing in undefined_settings(expr, self.settings):
-            self.error("MS314", f"setting {missing!r} is not defined", at.location())
+            self.error("MS314", f"setting {missing!r} is not defined", at.location(),
+                       hint=setting_hint(missing, self.settings))
             return True
         try:
             return bool(expr.evaluate({"settings": self.settings}))

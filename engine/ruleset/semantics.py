@@ -19,7 +19,7 @@ from connectors.registry import CONNECTION_SETTINGS, SIDES
 from engine.diagnostics import Diagnostic, Location, Severity
 from engine.expressions import Expression
 from engine.extractors import MISSING, FieldPath
-from engine.ruleset.compiler import Compilation, CompiledMapping, thaw, undefined_settings
+from engine.ruleset.compiler import Compilation, CompiledMapping, setting_hint, thaw, undefined_settings
 from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, Side, SystemConfig
 
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -139,7 +139,8 @@ class _Checker:
 
     def settings_used(self, expr: Expression, location: Location) -> None:
         for missing in undefined_settings(expr, self.comp.settings):
-            self.error("MS314", f"setting {missing!r} is not defined (used in {expr.text!r})", location)
+            self.error("MS314", f"setting {missing!r} is not defined (used in {expr.text!r})", location,
+                       hint=setting_hint(missing, self.comp.settings))
 
     def expression_fields(self, expr: Expression, entity: EntityCatalogue | None, location: Location) -> None:
         self.settings_used(expr, location)
