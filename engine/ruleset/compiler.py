@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from engine.diagnostics import Diagnostic, Location
 from engine.expressions import Expression, ExpressionError, compile_expression
 from engine.extractors import MISSING, FieldPath, compile_jmespath
-from engine.ruleset.loader import Located, RawRuleSet
+from engine.ruleset.loader import Located, RawRuleSet, is_overlay
 from engine.ruleset.model import (
     ConflictPolicy,
     Direction,
@@ -28,6 +28,7 @@ from engine.ruleset.model import (
     KeyPair,
     LineRule,
     MappingRule,
+    SettingRef,
     Side,
     SystemConfig,
     WritePolicy,
@@ -142,9 +143,13 @@ class _Builder:
         self.settings = raw.settings
         self.settings_known = settings_known  # False for a lone mapping file: no rule set, no settings
         self.diagnostics: list[Diagnostic] = []
+        self.reported: set[tuple[str, Location, str]] = set()
 
     # -- helpers -------------------------------------------------------------------------------------
     def error(self, code: str, message: str, location: Location, hint: str = "") -> None:
+        if (code, location, message) in self.reported:
+            return  # the same problem reached twice (a setting of an overlay used by several rules)
+        self.reported.add((code, location, message))
         self.diagnostics.append(Diagnostic(code, message, location, hint=hint))
 
     def expression(self, at: Located, names: tuple[str, ...]) -> Expression | None:
@@ -182,10 +187,22 @@ class _Builder:
                        hint=setting_hint(match.group(1), self.settings))
             return None
         if not isinstance(value, str) or not value:
-            self.error("MS203", f"setting {match.group(1)!r} must be a field name (text), got {value!r}",
-                       at.location())
+            ref = self.setting_ref(text)
+            where = ref.location if ref is not None and ref.overlay else at.location()
+            if not any(d.code == "MS203" and d.location == where for d in self.raw.diagnostics):  # the schema's
+                self.error("MS203", f"setting {match.group(1)!r} must be a field name (text), got {value!r}", where)
             return None
         return value
+
+    def setting_ref(self, text: str) -> SettingRef | None:
+        """The setting a field name ``${settings.path}`` refers to, with where its value was written."""
+        match = _SETTING_REF.match(text.strip()) if "${" in text else None
+        if match is None or not self.settings_known:
+            return None
+        origin = self.raw.setting_origins.get(tuple(match.group(1).split(".")))
+        if origin is None:
+            return None
+        return SettingRef(match.group(1), origin.location(), is_overlay(origin.doc))
 
     def enabled(self, at: Located | None) -> bool:
         if at is None:
@@ -216,16 +233,18 @@ class _Builder:
             if name is None:
                 return None
             path = FieldPath(name)
-            return FieldSide(reader=path, writer=path, location=at.location())
+            return FieldSide(reader=path, writer=path, location=at.location(), setting=self.setting_ref(value))
         if not isinstance(value, dict):
             return None
         writer: FieldPath | None = None
+        setting: SettingRef | None = None
         field_at = at.get("field")
         if field_at is not None and isinstance(field_at.value, str):
             name = self.field_name(field_at, field_at.value)
             if name is None:
                 return None
             writer = FieldPath(name)
+            setting = self.setting_ref(field_at.value)
         read_at = at.get("read")
         if read_at is not None and isinstance(read_at.value, str):
             extractor, problem = compile_jmespath(read_at.value)
@@ -235,10 +254,10 @@ class _Builder:
                            read_at.location(), hint=_caret(read_at.value, problem.column))
                 return None
             assert extractor is not None
-            return FieldSide(reader=extractor, writer=writer, location=at.location())
+            return FieldSide(reader=extractor, writer=writer, location=at.location(), setting=setting)
         if writer is None:
             return None
-        return FieldSide(reader=writer, writer=writer, location=at.location())
+        return FieldSide(reader=writer, writer=writer, location=at.location(), setting=setting)
 
     def key_pair(self, at: Located) -> KeyPair | None:
         value = at.value
@@ -250,7 +269,10 @@ class _Builder:
         erp = self.field_name(erp_at, erp_at.value)
         if crm is None or erp is None:
             return None
-        return KeyPair(FieldPath(crm), FieldPath(erp), at.location(), _locations(at, "crm", "erp"))
+        refs = {side: ref for side, side_at in (("crm", crm_at), ("erp", erp_at))
+                if (ref := self.setting_ref(side_at.value)) is not None}
+        return KeyPair(FieldPath(crm), FieldPath(erp), at.location(), _locations(at, "crm", "erp"),
+                       MappingProxyType(refs))
 
     def field_rule(self, at: Located, mapping_direction: Direction) -> tuple[FieldRule, bool] | None:
         data = at.value

@@ -20,7 +20,7 @@ from engine.diagnostics import Diagnostic, Location, Severity
 from engine.expressions import Expression
 from engine.extractors import MISSING, FieldPath
 from engine.ruleset.compiler import Compilation, CompiledMapping, setting_hint, thaw, undefined_settings
-from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, Side, SystemConfig
+from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, SettingRef, Side, SystemConfig
 
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 _NUMERIC = {"integer", "number"}
@@ -65,6 +65,9 @@ class _Checker:
         self.out: list[Diagnostic] = []
         self.catalogues: dict[Side, Catalogue | None] = {}
         self.current_location = Location("", 0, 0)
+        self.current_mapping = ""
+        # Problems of a field name set by an overlay's setting: one per setting and problem, with its users.
+        self.named: dict[tuple[str, Location, str], tuple[str, dict[str, list[str]]]] = {}
 
     def error(self, code: str, message: str, location: Location, hint: str = "",
               severity: Severity = Severity.ERROR) -> None:
@@ -117,23 +120,51 @@ class _Checker:
                        hint="entities: " + ", ".join(sorted(catalogue.entities)))
         return entity
 
-    def field(self, entity: EntityCatalogue, path: FieldPath, location: Location) -> FieldInfo | None:
+    def field(self, entity: EntityCatalogue, path: FieldPath, location: Location,
+              setting: SettingRef | None = None, use: str = "") -> FieldInfo | None:
         info = entity.field(path.name)
         if info is None:
             close = difflib.get_close_matches(path.name, list(entity.fields), n=1, cutoff=0.7)
             hint = f"did you mean {close[0]!r}?" if close else ""
-            self.error("MS303", f"{entity.name} has no field {path.name!r}", location, hint=hint)
+            if setting is not None and setting.overlay:
+                self.named_problem(setting, f"setting {setting.path!r} names {path.name!r}, a field "
+                                   f"{entity.name} does not have", hint, use)
+            else:
+                self.error("MS303", f"{entity.name} has no field {path.name!r}", location, hint=hint)
         return info
 
-    def side_info(self, entity: EntityCatalogue | None, side: FieldSide | None) -> FieldInfo | None:
+    def named_problem(self, setting: SettingRef, message: str, hint: str, use: str) -> None:
+        """An unknown field named by an overlay's setting: reported once, where the setting was written."""
+        _, uses = self.named.setdefault(("MS303", setting.location, message), (hint, {}))
+        mapping_uses = uses.setdefault(self.current_mapping, [])
+        if use and use not in mapping_uses:
+            mapping_uses.append(use)
+
+    def report_named(self) -> None:
+        for (code, location, message), (hint, uses) in self.named.items():
+            used = "; ".join(f"{mapping} ({', '.join(what)})" if what else mapping for mapping, what in uses.items())
+            self.error(code, f"{message} (used by mapping {used})" if used else message, location, hint=hint)
+
+    def named_by(self, side: FieldSide, rule: FieldRule) -> str:
+        """`` (setting 'x', used by customers rule 'y')`` when an overlay's setting names the field of ``side``."""
+        if side.setting is None or not side.setting.overlay:
+            return ""
+        return f" (setting {side.setting.path!r}, used by {self.current_mapping} rule {rule.key!r})"
+
+    @staticmethod
+    def where(side: FieldSide) -> Location:
+        """Where to report a problem of a rule side: the overlay's setting when one names the field."""
+        return side.setting.location if side.setting is not None and side.setting.overlay else side.location
+
+    def side_info(self, entity: EntityCatalogue | None, side: FieldSide | None, use: str = "") -> FieldInfo | None:
         """Check a rule side's fields exist; return the field it reads (None for extractors)."""
         if entity is None or side is None:
             return None
         info = None
         if isinstance(side.reader, FieldPath):
-            info = self.field(entity, side.reader, side.location)
+            info = self.field(entity, side.reader, side.location, side.setting, use)
         if side.writer is not None and side.writer != side.reader:
-            written = self.field(entity, side.writer, side.location)
+            written = self.field(entity, side.writer, side.location, side.setting, use)
             info = info or written
         return info
 
@@ -154,7 +185,7 @@ class _Checker:
                     exempt: dict[Side, set[str]]) -> None:
         written: dict[tuple[Side, str], FieldRule] = {}
         for rule, enabled in rules:
-            infos = {s: self.side_info(entities[s], rule.side(s)) for s in Side}
+            infos = {s: self.side_info(entities[s], rule.side(s), f"rule {rule.key!r}") for s in Side}
             for target in Side:
                 if not rule.direction.writes(target):
                     continue
@@ -173,15 +204,23 @@ class _Checker:
                     key = (target, side.writer.name)
                     if key in written:
                         self.error("MS308", f"{target.value} field {side.writer.name!r} is also written by the "
-                                   f"rule at line {written[key].location.line}", side.location)
+                                   f"rule at line {written[key].location.line}", self.where(side))
                     written[key] = rule
                 if target_info.read_only:
+                    away = "erp-to-crm" if target is Side.ERP else "crm-to-erp"
+                    one_way = f"make the rule one-way: direction: {away}"
                     self.error("MS304", f"{entity.name}.{target_info.name} is read-only "  # type: ignore[union-attr]
-                               f"in {self.catalogues[target].connector}", side.location,  # type: ignore[union-attr]
-                               hint=f"make the rule one-way: direction: "
-                               f"{'erp-to-crm' if target is Side.ERP else 'crm-to-erp'}")
+                               f"in {self.catalogues[target].connector}"  # type: ignore[union-attr]
+                               + self.named_by(side, rule), self.where(side),
+                               hint=f"name a field {self.catalogues[target].connector} lets you write "  # type: ignore[union-attr]
+                               f"in the setting, or {one_way} in {self.current_mapping}"
+                               if self.where(side) != side.location else one_way)
                     continue
-                self.types(rule, target, infos[target.other], target_info, side.location)
+                other = rule.side(target.other)
+                named = other if other is not None and self.where(side) == side.location \
+                    and self.where(other) != other.location else side
+                self.types(rule, target, infos[target.other], target_info, self.where(named),
+                           self.named_by(named, rule))
             for expr, prop in ((rule.to_erp, "transform.to_erp"), (rule.to_crm, "transform.to_crm")):
                 if expr is not None:
                     self.expression_fields_any(expr, entities, rule.where(prop))
@@ -206,7 +245,7 @@ class _Checker:
                     self.error("MS303", f"no field {attr!r} on either side (used in {expr.text!r})", location)
 
     def types(self, rule: FieldRule, target: Side, source: FieldInfo | None, info: FieldInfo,
-              location: Location) -> None:
+              location: Location, named_by: str = "") -> None:
         for label, value in (("value", rule.constant), ("default", rule.default)):
             if value is MISSING or value is None:
                 continue
@@ -222,7 +261,7 @@ class _Checker:
             return
         if source is not None and not compatible(source.type, info.type):
             self.error("MS305", f"{source.name} ({source.type}) cannot be written to {info.name} ({info.type}) "
-                       "without a map or transform", location)
+                       "without a map or transform" + named_by, location)
 
     def value_fits(self, value: Any, info: FieldInfo, label: str, location: Location) -> None:
         vtype = _value_type(value)
@@ -241,12 +280,17 @@ class _Checker:
         for side in Side:
             entity = entities[side]
             if entity is not None and entity.field(pair.side(side).name) is None:
+                setting = pair.settings.get(side.value)
+                if setting is not None and setting.overlay:
+                    self.field(entity, pair.side(side), pair.where(side.value), setting, what)
+                    continue
                 self.error("MS319", f"{what}: {entity.name} has no field {pair.side(side).name!r}",
                            pair.where(side.value))
 
     def mapping(self, compiled: CompiledMapping) -> None:
         rule = compiled.rule
         self.current_location = rule.location
+        self.current_mapping = rule.name
         entities = {
             Side.CRM: self.entity(Side.CRM, rule.crm_entity, rule.where("crm")),
             Side.ERP: self.entity(Side.ERP, rule.erp_entity, rule.where("erp")),
@@ -322,4 +366,12 @@ def check(comp: Compilation, environ: Mapping[str, str] | None = None,
     for compiled in comp.mappings:
         checker.mapping(compiled)
     checker.parents()
-    return checker.out
+    checker.report_named()
+    seen: set[tuple[str, Location, str]] = set()
+    out: list[Diagnostic] = []
+    for diagnostic in checker.out:  # one report per problem, even when several rules lead to it
+        key = (diagnostic.code, diagnostic.location, diagnostic.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(diagnostic)
+    return out
