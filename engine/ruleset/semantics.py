@@ -8,6 +8,7 @@ environment, and the environment has them.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 import re
@@ -20,6 +21,7 @@ from engine.diagnostics import Diagnostic, Location, Severity
 from engine.expressions import Expression
 from engine.extractors import MISSING, FieldPath
 from engine.ruleset.compiler import Compilation, CompiledMapping, setting_hint, thaw, undefined_settings
+from engine.ruleset.loader import is_overlay
 from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, SettingRef, Side, SystemConfig
 
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -51,6 +53,34 @@ def _value_type(value: Any) -> str | None:
     if isinstance(value, str):
         return "string"
     return None
+
+
+def _chain(node: ast.AST) -> tuple[str, ...] | None:
+    """``record.a.b`` -> ``("record", "a", "b")``; None for anything else."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return (node.id, *reversed(parts)) if isinstance(node, ast.Name) and parts else None
+
+
+def restrictions(expr: Expression) -> list[tuple[str, tuple[str, ...]]]:
+    """``(field, setting path)`` of every ``record.<field> in settings.<list>`` that the condition requires
+    (the whole condition, or a part of it joined with ``and``)."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    tree = expr.tree.value if isinstance(expr.tree, ast.Expr) else expr.tree
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+            for value in node.values:
+                visit(value)
+        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In):
+            left, right = _chain(node.left), _chain(node.comparators[0])
+            if left and right and left[0] == "record" and right[0] == "settings" and len(right) > 1:
+                found.append((".".join(left[1:]), right[1:]))
+
+    visit(tree)
+    return found
 
 
 def _article(word: str) -> str:
@@ -309,9 +339,63 @@ class _Checker:
         # Without a list of field rules (the schema reported it), "no rule writes X" is no news.
         creates = {s: rule.direction.writes(s) and compiled.fields_listed for s in Side}
         self.field_rules(compiled.all_fields, entities, creates, exempt)
+        self.maps_cover_conditions(compiled)
         for index, line in enumerate(rule.lines):
             fields = compiled.line_fields[index] if index < len(compiled.line_fields) else ()
             self.line(line, fields, entities)
+
+    def maps_cover_conditions(self, compiled: CompiledMapping) -> None:
+        """MS322: a value map on a field that a condition restricts to a settings list lacks values of the list:
+        every record with such a value would fail at run time."""
+        rule = compiled.rule
+        for side in Side:
+            for expr in (rule.conditions.get(side), rule.create_conditions.get(side)):
+                if expr is None:
+                    continue
+                for name, path in restrictions(expr):
+                    values = self.setting_value(path)
+                    if not isinstance(values, list | tuple):
+                        continue
+                    for field_rule, _ in compiled.all_fields:
+                        self.map_covers(field_rule, side, name, path, values, expr)
+
+    def setting_value(self, path: tuple[str, ...]) -> Any:
+        current: Any = self.comp.settings
+        for part in path:
+            if not isinstance(current, Mapping) or part not in current:
+                return MISSING
+            current = current[part]
+        return current
+
+    def map_covers(self, rule: FieldRule, side: Side, name: str, path: tuple[str, ...], values: Any,
+                   expr: Expression) -> None:
+        source = rule.side(side)
+        target = side.other
+        if source is None or not isinstance(source.reader, FieldPath) or source.reader.name != name \
+                or rule.constant is not MISSING or not rule.direction.writes(target):
+            return
+        value_map = rule.value_map_to(target)
+        if value_map is None:
+            return
+        missing = [v for v in values if v is not None and v not in value_map and str(v) not in value_map]
+        if not missing:
+            return
+        prop = "map_reverse" if target is Side.CRM and "map_reverse" in rule.locations else "map"
+        map_at = rule.where(prop)
+        origin = self.comp.raw.setting_origins.get(path)
+        dotted = ".".join(path)
+        at_setting = origin is not None and is_overlay(origin.doc)
+        listed = ", ".join(repr(v) for v in missing)
+        where = f" (at {map_at.file}:{map_at.line})" if at_setting else ""
+        them = "it" if len(missing) == 1 else "them"
+        self.error(
+            "MS322", f"setting {dotted!r} lets {listed} through the condition {expr.text!r} of mapping "
+            f"{self.current_mapping}, but the `{prop}` of rule {rule.key!r}{where} has no entry for {them}: "
+            "such records would fail at run time",
+            origin.location() if at_setting and origin is not None else map_at,
+            hint=f"add {listed} to `{prop}` of rule {rule.key!r}"
+            + (" (as values of `map`, which is reversed for the way back)" if prop == "map" and target is Side.CRM
+               else "") + f", or remove {them} from settings.{dotted}")
 
     def line(self, line: LineRule, fields: tuple[tuple[FieldRule, bool], ...],
              entities: dict[Side, EntityCatalogue | None]) -> None:
