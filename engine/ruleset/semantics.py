@@ -9,6 +9,7 @@ environment, and the environment has them.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import difflib
 import os
 import re
@@ -81,6 +82,35 @@ def restrictions(expr: Expression) -> list[tuple[str, tuple[str, ...]]]:
 
     visit(tree)
     return found
+
+
+_TYPE_WORDS = {"integer": "whole number", "number": "number", "date": "date", "datetime": "date-time"}
+_TYPE_HINTS = {
+    "integer": "write a whole number, such as 30",
+    "number": "write a number, such as 12.5",
+    "date": "write the date as YYYY-MM-DD",
+    "datetime": "write the date-time as YYYY-MM-DDTHH:MM:SS (or a date, YYYY-MM-DD)",
+}
+
+
+def _readable_as(value: str | int | float, field_type: str) -> bool:
+    """Whether a constant can be written to a field of ``field_type`` (as the engine normalises it)."""
+    if field_type not in _TYPE_WORDS:
+        return True
+    text = str(value).strip()
+    try:
+        if field_type in {"integer", "number"}:
+            number = float(text.replace(",", "."))
+            return field_type == "number" or number.is_integer()
+        if isinstance(value, int | float):
+            return False
+        if field_type == "date":
+            dt.date.fromisoformat(text[:10])
+        else:
+            dt.datetime.fromisoformat((text + "T00:00:00" if len(text) == 10 else text).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def _article(word: str) -> str:
@@ -216,6 +246,7 @@ class _Checker:
         written: dict[tuple[Side, str], FieldRule] = {}
         for rule, enabled in rules:
             infos = {s: self.side_info(entities[s], rule.side(s), f"rule {rule.key!r}") for s in Side}
+            self.defaults_in_maps(rule)
             for target in Side:
                 if not rule.direction.writes(target):
                     continue
@@ -276,13 +307,19 @@ class _Checker:
 
     def types(self, rule: FieldRule, target: Side, source: FieldInfo | None, info: FieldInfo,
               location: Location, named_by: str = "") -> None:
+        value_map = rule.value_map_to(target)
         for label, value in (("value", rule.constant), ("default", rule.default)):
             if value is MISSING or value is None:
                 continue
+            if value_map is not None:
+                found, mapped = self.in_map(value_map, value)
+                if found == "key" and rule.transform(target) is None and isinstance(mapped, str | int | float | bool):
+                    self.value_fits(mapped, info, f"{label} {thaw(value)!r} (mapped to {mapped!r})", rule.where(label))
+                if found != "value":
+                    continue  # a key is checked as what it maps to; neither: MS323
             self.value_fits(value, info, f"{label} {thaw(value)!r}", rule.where(label))
         if rule.constant is not MISSING or rule.transform(target) is not None:
             return
-        value_map = rule.value_map_to(target)
         if value_map is not None:
             map_at = rule.where("map_reverse" if target is Side.CRM and "map_reverse" in rule.locations else "map")
             for v in value_map.values():
@@ -293,11 +330,53 @@ class _Checker:
             self.error("MS305", f"{source.name} ({source.type}) cannot be written to {info.name} ({info.type}) "
                        "without a map or transform" + named_by, location)
 
+    @staticmethod
+    def in_map(value_map: Mapping[Any, Any], value: Any) -> tuple[str, Any]:
+        """``("key", mapped)`` when ``value`` is a key of the map, ``("value", value)`` when it is one of its
+        values (written as it is), ``("", None)`` when neither."""
+        if isinstance(value, str | int | float | bool):
+            for candidate in (value, str(value)):
+                if candidate in value_map:
+                    return "key", value_map[candidate]
+            if any(value == v or str(value) == str(v) for v in value_map.values()):
+                return "value", value
+        return "", None
+
+    def defaults_in_maps(self, rule: FieldRule) -> None:
+        """MS323: a ``value`` or ``default`` of a rule with a value map must be a key of the map towards each
+        side the rule writes (the value it maps to is written) or one of its values (written as it is)."""
+        for label, value in (("value", rule.constant), ("default", rule.default)):
+            if value is MISSING or value is None:
+                continue
+            wrong: list[tuple[Side, str, Mapping[Any, Any]]] = []
+            for target in (Side.ERP, Side.CRM):
+                value_map = rule.value_map_to(target)
+                side = rule.side(target)
+                if value_map is None or side is None or side.writer is None or not rule.direction.writes(target):
+                    continue
+                if not self.in_map(value_map, value)[0]:
+                    prop = "map_reverse" if target is Side.CRM and "map_reverse" in rule.locations else "map"
+                    wrong.append((target, prop, value_map))
+            if not wrong:
+                continue
+            towards = " and ".join(f"its `{prop}` towards {target.value}" for target, prop, _ in wrong)
+            _, prop, first = wrong[0]
+            results = dict.fromkeys(v for v in first.values() if isinstance(v, str | int | float | bool))
+            self.error("MS323", f"{label} {thaw(value)!r} of rule {rule.key!r} is neither a key nor a value of "
+                       f"{towards}: it would be written as it is, a value the map never gives",
+                       rule.where(label), hint=f"use a key of `{prop}` ({', '.join(map(repr, first))}), which is "
+                       f"mapped, or one of its values ({', '.join(map(repr, results))}); or add {thaw(value)!r} "
+                       "to the map")
+
     def value_fits(self, value: Any, info: FieldInfo, label: str, location: Location) -> None:
         vtype = _value_type(value)
         if vtype is not None and not compatible(vtype, info.type) and not (
                 vtype == "string" and info.type in {"date", "datetime", "number", "integer"}):
             self.error("MS305", f"{label} is {_article(vtype)}, but {info.name} is {_article(info.type)}", location)
+            return
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and not _readable_as(value, info.type):
+            self.error("MS305", f"{label} cannot be read as {_article(_TYPE_WORDS[info.type])}, which {info.name} "
+                       "is", location, hint=_TYPE_HINTS[info.type])
             return
         if info.enum is not None and value not in info.enum:
             self.error("MS305", f"{label} is not one of the values {info.name} allows", location,
