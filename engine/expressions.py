@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -148,6 +149,7 @@ class ExpressionProblem:
     code: str
     message: str
     column: int = 0
+    hint: str = ""
 
 
 class ExpressionError(Exception):
@@ -225,7 +227,8 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
         if isinstance(node, ast.Name):
             if called:
                 if node.id not in FUNCTIONS:
-                    problems.append(ExpressionProblem("MS403", f"unknown function {node.id!r}", column))
+                    problems.append(ExpressionProblem("MS403", f"unknown function {node.id!r}", column,
+                                                      hint=_did_you_mean(node.id, FUNCTIONS)))
             elif node.id not in allowed:
                 problems.append(ExpressionProblem("MS402", f"unknown name {node.id!r}", column))
             else:
@@ -265,6 +268,12 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
     if problems:
         return None, problems
     return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes), _chains(tree)), []
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``did you mean 'x'?`` for the closest known name, or nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def _chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:

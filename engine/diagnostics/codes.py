@@ -93,6 +93,12 @@ _CODES = [
     CodeInfo("MS321", "Unknown field rule in overrides",
              "`remove_fields` names inherited field rules by their `name` (or `crm <-> erp` when unnamed); "
              "the hint lists them."),
+    CodeInfo("MS322", "Value map lacks values a setting lets through",
+             "A condition lets records through whose value the rule's `map` has no entry for: add those values "
+             "to `map`, or remove them from the setting."),
+    CodeInfo("MS323", "Default or constant not in the value map",
+             "A `default` or `value` of a rule with a `map` must be a key of the map (it is mapped) or one of "
+             "its values (written as it is)."),
     # expressions
     CodeInfo("MS401", "Expression syntax error",
              "Fix the Python-style expression at the marked column."),

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from engine.diagnostics import Diagnostic, Location
 from engine.expressions import Expression, ExpressionError, compile_expression
 from engine.extractors import MISSING, FieldPath, compile_jmespath
-from engine.ruleset.loader import Located, RawRuleSet
+from engine.ruleset.loader import Located, RawRuleSet, is_overlay
 from engine.ruleset.model import (
     ConflictPolicy,
     Direction,
@@ -29,6 +29,7 @@ from engine.ruleset.model import (
     KeyPair,
     LineRule,
     MappingRule,
+    SettingRef,
     Side,
     SystemConfig,
     UnmappedPolicy,
@@ -63,6 +64,20 @@ def undefined_settings(expr: Expression, settings: dict[str, Any]) -> list[str]:
                 break
             current = current[part]
     return missing
+
+
+def setting_hint(dotted: str, settings: dict[str, Any]) -> str:
+    """``did you mean 'crm_fields.customer_number'?`` for an undefined setting, when one is close."""
+    parts = dotted.split(".")
+    current: Any = settings
+    for part in parts[:-1]:
+        if not isinstance(current, dict) or part not in current:
+            return ""
+        current = current[part]
+    if not isinstance(current, dict):
+        return ""
+    close = difflib.get_close_matches(parts[-1], [k for k in current if isinstance(k, str)], n=1, cutoff=0.7)
+    return f"did you mean {'.'.join([*parts[:-1], close[0]])!r}?" if close else ""
 
 
 def _locations(at: Located, *keys: str) -> MappingProxyType[str, Location]:
@@ -130,9 +145,13 @@ class _Builder:
         self.settings = raw.settings
         self.settings_known = settings_known  # False for a lone mapping file: no rule set, no settings
         self.diagnostics: list[Diagnostic] = []
+        self.reported: set[tuple[str, Location, str]] = set()
 
     # -- helpers -------------------------------------------------------------------------------------
     def error(self, code: str, message: str, location: Location, hint: str = "") -> None:
+        if (code, location, message) in self.reported:
+            return  # the same problem reached twice (a setting of an overlay used by several rules)
+        self.reported.add((code, location, message))
         self.diagnostics.append(Diagnostic(code, message, location, hint=hint))
 
     def expression(self, at: Located, names: tuple[str, ...]) -> Expression | None:
@@ -143,7 +162,7 @@ class _Builder:
         for problem in problems:
             self.error(problem.code, f"{problem.message} in expression {text!r}"
                        + (f" at column {problem.column}" if problem.column else ""), at.location(),
-                       hint=_caret(text, problem.column))
+                       hint="\n".join(h for h in (problem.hint, _caret(text, problem.column)) if h))
         return compiled
 
     def setting(self, dotted: str) -> Any:
@@ -166,13 +185,26 @@ class _Builder:
             return None  # cannot be resolved without the rule set; not an error of this file
         value = self.setting(match.group(1))
         if value is MISSING:
-            self.error("MS314", f"setting {match.group(1)!r} is not defined", at.location())
+            self.error("MS314", f"setting {match.group(1)!r} is not defined", at.location(),
+                       hint=setting_hint(match.group(1), self.settings))
             return None
         if not isinstance(value, str) or not value:
-            self.error("MS203", f"setting {match.group(1)!r} must be a field name (text), got {value!r}",
-                       at.location())
+            ref = self.setting_ref(text)
+            where = ref.location if ref is not None and ref.overlay else at.location()
+            if not any(d.code == "MS203" and d.location == where for d in self.raw.diagnostics):  # the schema's
+                self.error("MS203", f"setting {match.group(1)!r} must be a field name (text), got {value!r}", where)
             return None
         return value
+
+    def setting_ref(self, text: str) -> SettingRef | None:
+        """The setting a field name ``${settings.path}`` refers to, with where its value was written."""
+        match = _SETTING_REF.match(text.strip()) if "${" in text else None
+        if match is None or not self.settings_known:
+            return None
+        origin = self.raw.setting_origins.get(tuple(match.group(1).split(".")))
+        if origin is None:
+            return None
+        return SettingRef(match.group(1), origin.location(), is_overlay(origin.doc))
 
     def enabled(self, at: Located | None) -> bool:
         if at is None:
@@ -184,7 +216,8 @@ class _Builder:
         if expr is None or not self.settings_known:
             return True  # reported (or not decidable without the rule set); keep checking the rest
         for missing in undefined_settings(expr, self.settings):
-            self.error("MS314", f"setting {missing!r} is not defined", at.location())
+            self.error("MS314", f"setting {missing!r} is not defined", at.location(),
+                       hint=setting_hint(missing, self.settings))
             return True
         try:
             return bool(expr.evaluate({"settings": self.settings}))
@@ -202,16 +235,18 @@ class _Builder:
             if name is None:
                 return None
             path = FieldPath(name)
-            return FieldSide(reader=path, writer=path, location=at.location())
+            return FieldSide(reader=path, writer=path, location=at.location(), setting=self.setting_ref(value))
         if not isinstance(value, dict):
             return None
         writer: FieldPath | None = None
+        setting: SettingRef | None = None
         field_at = at.get("field")
         if field_at is not None and isinstance(field_at.value, str):
             name = self.field_name(field_at, field_at.value)
             if name is None:
                 return None
             writer = FieldPath(name)
+            setting = self.setting_ref(field_at.value)
         read_at = at.get("read")
         if read_at is not None and isinstance(read_at.value, str):
             extractor, problem = compile_jmespath(read_at.value)
@@ -221,10 +256,10 @@ class _Builder:
                            read_at.location(), hint=_caret(read_at.value, problem.column))
                 return None
             assert extractor is not None
-            return FieldSide(reader=extractor, writer=writer, location=at.location())
+            return FieldSide(reader=extractor, writer=writer, location=at.location(), setting=setting)
         if writer is None:
             return None
-        return FieldSide(reader=writer, writer=writer, location=at.location())
+        return FieldSide(reader=writer, writer=writer, location=at.location(), setting=setting)
 
     def key_pair(self, at: Located) -> KeyPair | None:
         value = at.value
@@ -236,7 +271,10 @@ class _Builder:
         erp = self.field_name(erp_at, erp_at.value)
         if crm is None or erp is None:
             return None
-        return KeyPair(FieldPath(crm), FieldPath(erp), at.location(), _locations(at, "crm", "erp"))
+        refs = {side: ref for side, side_at in (("crm", crm_at), ("erp", erp_at))
+                if (ref := self.setting_ref(side_at.value)) is not None}
+        return KeyPair(FieldPath(crm), FieldPath(erp), at.location(), _locations(at, "crm", "erp"),
+                       MappingProxyType(refs))
 
     def field_rule(self, at: Located, mapping_direction: Direction) -> tuple[FieldRule, bool] | None:
         data = at.value

@@ -66,6 +66,8 @@ class RawRuleSet:
     guardrails: dict[str, Any] = field(default_factory=dict)
     mappings: dict[str, SourceDocument] = field(default_factory=dict)
     overrides: dict[str, list[Located]] = field(default_factory=dict)
+    # Where each setting (and each group of settings) got its value: the last level that wrote it.
+    setting_origins: dict[tuple[str, ...], Located] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     incomplete: bool = False  # some level could not be read or followed: what is missing is not news
@@ -154,6 +156,7 @@ def load_raw(folder: Path, _stack: tuple[Path, ...] = ()) -> RawRuleSet:
                 raw.systems, raw.settings = parent.systems, parent.settings
                 raw.guardrails = parent.guardrails
                 raw.mappings, raw.overrides = parent.mappings, parent.overrides
+                raw.setting_origins = parent.setting_origins
     _apply_level(raw, top)
     return raw
 
@@ -180,9 +183,10 @@ def _apply_level(raw: RawRuleSet, top: Located) -> None:
             if connection is not None and isinstance(connection.value, dict):
                 for key in connection.value:
                     system.connection[key] = connection.child(key)
-    settings = data.get("settings")
-    if isinstance(settings, dict):
-        raw.settings = _deep_merge(raw.settings, settings)
+    settings = top.get("settings")
+    if settings is not None and isinstance(settings.value, dict):
+        raw.settings = _deep_merge(raw.settings, settings.value)
+        _record_origins(raw.setting_origins, settings, ())
     guardrails = data.get("guardrails")
     if isinstance(guardrails, dict):
         raw.guardrails = {**raw.guardrails, **guardrails}
@@ -193,6 +197,26 @@ def _apply_level(raw: RawRuleSet, top: Located) -> None:
     if overrides is not None and isinstance(overrides.value, dict):
         for name in overrides.value:
             raw.overrides.setdefault(str(name), []).append(overrides.child(name))
+
+
+def _record_origins(origins: dict[tuple[str, ...], Located], at: Located, prefix: tuple[str, ...]) -> None:
+    """Note where each setting of one level was written (as ``_deep_merge`` merges them)."""
+    for key in at.value:
+        if not isinstance(key, str):
+            continue
+        child = at.child(key)
+        path = (*prefix, key)
+        if not isinstance(child.value, dict):  # replaces whatever group the levels below had here
+            for stale in [p for p in origins if len(p) > len(path) and p[:len(path)] == path]:
+                del origins[stale]
+        origins[path] = child
+        if isinstance(child.value, dict):
+            _record_origins(origins, child, path)
+
+
+def is_overlay(doc: SourceDocument) -> bool:
+    """Whether ``doc`` is the ruleset.yaml of a rule set that extends another (a customer's overlay)."""
+    return isinstance(doc.data, dict) and "extends" in doc.data
 
 
 def _read_mappings(raw: RawRuleSet, mappings: Located) -> None:

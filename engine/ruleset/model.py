@@ -88,12 +88,23 @@ class _Located:
 
 
 @dataclass(frozen=True)
+class SettingRef:
+    """A field name given by a setting (``${settings.crm_fields.x}``): the setting and where its value was
+    written; ``overlay`` when that is the ruleset.yaml of a rule set that extends another."""
+
+    path: str
+    location: Location
+    overlay: bool = False
+
+
+@dataclass(frozen=True)
 class FieldSide:
     """One side of a field rule: how to read it and, when writable, where to write it."""
 
     reader: Reader
     writer: FieldPath | None
     location: Location
+    setting: SettingRef | None = field(default=None, compare=False)  # the setting that names the field
 
     @property
     def label(self) -> str:
@@ -143,6 +154,8 @@ class KeyPair(_Located):
     erp: FieldPath
     location: Location
     locations: MappingProxyType[str, Location] = field(default_factory=_no_locations, compare=False)
+    settings: MappingProxyType[str, SettingRef] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False)  # by side: the setting naming the field
 
     def side(self, side: Side) -> FieldPath:
         return self.crm if side is Side.CRM else self.erp

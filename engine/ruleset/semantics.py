@@ -8,6 +8,8 @@ environment, and the environment has them.
 
 from __future__ import annotations
 
+import ast
+import datetime as dt
 import difflib
 import os
 import re
@@ -19,8 +21,9 @@ from connectors.registry import CONNECTION_SETTINGS, SIDES, credential_kinds, cr
 from engine.diagnostics import Diagnostic, Location, Severity
 from engine.expressions import Expression
 from engine.extractors import MISSING, FieldPath
-from engine.ruleset.compiler import Compilation, CompiledMapping, thaw, undefined_settings
-from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, Side, SystemConfig
+from engine.ruleset.compiler import Compilation, CompiledMapping, setting_hint, thaw, undefined_settings
+from engine.ruleset.loader import is_overlay
+from engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule, SettingRef, Side, SystemConfig
 
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 _NUMERIC = {"integer", "number"}
@@ -53,6 +56,63 @@ def _value_type(value: Any) -> str | None:
     return None
 
 
+def _chain(node: ast.AST) -> tuple[str, ...] | None:
+    """``record.a.b`` -> ``("record", "a", "b")``; None for anything else."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return (node.id, *reversed(parts)) if isinstance(node, ast.Name) and parts else None
+
+
+def restrictions(expr: Expression) -> list[tuple[str, tuple[str, ...]]]:
+    """``(field, setting path)`` of every ``record.<field> in settings.<list>`` that the condition requires
+    (the whole condition, or a part of it joined with ``and``)."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    tree = expr.tree.value if isinstance(expr.tree, ast.Expr) else expr.tree
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+            for value in node.values:
+                visit(value)
+        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In):
+            left, right = _chain(node.left), _chain(node.comparators[0])
+            if left and right and left[0] == "record" and right[0] == "settings" and len(right) > 1:
+                found.append((".".join(left[1:]), right[1:]))
+
+    visit(tree)
+    return found
+
+
+_TYPE_WORDS = {"integer": "whole number", "number": "number", "date": "date", "datetime": "date-time"}
+_TYPE_HINTS = {
+    "integer": "write a whole number, such as 30",
+    "number": "write a number, such as 12.5",
+    "date": "write the date as YYYY-MM-DD",
+    "datetime": "write the date-time as YYYY-MM-DDTHH:MM:SS (or a date, YYYY-MM-DD)",
+}
+
+
+def _readable_as(value: str | int | float, field_type: str) -> bool:
+    """Whether a constant can be written to a field of ``field_type`` (as the engine normalises it)."""
+    if field_type not in _TYPE_WORDS:
+        return True
+    text = str(value).strip()
+    try:
+        if field_type in {"integer", "number"}:
+            number = float(text.replace(",", "."))
+            return field_type == "number" or number.is_integer()
+        if isinstance(value, int | float):
+            return False
+        if field_type == "date":
+            dt.date.fromisoformat(text[:10])
+        else:
+            dt.datetime.fromisoformat((text + "T00:00:00" if len(text) == 10 else text).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def _article(word: str) -> str:
     return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
@@ -65,6 +125,9 @@ class _Checker:
         self.out: list[Diagnostic] = []
         self.catalogues: dict[Side, Catalogue | None] = {}
         self.current_location = Location("", 0, 0)
+        self.current_mapping = ""
+        # Problems of a field name set by an overlay's setting: one per setting and problem, with its users.
+        self.named: dict[tuple[str, Location, str], tuple[str, dict[str, list[str]]]] = {}
 
     def error(self, code: str, message: str, location: Location, hint: str = "",
               severity: Severity = Severity.ERROR) -> None:
@@ -125,29 +188,58 @@ class _Checker:
                        hint="entities: " + ", ".join(sorted(catalogue.entities)))
         return entity
 
-    def field(self, entity: EntityCatalogue, path: FieldPath, location: Location) -> FieldInfo | None:
+    def field(self, entity: EntityCatalogue, path: FieldPath, location: Location,
+              setting: SettingRef | None = None, use: str = "") -> FieldInfo | None:
         info = entity.field(path.name)
         if info is None:
             close = difflib.get_close_matches(path.name, list(entity.fields), n=1, cutoff=0.7)
             hint = f"did you mean {close[0]!r}?" if close else ""
-            self.error("MS303", f"{entity.name} has no field {path.name!r}", location, hint=hint)
+            if setting is not None and setting.overlay:
+                self.named_problem(setting, f"setting {setting.path!r} names {path.name!r}, a field "
+                                   f"{entity.name} does not have", hint, use)
+            else:
+                self.error("MS303", f"{entity.name} has no field {path.name!r}", location, hint=hint)
         return info
 
-    def side_info(self, entity: EntityCatalogue | None, side: FieldSide | None) -> FieldInfo | None:
+    def named_problem(self, setting: SettingRef, message: str, hint: str, use: str) -> None:
+        """An unknown field named by an overlay's setting: reported once, where the setting was written."""
+        _, uses = self.named.setdefault(("MS303", setting.location, message), (hint, {}))
+        mapping_uses = uses.setdefault(self.current_mapping, [])
+        if use and use not in mapping_uses:
+            mapping_uses.append(use)
+
+    def report_named(self) -> None:
+        for (code, location, message), (hint, uses) in self.named.items():
+            used = "; ".join(f"{mapping} ({', '.join(what)})" if what else mapping for mapping, what in uses.items())
+            self.error(code, f"{message} (used by mapping {used})" if used else message, location, hint=hint)
+
+    def named_by(self, side: FieldSide, rule: FieldRule) -> str:
+        """`` (setting 'x', used by customers rule 'y')`` when an overlay's setting names the field of ``side``."""
+        if side.setting is None or not side.setting.overlay:
+            return ""
+        return f" (setting {side.setting.path!r}, used by {self.current_mapping} rule {rule.key!r})"
+
+    @staticmethod
+    def where(side: FieldSide) -> Location:
+        """Where to report a problem of a rule side: the overlay's setting when one names the field."""
+        return side.setting.location if side.setting is not None and side.setting.overlay else side.location
+
+    def side_info(self, entity: EntityCatalogue | None, side: FieldSide | None, use: str = "") -> FieldInfo | None:
         """Check a rule side's fields exist; return the field it reads (None for extractors)."""
         if entity is None or side is None:
             return None
         info = None
         if isinstance(side.reader, FieldPath):
-            info = self.field(entity, side.reader, side.location)
+            info = self.field(entity, side.reader, side.location, side.setting, use)
         if side.writer is not None and side.writer != side.reader:
-            written = self.field(entity, side.writer, side.location)
+            written = self.field(entity, side.writer, side.location, side.setting, use)
             info = info or written
         return info
 
     def settings_used(self, expr: Expression, location: Location) -> None:
         for missing in undefined_settings(expr, self.comp.settings):
-            self.error("MS314", f"setting {missing!r} is not defined (used in {expr.text!r})", location)
+            self.error("MS314", f"setting {missing!r} is not defined (used in {expr.text!r})", location,
+                       hint=setting_hint(missing, self.comp.settings))
 
     def expression_fields(self, expr: Expression, entity: EntityCatalogue | None, location: Location) -> None:
         self.settings_used(expr, location)
@@ -161,7 +253,8 @@ class _Checker:
                     exempt: dict[Side, set[str]]) -> None:
         written: dict[tuple[Side, str], FieldRule] = {}
         for rule, enabled in rules:
-            infos = {s: self.side_info(entities[s], rule.side(s)) for s in Side}
+            infos = {s: self.side_info(entities[s], rule.side(s), f"rule {rule.key!r}") for s in Side}
+            self.defaults_in_maps(rule)
             for target in Side:
                 if not rule.direction.writes(target):
                     continue
@@ -180,15 +273,23 @@ class _Checker:
                     key = (target, side.writer.name)
                     if key in written:
                         self.error("MS308", f"{target.value} field {side.writer.name!r} is also written by the "
-                                   f"rule at line {written[key].location.line}", side.location)
+                                   f"rule at line {written[key].location.line}", self.where(side))
                     written[key] = rule
                 if target_info.read_only:
+                    away = "erp-to-crm" if target is Side.ERP else "crm-to-erp"
+                    one_way = f"make the rule one-way: direction: {away}"
                     self.error("MS304", f"{entity.name}.{target_info.name} is read-only "  # type: ignore[union-attr]
-                               f"in {self.catalogues[target].connector}", side.location,  # type: ignore[union-attr]
-                               hint=f"make the rule one-way: direction: "
-                               f"{'erp-to-crm' if target is Side.ERP else 'crm-to-erp'}")
+                               f"in {self.catalogues[target].connector}"  # type: ignore[union-attr]
+                               + self.named_by(side, rule), self.where(side),
+                               hint=f"name a field {self.catalogues[target].connector} lets you write "  # type: ignore[union-attr]
+                               f"in the setting, or {one_way} in {self.current_mapping}"
+                               if self.where(side) != side.location else one_way)
                     continue
-                self.types(rule, target, infos[target.other], target_info, side.location)
+                other = rule.side(target.other)
+                named = other if other is not None and self.where(side) == side.location \
+                    and self.where(other) != other.location else side
+                self.types(rule, target, infos[target.other], target_info, self.where(named),
+                           self.named_by(named, rule))
             for expr, prop in ((rule.to_erp, "transform.to_erp"), (rule.to_crm, "transform.to_crm")):
                 if expr is not None:
                     self.expression_fields_any(expr, entities, rule.where(prop))
@@ -213,14 +314,20 @@ class _Checker:
                     self.error("MS303", f"no field {attr!r} on either side (used in {expr.text!r})", location)
 
     def types(self, rule: FieldRule, target: Side, source: FieldInfo | None, info: FieldInfo,
-              location: Location) -> None:
+              location: Location, named_by: str = "") -> None:
+        value_map = rule.value_map_to(target)
         for label, value in (("value", rule.constant), ("default", rule.default)):
             if value is MISSING or value is None:
                 continue
+            if value_map is not None:
+                found, mapped = self.in_map(value_map, value)
+                if found == "key" and rule.transform(target) is None and isinstance(mapped, str | int | float | bool):
+                    self.value_fits(mapped, info, f"{label} {thaw(value)!r} (mapped to {mapped!r})", rule.where(label))
+                if found != "value":
+                    continue  # a key is checked as what it maps to; neither: MS323
             self.value_fits(value, info, f"{label} {thaw(value)!r}", rule.where(label))
         if rule.constant is not MISSING or rule.transform(target) is not None:
             return
-        value_map = rule.value_map_to(target)
         if value_map is not None:
             map_at = rule.where("map_reverse" if target is Side.CRM and "map_reverse" in rule.locations else "map")
             for v in value_map.values():
@@ -229,13 +336,55 @@ class _Checker:
             return
         if source is not None and not compatible(source.type, info.type):
             self.error("MS305", f"{source.name} ({source.type}) cannot be written to {info.name} ({info.type}) "
-                       "without a map or transform", location)
+                       "without a map or transform" + named_by, location)
+
+    @staticmethod
+    def in_map(value_map: Mapping[Any, Any], value: Any) -> tuple[str, Any]:
+        """``("key", mapped)`` when ``value`` is a key of the map, ``("value", value)`` when it is one of its
+        values (written as it is), ``("", None)`` when neither."""
+        if isinstance(value, str | int | float | bool):
+            for candidate in (value, str(value)):
+                if candidate in value_map:
+                    return "key", value_map[candidate]
+            if any(value == v or str(value) == str(v) for v in value_map.values()):
+                return "value", value
+        return "", None
+
+    def defaults_in_maps(self, rule: FieldRule) -> None:
+        """MS323: a ``value`` or ``default`` of a rule with a value map must be a key of the map towards each
+        side the rule writes (the value it maps to is written) or one of its values (written as it is)."""
+        for label, value in (("value", rule.constant), ("default", rule.default)):
+            if value is MISSING or value is None:
+                continue
+            wrong: list[tuple[Side, str, Mapping[Any, Any]]] = []
+            for target in (Side.ERP, Side.CRM):
+                value_map = rule.value_map_to(target)
+                side = rule.side(target)
+                if value_map is None or side is None or side.writer is None or not rule.direction.writes(target):
+                    continue
+                if not self.in_map(value_map, value)[0]:
+                    prop = "map_reverse" if target is Side.CRM and "map_reverse" in rule.locations else "map"
+                    wrong.append((target, prop, value_map))
+            if not wrong:
+                continue
+            towards = " and ".join(f"its `{prop}` towards {target.value}" for target, prop, _ in wrong)
+            _, prop, first = wrong[0]
+            results = dict.fromkeys(v for v in first.values() if isinstance(v, str | int | float | bool))
+            self.error("MS323", f"{label} {thaw(value)!r} of rule {rule.key!r} is neither a key nor a value of "
+                       f"{towards}: it would be written as it is, a value the map never gives",
+                       rule.where(label), hint=f"use a key of `{prop}` ({', '.join(map(repr, first))}), which is "
+                       f"mapped, or one of its values ({', '.join(map(repr, results))}); or add {thaw(value)!r} "
+                       "to the map")
 
     def value_fits(self, value: Any, info: FieldInfo, label: str, location: Location) -> None:
         vtype = _value_type(value)
         if vtype is not None and not compatible(vtype, info.type) and not (
                 vtype == "string" and info.type in {"date", "datetime", "number", "integer"}):
             self.error("MS305", f"{label} is {_article(vtype)}, but {info.name} is {_article(info.type)}", location)
+            return
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and not _readable_as(value, info.type):
+            self.error("MS305", f"{label} cannot be read as {_article(_TYPE_WORDS[info.type])}, which {info.name} "
+                       "is", location, hint=_TYPE_HINTS[info.type])
             return
         if info.enum is not None and value not in info.enum:
             self.error("MS305", f"{label} is not one of the values {info.name} allows", location,
@@ -248,12 +397,17 @@ class _Checker:
         for side in Side:
             entity = entities[side]
             if entity is not None and entity.field(pair.side(side).name) is None:
+                setting = pair.settings.get(side.value)
+                if setting is not None and setting.overlay:
+                    self.field(entity, pair.side(side), pair.where(side.value), setting, what)
+                    continue
                 self.error("MS319", f"{what}: {entity.name} has no field {pair.side(side).name!r}",
                            pair.where(side.value))
 
     def mapping(self, compiled: CompiledMapping) -> None:
         rule = compiled.rule
         self.current_location = rule.location
+        self.current_mapping = rule.name
         entities = {
             Side.CRM: self.entity(Side.CRM, rule.crm_entity, rule.where("crm")),
             Side.ERP: self.entity(Side.ERP, rule.erp_entity, rule.where("erp")),
@@ -272,9 +426,63 @@ class _Checker:
         # Without a list of field rules (the schema reported it), "no rule writes X" is no news.
         creates = {s: rule.direction.writes(s) and compiled.fields_listed for s in Side}
         self.field_rules(compiled.all_fields, entities, creates, exempt)
+        self.maps_cover_conditions(compiled)
         for index, line in enumerate(rule.lines):
             fields = compiled.line_fields[index] if index < len(compiled.line_fields) else ()
             self.line(line, fields, entities)
+
+    def maps_cover_conditions(self, compiled: CompiledMapping) -> None:
+        """MS322: a value map on a field that a condition restricts to a settings list lacks values of the list:
+        every record with such a value would fail at run time."""
+        rule = compiled.rule
+        for side in Side:
+            for expr in (rule.conditions.get(side), rule.create_conditions.get(side)):
+                if expr is None:
+                    continue
+                for name, path in restrictions(expr):
+                    values = self.setting_value(path)
+                    if not isinstance(values, list | tuple):
+                        continue
+                    for field_rule, _ in compiled.all_fields:
+                        self.map_covers(field_rule, side, name, path, values, expr)
+
+    def setting_value(self, path: tuple[str, ...]) -> Any:
+        current: Any = self.comp.settings
+        for part in path:
+            if not isinstance(current, Mapping) or part not in current:
+                return MISSING
+            current = current[part]
+        return current
+
+    def map_covers(self, rule: FieldRule, side: Side, name: str, path: tuple[str, ...], values: Any,
+                   expr: Expression) -> None:
+        source = rule.side(side)
+        target = side.other
+        if source is None or not isinstance(source.reader, FieldPath) or source.reader.name != name \
+                or rule.constant is not MISSING or not rule.direction.writes(target):
+            return
+        value_map = rule.value_map_to(target)
+        if value_map is None:
+            return
+        missing = [v for v in values if v is not None and v not in value_map and str(v) not in value_map]
+        if not missing:
+            return
+        prop = "map_reverse" if target is Side.CRM and "map_reverse" in rule.locations else "map"
+        map_at = rule.where(prop)
+        origin = self.comp.raw.setting_origins.get(path)
+        dotted = ".".join(path)
+        at_setting = origin is not None and is_overlay(origin.doc)
+        listed = ", ".join(repr(v) for v in missing)
+        where = f" (at {map_at.file}:{map_at.line})" if at_setting else ""
+        them = "it" if len(missing) == 1 else "them"
+        self.error(
+            "MS322", f"setting {dotted!r} lets {listed} through the condition {expr.text!r} of mapping "
+            f"{self.current_mapping}, but the `{prop}` of rule {rule.key!r}{where} has no entry for {them}: "
+            "such records would fail at run time",
+            origin.location() if at_setting and origin is not None else map_at,
+            hint=f"add {listed} to `{prop}` of rule {rule.key!r}"
+            + (" (as values of `map`, which is reversed for the way back)" if prop == "map" and target is Side.CRM
+               else "") + f", or remove {them} from settings.{dotted}")
 
     def line(self, line: LineRule, fields: tuple[tuple[FieldRule, bool], ...],
              entities: dict[Side, EntityCatalogue | None]) -> None:
@@ -329,4 +537,12 @@ def check(comp: Compilation, environ: Mapping[str, str] | None = None,
     for compiled in comp.mappings:
         checker.mapping(compiled)
     checker.parents()
-    return checker.out
+    checker.report_named()
+    seen: set[tuple[str, Location, str]] = set()
+    out: list[Diagnostic] = []
+    for diagnostic in checker.out:  # one report per problem, even when several rules lead to it
+        key = (diagnostic.code, diagnostic.location, diagnostic.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(diagnostic)
+    return out

@@ -9,6 +9,7 @@ produces exactly the diagnostics its ``expected.yaml`` lists, and the CLI report
       - {code: MS201, file: ruleset.yaml, line: 4, column: 3}                 # column optional
       - {code: MS502, file: ruleset.yaml, line: 8, severity: warning}         # default: error
       - {code: MS202, file: ruleset.yaml, line: 2, message: "'name'"}        # a part of the message
+      - {code: MS314, file: ruleset.yaml, line: 9, hint: "did you mean"}      # a part of the hint
 
 ``file`` is relative to the case folder (``../../shared-base/orders.yaml`` for the base it extends).
 """
@@ -48,7 +49,7 @@ UNPRODUCIBLE = {
     "MS301": "the schema's enum of connectors reports an unknown connector first (MS204 with a hint)",
 }
 
-EXPECTED_KEYS = {"code", "file", "line", "column", "severity", "message"}
+EXPECTED_KEYS = {"code", "file", "line", "column", "severity", "message", "hint"}
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +83,7 @@ def _key(entry: dict[str, Any], with_column: bool) -> tuple[Any, ...]:
 def _actual(case: Path, diagnostic: Diagnostic) -> dict[str, Any]:
     loc = diagnostic.location
     return {"code": diagnostic.code, "file": _relative(case, diagnostic), "line": loc.line, "column": loc.column,
-            "severity": diagnostic.severity.value, "message": diagnostic.message}
+            "severity": diagnostic.severity.value, "message": diagnostic.message, "hint": diagnostic.hint}
 
 
 @pytest.mark.parametrize("case", VALID, ids=[p.name for p in VALID])
@@ -114,6 +115,9 @@ def test_invalid_case(case: Path) -> None:
         if "message" in entry:
             assert any(_key(a, False) == _key(entry, False) and entry["message"] in a["message"] for a in actual), \
                 f"{case.name}: no {entry['code']} at line {entry['line']} with {entry['message']!r} in its message"
+        if "hint" in entry:
+            assert any(_key(a, False) == _key(entry, False) and entry["hint"] in a["hint"] for a in actual), \
+                f"{case.name}: no {entry['code']} at line {entry['line']} with {entry['hint']!r} in its hint"
 
 
 def test_corpus_covers_every_producible_code() -> None:
