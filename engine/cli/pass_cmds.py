@@ -46,6 +46,9 @@ def register(commands: Any) -> None:
             parser.add_argument("--interval", type=parse_interval, default=None,
                                 help="time between passes with --watch (default: the rule set's "
                                      "settings.sync_interval, else 6m)")
+            parser.add_argument("--force", action="store_true",
+                                help="go beyond the rule set's guardrails (a mass update or blanking that would "
+                                     "otherwise stop the pass before writing the mapping)")
             parser.add_argument("--first-import", action="store_true",
                                 help="allow a new state store although the systems already hold records the "
                                      "pass would link by their match keys (the first import)")
@@ -79,12 +82,13 @@ def _is_new(path: str) -> bool:
         return not store.summary().mappings
 
 
-def _pass_with(ruleset: RuleSet, store: SqliteStateStore, *, apply: bool) -> PassReport:
+def _pass_with(ruleset: RuleSet, store: SqliteStateStore, *, apply: bool, force: bool = False) -> PassReport:
     try:
         connectors, catalogues = connect(ruleset, store)
         try:
             progress = _progress if sys.stderr.isatty() else None
-            return SyncPass(ruleset, connectors, catalogues, store, apply=apply, progress=progress).run()
+            return SyncPass(ruleset, connectors, catalogues, store, apply=apply, progress=progress,
+                            force=force).run()
         finally:
             for connector in connectors.values():
                 connector.close()
@@ -157,7 +161,7 @@ def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
         _guard_new_store(args, ruleset)
     store = open_store(args.state)
     try:
-        return _pass_with(ruleset, store, apply=True)
+        return _pass_with(ruleset, store, apply=True, force=getattr(args, "force", False))
     finally:
         store.close()
 

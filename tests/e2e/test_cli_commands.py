@@ -134,3 +134,19 @@ def test_secrets_never_appear_in_output_or_state(env: Sandbox, tmp_path: Path, m
     text = out.out + out.err + state.read_bytes().decode("latin-1")
     for secret in (env.env["WEBCRM_API_TOKEN"], env.env["FORTNOX_ACCESS_TOKEN"], "a-wrong-token-value"):
         assert secret not in text
+
+
+def test_status_lists_fields_held_back(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env.simulators["webcrm"].backend.create("organisation", {
+        "OrganisationName": "Atlantis", "OrganisationType": "Customer", "OrganisationExtraCustom1": "1",
+        "OrganisationCountry": "Atlantis"})
+    state = str(tmp_path / "s.sqlite")
+    assert main(["run", FORTNOX, "--state", state]) == 0  # held back is not quarantined
+    assert "held visiting-country: rule visiting-country: value 'Atlantis' is not in the value map" in \
+        capsys.readouterr().out
+    assert main(["status", "--state", state]) == 0
+    out = capsys.readouterr().out
+    assert "Records with fields held back: 1" in out and "visiting-country: rule visiting-country" in out
+    assert main(["status", "--state", state, "--format", "json"]) == 0
+    [held] = json.loads(capsys.readouterr().out)["held"]
+    assert held["mapping"] == "customers" and "visiting-country" in held["fields"]
