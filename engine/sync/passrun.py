@@ -109,7 +109,7 @@ class SyncPass:
 
     def _mapping(self, bound: BoundMapping, report: MappingReport) -> None:
         mapping = bound.mapping
-        reconcile_journal(bound, self.connectors, self.store, report)
+        reconcile_journal(bound, self.connectors, self.store, report, self.settings, self._run())
         read_sides = [s for s in Side if mapping.direction.writes(s.other)]
         batches: dict[Side, list[Record]] = {}
         cursors: dict[Side, str] = {}

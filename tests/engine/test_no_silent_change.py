@@ -152,3 +152,35 @@ def test_first_contact_policy_picks_a_winner(store: SqliteStateStore, tmp_path: 
     report = world.run()
     assert world.crm.all("organisation")[0]["OrganisationName"] == "ACME Aktiebolag"
     assert "first contact: name differs, erp-wins" in report.mappings[0].actions[0].reason
+
+
+def test_a_create_reconciled_after_a_crash_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    """The customer number Fortnox assigned reaches webCRM, and the default terms stay where they were sent."""
+    ruleset = custom(tmp_path, "settings:\n  customer_number_owner: erp\n")
+    finals = []
+    for crash in (False, True):
+        with SqliteStateStore(":memory:") as store:
+            world = World(store, ruleset)
+            world.crm.seed("organisation", {"OrganisationName": "Acme", "OrganisationType": "Customer"})
+            if crash:  # killed after the create in Fortnox, before the number was written back and linked
+                original = world.crm.update
+
+                def power_cut(*args: object, **kwargs: object) -> object:
+                    raise KeyboardInterrupt("power cut")
+
+                world.crm.update = power_cut  # type: ignore[method-assign]
+                try:
+                    world.run()
+                except KeyboardInterrupt:
+                    pass
+                world.crm.update = original  # type: ignore[method-assign]
+                assert not world.crm.all("organisation")[0].get("OrganisationExtraCustom1")
+                assert len(world.erp.all("customer")) == 1 and store.count_links("customers") == 0
+            world.run()
+            assert world.run().writes == 0
+            finals.append((world.crm.all("organisation"), world.erp.all("customer"),
+                           store.links("customers")[0].base.fields))
+    assert finals[0] == finals[1]
+    [org], [customer], _ = finals[1]
+    assert org["OrganisationExtraCustom1"] == customer["CustomerNumber"]
+    assert customer["TermsOfPayment"] == "30" and not org.get("OrganisationExtraCustom3")
