@@ -73,7 +73,7 @@ COUNTS_FILE = ROOT / ".hypothesis-counts" / "generated_rulesets.json"
 SIDES = ("crm", "erp")
 ENTITY = {"crm": "organisation", "erp": "customer"}
 ID_FIELD = {"crm": "OrganisationId", "erp": "CustomerNumber"}
-CI = settings(max_examples=int(os.environ.get("GENRULES_CI_EXAMPLES", "25")), derandomize=True, deadline=None,
+CI = settings(max_examples=int(os.environ.get("GENRULES_CI_EXAMPLES", "500")), derandomize=True, deadline=None,
               database=None, suppress_health_check=list(HealthCheck))
 LONG = settings(max_examples=int(os.environ.get("GENRULES_EXAMPLES", "1000")), deadline=None,
                 suppress_health_check=list(HealthCheck),
