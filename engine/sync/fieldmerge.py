@@ -200,7 +200,7 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
         if agreed is None:
             _first_contact(bound, br, current, ctx, result)
             continue
-        changed = {s: current[s] is not MISSING and not same(current[s], agreed.get(s.value, MISSING)) for s in SIDES}
+        changed = {s: _changed(current[s], agreed.get(s.value, MISSING)) for s in SIDES}
         if not changed[Side.CRM] and not changed[Side.ERP]:
             if held and rule.key in held and not agree(br, current[Side.CRM], current[Side.ERP], ctx):
                 result.held.append(HeldField(rule.key, Side.ERP, held[rule.key], review=True))
@@ -221,6 +221,16 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
                 new = _converted(br, target, current[target.other], ctx, result)
                 _plan(br, target, new, current[target], result)
     return result
+
+
+def _changed(current: Any, agreed: Any) -> bool:
+    """Whether a side changed a field since the base. Absent from the base (not sent on create) and empty
+    now is no change: the field was empty all along."""
+    if current is MISSING:
+        return False
+    if agreed is MISSING:
+        return not is_empty(current)
+    return not same(current, agreed)
 
 
 def _first_contact(bound: RuleGroup, br: BoundRule, current: dict[Side, Any], ctx: _Context,
