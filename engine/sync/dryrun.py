@@ -3,8 +3,11 @@
 ``plan`` is ``run`` with this connector in front of each system and a throwaway copy of the state store
 (``StateStore.scratch_copy``), so both execute the same code and cannot disagree (docs/sync.md). Reads
 go to the system. A create answers the values sent plus a placeholder id (``new-1``, or ``-1`` for a
-numeric id field), an update answers the record as it would be after the write; both are remembered,
-so a record "created" earlier in the plan can be read and updated again. A delete does nothing.
+numeric id field), or is refused as the system would refuse it when it gives an id that is already
+taken; an update answers the record as it would be after the write. Both are remembered, so a record
+"created" earlier in the plan can be read and updated again. A delete does nothing. What else a system
+may refuse (a value it finds invalid) a plan cannot know: such a record is created in the plan and
+quarantined in the run.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import ChangeBatch, Connector, Record
+from connectors.base import ChangeBatch, Connector, Record, RejectedError
 from connectors.catalogue import Catalogue
 
 
@@ -64,7 +67,12 @@ class DryRunConnector:
         record = copy.deepcopy(dict(values))
         info = self.catalogue.entity(entity)
         id_field = info.id_field if info is not None else "id"
-        if not record.get(id_field):
+        given = record.get(id_field)
+        if given not in (None, ""):
+            # The system refuses an id that is taken (a customer number): so does the plan, by asking it.
+            if (entity, str(given)) in self._written or self.inner.get(entity, str(given)) is not None:
+                raise RejectedError(f"{entity} {id_field} {given} is already taken (plan)", status=400)
+        else:
             number = next(self._numbers)
             id_info = info.field(id_field) if info is not None else None
             record[id_field] = -number if id_info is not None and id_info.type == "integer" else f"new-{number}"

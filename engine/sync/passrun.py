@@ -26,7 +26,7 @@ from engine.expressions import ExpressionError, as_record
 from engine.ruleset import RuleSet, Side
 from engine.ruleset.compiler import thaw
 from engine.state import Base, StateStore
-from engine.state.store import ErrorClass, RunStatus
+from engine.state.store import ErrorClass, LinkConflictError, RunStatus
 from engine.sync.apply import Applier
 from engine.sync.bound import BoundMapping, bind_ruleset
 from engine.sync.decide import Kind, RecordPlan, action_of, decide_create, decide_update
@@ -225,6 +225,12 @@ class SyncPass:
             return self._quarantine(bound, item, ids, exc)
 
     def _apply(self, bound: BoundMapping, item: _Work, ids: dict[Side, str], plan: RecordPlan) -> Action:
+        try:
+            return self._apply_plan(bound, item, ids, plan)
+        except LinkConflictError as exc:  # the target answered with a record already linked to another one
+            return self._quarantine(bound, item, ids, RuleError(str(exc)))
+
+    def _apply_plan(self, bound: BoundMapping, item: _Work, ids: dict[Side, str], plan: RecordPlan) -> Action:
         try:
             if plan.kind == "create":
                 created, back = self.applier.create(plan)

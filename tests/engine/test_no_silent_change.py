@@ -7,6 +7,7 @@ first contact that left fields apart for good.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from engine.ruleset import RuleSet, load_ruleset
@@ -169,10 +170,8 @@ def test_a_create_reconciled_after_a_crash_ends_as_an_uninterrupted_one(tmp_path
                     raise KeyboardInterrupt("power cut")
 
                 world.crm.update = power_cut  # type: ignore[method-assign]
-                try:
+                with contextlib.suppress(KeyboardInterrupt):
                     world.run()
-                except KeyboardInterrupt:
-                    pass
                 world.crm.update = original  # type: ignore[method-assign]
                 assert not world.crm.all("organisation")[0].get("OrganisationExtraCustom1")
                 assert len(world.erp.all("customer")) == 1 and store.count_links("customers") == 0
