@@ -133,6 +133,16 @@ def test_lossy_value_map_never_rewrites_the_source(sandbox: Sandbox, tmp_path: P
             assert again.writes == 0, [a.as_dict() for m in again.mappings for a in m.actions]
         assert webcrm.log.count(method="PUT") == puts
         assert webcrm_organisations(sandbox) == before
+        # an unrelated change on either side flows alone: the lossy fields are not "corrected" on the way
+        e2e.erp.update("customer", "1001", {"Phone1": "+46 8 5"})
+        e2e.crm.update("organisation", crm_id, {"OrganisationWww": "reseller.se"})
+        e2e.run()
+        stored = e2e.crm.get("organisation", crm_id) or {}
+        customer = e2e.erp.get("customer", "1001") or {}
+        assert (stored["OrganisationType"], stored["OrganisationCountry"], stored["OrganisationTelephone"]) == (
+            "Reseller", "Sverige", "+46 8 5")
+        assert (customer["Type"], customer["VisitingCountryCode"], customer["WWW"]) == ("COMPANY", "SE", "reseller.se")
+        assert e2e.run().writes == 0
         # a real change in Fortnox flows back through map_reverse
         e2e.erp.update("customer", "1001", {"Type": "PRIVATE"})
         back = e2e.run()
@@ -184,6 +194,14 @@ def test_one_way_field_never_blanks_the_other_side(sandbox: Sandbox, tmp_path: P
         e2e.run()
         assert (e2e.erp.get("customer", "2001") or {})["Phone1"] == "+46 8 2"
         assert e2e.run().writes == 0
+        # a phone changed in Fortnox stays there (nothing flows to webCRM), also after webCRM edits other fields
+        e2e.erp.update("customer", "2001", {"Phone1": "+46 8 3"})
+        assert e2e.run().writes == 0
+        e2e.crm.update("organisation", crm_id, {"OrganisationWww": "fortnox.se"})
+        e2e.run()
+        customer = e2e.erp.get("customer", "2001") or {}
+        assert (customer["WWW"], customer["Phone1"]) == ("fortnox.se", "+46 8 3")
+        assert (e2e.crm.get("organisation", crm_id) or {})["OrganisationTelephone"] == "+46 8 2"
     finally:
         e2e.close()
 
@@ -258,6 +276,21 @@ def test_plan_is_run(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture
     assert str(order["CustomerNumber"]) == number and len(order["OrderRows"]) == 2
     assert mapping_of(run)["actions"][0]["changes"]["OrganisationExtraCustom1"]["new"] == number
     assert cli_json(capsys, "run", str(folder), "--state", str(state))["totals"]["created"] == 0
+    # on an existing store, with changes on both sides, the plan again lists what the run does
+    webcrm = env.simulators["webcrm"].backend
+    webcrm.replace("organisation", int(org_id), {**webcrm.get("organisation", int(org_id)),
+                                                 "OrganisationName": "Acme Group"})
+    [a1] = [ql for ql in webcrm.store.all_dated("quotation_line") if ql[0]["QuotationLineData1"] == "A1"]
+    webcrm.replace("quotation_line", a1[0]["QuotationLineId"], {**a1[0], "QuotationLineQuantity": 7})
+    env.simulators["fortnox"].backend.update("customer", number, {"Phone1": "+46 2"})
+    plan = cli_json(capsys, "plan", str(folder), "--state", str(state))
+    assert mapping_of(plan)["updated"] == 1 and mapping_of(plan, "deliveries-orders")["updated"] == 1
+    run = cli_json(capsys, "run", str(folder), "--state", str(state))
+    assert outline(plan) == outline(run)
+    [(order, _)] = env.simulators["fortnox"].backend.store.all_dated("order")
+    assert sorted(float(r["OrderedQuantity"]) for r in order["OrderRows"]) == [1.0, 7.0]
+    assert (webcrm.get("organisation", int(org_id)))["OrganisationTelephone"] == "+46 2"
+    assert cli_json(capsys, "run", str(folder), "--state", str(state))["totals"]["updated"] == 0
 
 
 def test_plan_text_report_shows_every_field_and_counts_what_it_leaves_out(
@@ -301,6 +334,10 @@ def test_validate_reports_an_unmapped_settings_value_at_the_overlay(tmp_path: Pa
     assert "'Partner'" in ms322["message"] and "customer-type" in ms322["message"]
     assert main(["validate", str(folder)]) == 1  # the text format names the same place
     assert "ruleset.yaml:5:" in capsys.readouterr().out
+    # mapping the new type in the overlay's own rule makes the rule set valid
+    mapped = overlay(tmp_path, LOSSY_TYPES.replace("Reseller", "Partner"))
+    assert main(["validate", str(mapped), "--format", "json"]) == 0
+    assert not [d for d in json.loads(capsys.readouterr().out)["diagnostics"] if d["severity"] == "error"]
 
 
 def test_validate_reports_a_wrong_crm_field_once_at_the_overlay(tmp_path: Path,
@@ -391,12 +428,18 @@ def _forced_pass(sb: Sandbox, folder: Path, state: Path) -> PassReport:
 
 def test_guardrail_stops_a_mass_change(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = overlay(tmp_path, GUARDED)
-    webcrm = env.simulators["webcrm"].backend
+    webcrm, fortnox = env.simulators["webcrm"].backend, env.simulators["fortnox"].backend
     ids = [webcrm.create("organisation", {
         "OrganisationName": f"Org {n}", "OrganisationType": "Customer", "OrganisationExtraCustom1": str(4000 + n),
         "OrganisationTelephone": f"+46 8 {n}"}) for n in range(4)]
     state = tmp_path / "state.sqlite"
     assert cli_json(capsys, "run", str(folder), "--state", str(state))["totals"]["created"] == 4
+    # within the limits (one record updated, one phone blanked) a run goes on
+    webcrm.replace("organisation", ids[0], {**webcrm.get("organisation", ids[0]), "OrganisationTelephone": ""})
+    assert cli_json(capsys, "run", str(folder), "--state", str(state))["totals"]["updated"] == 1
+    assert not fortnox.get("customer", "4000").get("Phone1")
+    webcrm.replace("organisation", ids[0], {**webcrm.get("organisation", ids[0]), "OrganisationTelephone": "+46 8 0"})
+    assert cli_json(capsys, "run", str(folder), "--state", str(state))["totals"]["updated"] == 1
     for crm_id in ids:  # a user blanks the phone of every one of them
         webcrm.replace("organisation", crm_id, {**webcrm.get("organisation", crm_id), "OrganisationTelephone": ""})
     before = fortnox_customers(env)
