@@ -16,12 +16,9 @@ from typing import Any
 
 import pytest
 
-from connectors.catalogue import load_catalogue
 from engine.cli import main
-from engine.ruleset import Side
 from engine.sandbox import Sandbox
 from engine.state import SqliteStateStore
-from engine.sync.passrun import SyncPass
 from engine.sync.report import PassReport
 from tests.e2e.conftest import E2E, load
 from tests.e2e.webcrm_records import delivery
@@ -412,20 +409,6 @@ def test_first_contact_erp_wins_by_overlay(env: Sandbox, tmp_path: Path, capsys:
 GUARDED = "guardrails: {max_update_share: 0.25, min_updates_for_share: 2, max_blanked: 1}\n"
 
 
-def _forced_pass(sb: Sandbox, folder: Path, state: Path) -> PassReport:
-    """A run beyond the guardrails (``mapsync run --force``), through the pass itself."""
-    with SqliteStateStore(state) as store:
-        e2e = world_of(sb, store, folder)
-        connectors = {side: e2e.client(side) for side in Side}
-        try:
-            catalogues = {side: load_catalogue(e2e.ruleset.system(side).connector) for side in Side}
-            return SyncPass(e2e.ruleset, connectors, catalogues, store, apply=True, force=True).run()
-        finally:
-            for connector in connectors.values():
-                connector.close()
-            e2e.close()
-
-
 def test_guardrail_stops_a_mass_change(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = overlay(tmp_path, GUARDED)
     webcrm, fortnox = env.simulators["webcrm"].backend, env.simulators["fortnox"].backend
@@ -456,9 +439,9 @@ def test_guardrail_stops_a_mass_change(env: Sandbox, tmp_path: Path, capsys: pyt
     assert main(["run", str(folder), "--state", str(state)]) == 1
     assert "FATAL: guardrail: mapping customers" in capsys.readouterr().out
     assert fortnox_customers(env) == before
-    forced = _forced_pass(env, folder, state)
-    assert forced.fatal is None and forced.total("updated") == 4
-    [forced_warning] = [w for m in forced.mappings for w in m.warnings]
+    forced = cli_json(capsys, "run", str(folder), "--state", str(state), "--force")
+    assert forced["fatal"] is None and forced["totals"]["updated"] == 4
+    [forced_warning] = [w for m in forced["mappings"] for w in m["warnings"]]
     assert forced_warning.startswith("guardrail: mapping customers") and forced_warning.endswith("(forced)")
     assert all(not c.get("Phone1") for c, _ in fortnox_customers(env))
     assert cli_json(capsys, "run", str(folder), "--state", str(state))["totals"]["updated"] == 0
