@@ -85,7 +85,8 @@ def decide_update(bound: BoundMapping, kind: Kind, source: Side, ids: dict[Side,
         reasons.insert(0, "matched an existing record")
     keep = bool(locked and (result.for_side(Side.ERP) or blocked_lines)) or any(
         c.resolution == "skip" for c in result.conflicts)
-    return RecordPlan(kind, bound, source, dict(ids), dict(records), tuple(changes), tuple(result.held),
+    held = [*result.held, *(h for p in line_plans for h in p.held)]
+    return RecordPlan(kind, bound, source, dict(ids), dict(records), tuple(changes), tuple(held),
                       tuple(conflicts), tuple(reasons), base, tuple(line_plans), keep)
 
 

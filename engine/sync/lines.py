@@ -21,7 +21,16 @@ from typing import Any
 from engine.extractors import MISSING
 from engine.ruleset import Direction, Side
 from engine.sync.bound import BoundLines
-from engine.sync.fieldmerge import FieldChange, FieldConflict, base_of, merge, read, values_for_create
+from engine.sync.fieldmerge import (
+    FieldChange,
+    FieldConflict,
+    HeldField,
+    RuleError,
+    base_of,
+    merge,
+    read,
+    values_for_create,
+)
 from engine.sync.values import same
 
 Record = dict[str, Any]
@@ -49,6 +58,7 @@ class LinePlan:
     erp_rows: list[Record] | None  # the desired collection, None when the erp side does not change
     rows: list[Record] = field(default_factory=list)  # the erp rows as read, in their order
     conflicts: list[FieldConflict] = field(default_factory=list)
+    held: list[HeldField] = field(default_factory=list)  # line fields held for review at first contact
 
     @property
     def crm_changed(self) -> bool:
@@ -177,7 +187,11 @@ def _decide(lines: BoundLines, pair: LinePair, settings: dict[str, Any], writes:
     fields = (pair.base or {}).get("fields")
     if pair.crm is not None and pair.erp is not None:
         result = merge(lines, pair.crm, pair.erp, fields, settings, newer)
+        unmapped = [h for h in result.held if not h.review]
+        if unmapped:  # a line base has no place for a pending value: the record waits (docs/sync.md)
+            raise RuleError(f"line {lines.line.name}: {unmapped[0].reason}")
         plan.conflicts.extend(result.conflicts)
+        plan.held.extend(HeldField(f"{lines.line.name}.{h.rule}", h.target, h.reason, h.review) for h in result.held)
         pair.crm_changes = result.for_side(Side.CRM)
         pair.erp_changes = result.for_side(Side.ERP) if writes[Side.ERP] else []
         return
