@@ -81,6 +81,8 @@ def decide_update(bound: BoundMapping, kind: Kind, source: Side, ids: dict[Side,
     conflicts = [*result.conflicts, *(c for p in line_plans for c in p.conflicts)]
     reasons = [*(f"conflict on {c.rule}: crm {c.crm_value!r} vs erp {c.erp_value!r}, {c.resolution}"
                  for c in conflicts), *reasons, *result.notes]
+    if result.filled:
+        reasons.append("first contact: empty fields filled from the other side: " + ", ".join(result.filled))
     if kind == "link":
         reasons.insert(0, "matched an existing record")
     keep = bool(locked and (result.for_side(Side.ERP) or blocked_lines)) or any(

@@ -76,6 +76,7 @@ class MergeResult:
     conflicts: list[FieldConflict] = field(default_factory=list)
     held: list[HeldField] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # first-contact decisions, shown with the action
+    filled: list[str] = field(default_factory=list)  # first contact: "rule -> side" filled from the other side
 
     def for_side(self, side: Side) -> list[FieldChange]:
         return [c for c in self.changes if c.target is side]
@@ -249,8 +250,7 @@ def _first_contact(bound: RuleGroup, br: BoundRule, current: dict[Side, Any], ct
             new = _converted(br, target, current[target.other], ctx, result)
             _plan(br, target, new, current[target], result)
             if new is not MISSING and rule.write is not WritePolicy.ON_CREATE:
-                result.notes.append(f"first contact: {rule.key} empty in {target.value}, filled from "
-                                    f"{target.other.value}")
+                result.filled.append(f"{rule.key} -> {target.value}")
         return
     if agree(br, current[Side.CRM], current[Side.ERP], ctx):
         return
