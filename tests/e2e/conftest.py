@@ -116,6 +116,14 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """Fresh simulators with their connection settings in the environment, as a user's shell would have them."""
+    for key, value in sandbox.env.items():
+        monkeypatch.setenv(key, value)
+    return sandbox
+
+
+@pytest.fixture
 def world(erp: ErpShape, sandbox: Sandbox, tmp_path: Path) -> Iterator[E2E]:
     """The standard rule set of ``erp`` (with the suite's settings) against fresh simulators."""
     folder = customised(tmp_path, erp.connector, **dict(erp.settings)) if erp.settings else (

@@ -20,13 +20,6 @@ FORTNOX = str(ROOT / "rules/standard/fortnox")
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    for key, value in sandbox.env.items():
-        monkeypatch.setenv(key, value)
-    return sandbox
-
-
 def test_plan_then_run_then_status(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = str(tmp_path / "state.sqlite")
     sim = env.simulators["webcrm"]

@@ -24,13 +24,6 @@ FORTNOX = str(ROOT / "rules/standard/fortnox")
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    for key, value in sandbox.env.items():
-        monkeypatch.setenv(key, value)
-    return sandbox
-
-
 def _both_sides(sb: Sandbox) -> None:
     """One organisation in webCRM and its customer in Fortnox, same customer number, different names."""
     sb.simulators["webcrm"].backend.create("organisation", {

@@ -22,6 +22,7 @@ from engine.state import SqliteStateStore
 from engine.sync.report import PassReport
 from tests.e2e.conftest import E2E, load
 from tests.e2e.webcrm_records import delivery
+from tests.engine.test_no_silent_change import LOSSY_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 FORTNOX = ROOT / "rules/standard/fortnox"
@@ -33,14 +34,6 @@ def overlay(tmp_path: Path, body: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="overlay-", dir=tmp_path))
     (folder / "ruleset.yaml").write_text(f"name: custom\nextends: {FORTNOX}\n{body}", encoding="utf-8")
     return folder
-
-
-@pytest.fixture
-def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    """The sandbox's variables in the environment, as the CLI reads them."""
-    for key, value in sandbox.env.items():
-        monkeypatch.setenv(key, value)
-    return sandbox
 
 
 def world_of(sandbox: Sandbox, store: SqliteStateStore, folder: Path) -> E2E:
@@ -87,17 +80,6 @@ def mapping_of(report: dict[str, Any], name: str = "customers") -> dict[str, Any
 
 # 1. A lossy value map never rewrites the source -----------------------------------------------------------
 
-LOSSY_TYPES = """settings:
-  customer_types: [Customer, Reseller, Private Customer]
-overrides:
-  customers:
-    fields:
-      - name: customer-type
-        crm: OrganisationType
-        erp: Type
-        map: {Customer: COMPANY, Reseller: COMPANY, Private Customer: PRIVATE}
-        map_reverse: {COMPANY: Customer, PRIVATE: Private Customer}
-"""
 
 
 def test_lossy_value_map_never_rewrites_the_source(sandbox: Sandbox, tmp_path: Path,

@@ -25,6 +25,7 @@ def custom(tmp_path: Path, body: str) -> RuleSet:
     return result.ruleset
 
 
+# A customer overlay with a lossy type map (Reseller and Customer are both COMPANY); the e2e suite uses it too.
 LOSSY_TYPES = """settings:
   customer_types: [Customer, Reseller, Private Customer]
 overrides:
