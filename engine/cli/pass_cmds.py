@@ -22,6 +22,7 @@ from engine.cli.common import CommandError, add_state_option, connect, load_for_
 from engine.connections import MissingEnvironment, resolve_connection
 from engine.ruleset import RuleSet, Side
 from engine.state import SqliteStateStore
+from engine.sync.markdown import render_markdown
 from engine.sync.passrun import SyncPass
 from engine.sync.report import PassReport, render_text
 
@@ -39,7 +40,10 @@ def register(commands: Any) -> None:
     for name, help_text in (("plan", "show what a pass would do; writes nothing"), ("run", "run a sync pass")):
         parser = commands.add_parser(name, help=help_text, description=help_text)
         parser.add_argument("ruleset", metavar="RULESET", help="rule set folder")
-        parser.add_argument("--format", choices=("text", "json"), default="text")
+        formats = ("text", "json", "markdown") if name == "plan" else ("text", "json")
+        parser.add_argument("--format", choices=formats, default="text",
+                            help="markdown: a pull-request comment (summary table, changes per record folded)"
+                            if name == "plan" else None)
         add_state_option(parser)
         if name == "run":
             parser.add_argument("--watch", action="store_true", help="repeat passes until interrupted")
@@ -169,6 +173,8 @@ def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
 def _emit(report: PassReport, fmt: str) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, default=str) + "\n")
+    elif fmt == "markdown":
+        sys.stdout.write(render_markdown(report))
     else:
         sys.stdout.write(render_text(report))
     sys.stdout.flush()

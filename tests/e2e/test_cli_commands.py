@@ -143,3 +143,17 @@ def test_status_lists_fields_held_back(env: Sandbox, tmp_path: Path, capsys: pyt
     assert main(["status", "--state", state, "--format", "json"]) == 0
     [held] = json.loads(capsys.readouterr().out)["held"]
     assert held["mapping"] == "customers" and "visiting-country" in held["fields"]
+
+
+def test_plan_as_markdown_for_a_pull_request(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env.simulators["webcrm"].backend.create("organisation", {
+        "OrganisationName": "Pipe | and `tick`", "OrganisationType": "Customer", "OrganisationExtraCustom1": "1001"})
+    env.simulators["webcrm"].backend.create("organisation", {"OrganisationName": "Supplier",
+                                                             "OrganisationType": "Supplier"})
+    assert main(["plan", FORTNOX, "--state", str(tmp_path / "s.sqlite"), "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("### mapsync plan: rule set `fortnox-standard`")
+    assert "| mapping | created | updated |" in out and "| customers | 1 | 0 |" in out
+    assert "<details>" in out and "<b>create</b> → erp" in out
+    assert "| `Name` | *(empty)* | `` Pipe \\| and `tick` `` |" in out  # a pipe or backtick cannot break the table
+    assert "- skipped: 1 record(s), organisation does not meet the crm condition" in out
