@@ -2,11 +2,13 @@
 
 For each mapping, parents first: reconcile creates journalled by a pass that crashed, read the records
 changed since the cursors (plus quarantined records due for a retry and links with held-back fields),
-then per record: gather what its outcome depends on (condition, link or match, partner, parent, lines),
-decide it as a ``RecordPlan`` (pure, ``engine.sync.decide``), apply the plan (``engine.sync.apply``:
-writes, then one state-store transaction). A record that fails is quarantined with its error class and
-the pass goes on; only a fatal connector error stops it. Cursors advance only when every record read has
-a durable outcome.
+then per record: gather what its outcome depends on (condition, link or match, partner, parent, lines)
+and decide it as a ``RecordPlan`` (pure, ``engine.sync.decide``). Once every record of the mapping is
+decided, the plans are checked against the guardrails (``engine.sync.guardrails``; a run beyond them
+stops before writing the mapping unless forced), then applied in order (``engine.sync.apply``: writes,
+then one state-store transaction per record). A record that fails is quarantined with its error class
+and the pass goes on; only a fatal connector error stops it. Cursors advance only when every record read
+has a durable outcome.
 
 With ``apply=False`` (``mapsync plan``) exactly the same code runs, against dry-run connectors (reads are
 real, writes are answered but never sent) and a scratch copy of the state store: links a plan makes are
@@ -55,7 +57,8 @@ class GuardrailStop(Exception):
 
 
 class SyncPass:
-    """Runs (or plans) one pass. Connectors and the store are given; the pass owns neither."""
+    """Runs (or plans) one pass. Connectors and the store are given and stay the caller's; a plan makes (and
+    closes) its own scratch copy of the store."""
 
     def __init__(self, ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
                  store: StateStore, *, apply: bool, progress: Progress | None = None, force: bool = False) -> None:
@@ -82,6 +85,13 @@ class SyncPass:
 
     # -- the pass ------------------------------------------------------------------------------------
     def run(self) -> PassReport:
+        try:
+            return self._pass()
+        finally:
+            if not self.apply:
+                self.store.close()  # the scratch copy
+
+    def _pass(self) -> PassReport:
         started = time.monotonic()
         report = PassReport(self.ruleset.name, self.apply)
         self.run_id = self.store.start_run()
@@ -103,8 +113,6 @@ class SyncPass:
         status: RunStatus = "fatal" if report.fatal else ("quarantined" if report.total("quarantined") else "ok")
         summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
         self.store.finish_run(self.run_id, status, summary)
-        if not self.apply:
-            self.store.close()  # the scratch copy
         return report
 
     def _mapping(self, bound: BoundMapping, report: MappingReport) -> None:
