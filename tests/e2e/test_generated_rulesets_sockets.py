@@ -11,6 +11,8 @@ clients:
 - the invariants see the fields the generator knows (the rule fields, the match key and the record id):
   the simulators return full records (every field, empty ones as ``""`` or ``null``) and stamp fields of
   their own (times, derived country names, defaults such as ``Currency``), which no rule writes;
+- users type no empty names (``SocketSim.pools``: Fortnox requires one, and a refused create has
+  consequences a plan cannot foresee);
 - a user's save the system refuses (Fortnox: a customer without a name, a number already taken) did not
   happen, as in the systems; a record the engine writes and the system refuses is quarantined by the
   engine and, as in the fake test, exempt from convergence;
@@ -74,6 +76,10 @@ class SocketSim(Sim):
     """``Sim`` with the webCRM and Fortnox simulators behind real clients instead of the fakes."""
 
     counts = COUNTS
+    # Fortnox refuses a customer without a name: users never save one, and an organisation without a name
+    # would be refused on create, which the plan cannot foresee, nor its consequence (another organisation
+    # with the same number is then created instead of being refused as a duplicate number)
+    pools = {"OrganisationName": ("Acme", "Beta", " Gamma "), "Name": ("Acme", "Delta", "Beta ")}
     sandbox: Sandbox
     known: dict[str, frozenset[str]]
     refused_writes = 0

@@ -107,6 +107,7 @@ class Sim:
     """One world under a generated rule set, with the bookkeeping the invariants need."""
 
     counts = COUNTS  # where passes are counted
+    pools: dict[str, tuple[str, ...]] | None = None  # values users type, where they differ from rulegen's
 
     def __init__(self, gen: GenRuleset, ruleset: RuleSet, store: SqliteStateStore) -> None:
         self.gen = gen
@@ -389,7 +390,7 @@ def run_case(gen: GenRuleset, data: st.DataObject, count: int, sim_class: type[S
     assume(ruleset is not None)
     assert ruleset is not None
     for _ in range(count):
-        steps = data.draw(histories(gen))
+        steps = data.draw(histories(gen, (sim_class or Sim).pools))
         counts["histories"] += 1
         with SqliteStateStore(":memory:") as store:
             sim = (sim_class or Sim)(gen, ruleset, store)
