@@ -161,8 +161,17 @@ def test_generated_rulesets_against_the_simulators_long(gen: GenRuleset, data: s
 
 def test_zz_generated_sockets_figures() -> None:
     """Runs last in the module: how much was generated and checked (printed with ``-s``)."""
-    figures = {k: round(v, 2) if isinstance(v, float) else v for k, v in COUNTS.items()}
-    print(f"\ngenerated rule sets against the simulators: {figures}")
+    figures()
+
+
+@pytest.mark.slow
+def test_zz_generated_sockets_figures_long() -> None:
+    figures()
+
+
+def figures() -> None:
+    shown = {k: round(v, 2) if isinstance(v, float) else v for k, v in COUNTS.items()}
+    print(f"\ngenerated rule sets against the simulators: {shown}")
     if COUNTS["rulesets"]:
         assert COUNTS["rulesets"] - COUNTS["invalid"] >= 5
         assert COUNTS["histories"] >= 10
