@@ -9,6 +9,7 @@ tests as the oracle of what the rules mean (``convert``, ``agree``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,29 +269,33 @@ def rulesets(draw: st.DrawFn) -> GenRuleset:
 
 
 # -- histories ---------------------------------------------------------------------------------------------
-def _values(draw: st.DrawFn, ruleset: GenRuleset, side: str, *, some: bool) -> dict[str, Any]:
+def _values(draw: st.DrawFn, ruleset: GenRuleset, side: str, *, some: bool,
+            pools: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
     """Field values a user types on ``side``: every field on a create, a few on an edit (blanks included)."""
     out: dict[str, Any] = {}
     for spec in FIELDS:
         if some and not draw(st.booleans()):
             continue
-        pool = spec.crm_pool if side == "crm" else spec.erp_pool
-        out[spec.crm if side == "crm" else spec.erp] = draw(st.sampled_from(pool))
+        name = spec.crm if side == "crm" else spec.erp
+        pool = (pools or {}).get(name) or (spec.crm_pool if side == "crm" else spec.erp_pool)
+        out[name] = draw(st.sampled_from(pool))
     return out
 
 
 @st.composite
-def histories(draw: st.DrawFn, ruleset: GenRuleset) -> list[tuple[Any, ...]]:
-    """Steps: ("create", side, number-or-None, values), ("edit", side, index, values), ("pass",)."""
+def histories(draw: st.DrawFn, ruleset: GenRuleset,
+              pools: Mapping[str, tuple[str, ...]] | None = None) -> list[tuple[Any, ...]]:
+    """Steps: ("create", side, number-or-None, values), ("edit", side, index, values), ("pass",); ``pools``
+    replaces the values users type in the fields it names (for systems that refuse some)."""
     steps: list[tuple[Any, ...]] = []
     for _ in range(draw(st.integers(1, 10))):
         kind = draw(st.sampled_from(["create", "create", "edit", "edit", "edit", "pass"]))
         side = draw(st.sampled_from(["crm", "erp"]))
         if kind == "create":
             number = draw(st.sampled_from([None, "100", "101", "102"]))
-            steps.append(("create", side, number, _values(draw, ruleset, side, some=False)))
+            steps.append(("create", side, number, _values(draw, ruleset, side, some=False, pools=pools)))
         elif kind == "edit":
-            steps.append(("edit", side, draw(st.integers(0, 4)), _values(draw, ruleset, side, some=True)))
+            steps.append(("edit", side, draw(st.integers(0, 4)), _values(draw, ruleset, side, some=True, pools=pools)))
         else:
             steps.append(("pass",))
     return steps

@@ -106,13 +106,14 @@ def load(gen: GenRuleset) -> RuleSet | None:
 class Sim:
     """One world under a generated rule set, with the bookkeeping the invariants need."""
 
+    counts = COUNTS  # where passes are counted
+    pools: dict[str, tuple[str, ...]] | None = None  # values users type, where they differ from rulegen's
+
     def __init__(self, gen: GenRuleset, ruleset: RuleSet, store: SqliteStateStore) -> None:
         self.gen = gen
-        self.world = World(store, ruleset)
-        self.world.crm = StrictFake("webcrm")
-        self.world.erp = StrictFake("fortnox")
+        self.world: Any = self.make_world(ruleset, store)
         self.store = store
-        self.conn = {"crm": self.world.crm, "erp": self.world.erp}
+        self.conn: dict[str, Any] = {"crm": self.world.crm, "erp": self.world.erp}
         self.by_field = {s: {r.field_of(s): r for r in gen.rules} for s in SIDES}
         self.dirty: set[tuple[str, str, str]] = set()  # (side, id, field) changed by a user, not yet synced
         self.last_edit: dict[tuple[str, str, str], int] = {}
@@ -120,6 +121,34 @@ class Sim:
         self.link_tick: dict[str, int] = {}  # crm id -> the user-edit tick when its link was made
         self.skip_conflicts: set[tuple[str, str]] = set()  # (crm id, rule) left apart by conflict: skip
         self.log: list[str] = []
+
+    # -- the systems (overridden to run against the simulators: tests/e2e/test_generated_rulesets_sockets.py) --
+    def make_world(self, ruleset: RuleSet, store: SqliteStateStore) -> Any:
+        world = World(store, ruleset)
+        world.crm = StrictFake("webcrm")
+        world.erp = StrictFake("fortnox")
+        return world
+
+    def records(self, side: str) -> dict[str, dict[str, Any]]:
+        """Every record of ``side``'s entity by id, as the invariants compare them (a copy)."""
+        return copy.deepcopy(self.conn[side].records.get(ENTITY[side], {}))
+
+    def user_create(self, side: str, record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """A user saves a new record (None: the system refused it); returns its id and the stored record."""
+        conn = self.conn[side]
+        made = conn.seed(ENTITY[side], record)
+        return conn.record_id(ENTITY[side], made), made
+
+    def user_edit(self, side: str, rid: str, values: dict[str, Any]) -> bool:
+        """A user saves ``values`` on a record (False: the system refused it)."""
+        self.conn[side].edit(ENTITY[side], rid, **values)
+        return True
+
+    def write_calls(self) -> int:
+        return len(self.world.crm.writes()) + len(self.world.erp.writes())
+
+    def close(self) -> None:
+        pass
 
     # -- users ----------------------------------------------------------------------------------------
     def _touch(self, side: str, rid: str, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -135,35 +164,34 @@ class Sim:
             self.run_pass()
             return
         kind, side, arg, values = step
-        conn, entity = self.conn[side], ENTITY[side]
         if kind == "create":
             record = dict(values)
             if arg is not None:
                 if side == "crm":
                     record[KEY_CRM] = arg
-                elif arg not in conn.records.get(entity, {}):
+                elif arg not in self.records(side):
                     record[KEY_ERP] = arg
-            made = conn.seed(entity, record)
-            self._touch(side, conn.record_id(entity, made), {}, made)
+            made = self.user_create(side, record)
+            if made is not None:
+                self._touch(side, made[0], {}, made[1])
         else:
-            records = conn.all(entity)
+            records = self.records(side)
             if not records:
                 return
-            target = records[arg % len(records)]
-            rid = conn.record_id(entity, target)
-            old = dict(target)
-            conn.edit(entity, rid, **values)
-            self._touch(side, rid, old, values)
+            rid = list(records)[arg % len(records)]
+            old = records[rid]
+            if self.user_edit(side, rid, values):
+                self._touch(side, rid, old, values)
 
     # -- passes ---------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
-        return {s: copy.deepcopy(self.conn[s].records.get(ENTITY[s], {})) for s in SIDES}
+        return {s: self.records(s) for s in SIDES}
 
     def links(self) -> dict[str, str]:
         return {link.crm_id: link.erp_id for link in self.store.links("customers")}
 
     def run_pass(self) -> PassReport:
-        COUNTS["passes"] += 1
+        self.counts["passes"] += 1
         before = self.snapshot()
         links_before = self.links()
         plan = self.world.run(apply=False) if PLAN_EQUALS_RUN else None
@@ -290,11 +318,11 @@ class Sim:
                 break
             report = self.run_pass()
         self.check_converged(report)
-        calls = len(self.world.crm.writes()) + len(self.world.erp.writes())
+        calls = self.write_calls()
         again = self.run_pass()
         # 6. a further pass writes nothing
         assert again.writes == 0, "a quiet pass still writes" + self.context()
-        assert len(self.world.crm.writes()) + len(self.world.erp.writes()) == calls, self.context()
+        assert self.write_calls() == calls, self.context()
         return again
 
     def check_converged(self, report: PassReport) -> None:
@@ -307,8 +335,7 @@ class Sim:
                     held.setdefault(a.crm_id, set()).update(a.held)
         quarantined = {(q.side, q.record_id) for q in self.store.list_quarantine()}
         links = self.links()
-        orgs = self.conn["crm"].records.get("organisation", {})
-        customers = self.conn["erp"].records.get("customer", {})
+        orgs, customers = self.records("crm"), self.records("erp")
         # 7. every record linked unless the rules say otherwise
         linked_erp = set(links.values())
         # a pair matched by key and quarantined on one side leaves both unlinked
@@ -351,23 +378,29 @@ class Sim:
         return False
 
 
-def run_case(gen: GenRuleset, data: st.DataObject, count: int) -> None:
+def run_case(gen: GenRuleset, data: st.DataObject, count: int, sim_class: type[Sim] | None = None,
+             counts: dict[str, float] | None = None) -> None:
+    """``count`` histories under ``gen``, each in a new world of ``sim_class`` (the fakes by default)."""
+    counts = COUNTS if counts is None else counts
     started = time.monotonic()
     ruleset = load(gen)
-    COUNTS["rulesets"] += 1
+    counts["rulesets"] += 1
     if ruleset is None:
-        COUNTS["invalid"] += 1
+        counts["invalid"] += 1
     assume(ruleset is not None)
     assert ruleset is not None
     for _ in range(count):
-        steps = data.draw(histories(gen))
-        COUNTS["histories"] += 1
+        steps = data.draw(histories(gen, (sim_class or Sim).pools))
+        counts["histories"] += 1
         with SqliteStateStore(":memory:") as store:
-            sim = Sim(gen, ruleset, store)
-            for step in steps:
-                sim.step(step)
-            sim.quiet()
-    COUNTS["seconds"] += time.monotonic() - started
+            sim = (sim_class or Sim)(gen, ruleset, store)
+            try:
+                for step in steps:
+                    sim.step(step)
+                sim.quiet()
+            finally:
+                sim.close()
+    counts["seconds"] += time.monotonic() - started
 
 
 @CI
