@@ -419,10 +419,20 @@ def test_generated_rulesets_keep_the_invariants_long(gen: GenRuleset, data: st.D
 def test_zz_generated_figures() -> None:
     """Runs last in the module: how much was generated and checked (printed with ``-s``, and written to
     .hypothesis-counts/generated_rulesets.json)."""
-    figures = {k: round(v, 2) if isinstance(v, float) else v for k, v in COUNTS.items()}
-    print(f"\ngenerated rule sets: {figures}")
+    figures()
+
+
+@pytest.mark.slow
+def test_zz_generated_figures_long() -> None:
+    """The same after the long profile (``-m slow`` selects only slow tests)."""
+    figures()
+
+
+def figures() -> None:
+    shown = {k: round(v, 2) if isinstance(v, float) else v for k, v in COUNTS.items()}
+    print(f"\ngenerated rule sets: {shown}")
     COUNTS_FILE.parent.mkdir(exist_ok=True)
-    COUNTS_FILE.write_text(json.dumps(figures), encoding="utf-8")
+    COUNTS_FILE.write_text(json.dumps(shown), encoding="utf-8")
     if COUNTS["rulesets"]:  # the module ran the property test (not only this test selected)
         assert COUNTS["rulesets"] - COUNTS["invalid"] >= 10
         assert COUNTS["histories"] >= 20
