@@ -105,6 +105,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE links ADD COLUMN base_held TEXT;
     CREATE INDEX links_held ON links (mapping) WHERE base_held IS NOT NULL;
     """,
+    # 3: what a quarantined record looked like, so a re-read of the unchanged record waits for its retry
+    """
+    ALTER TABLE quarantine ADD COLUMN fingerprint TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -294,7 +294,8 @@ class SqliteStateStore:
     # ------------------------------------------------------------------ quarantine
 
     def quarantine(
-        self, mapping: str, side: Side, record_id: str, error_class: ErrorClass, reason: str, run_id: int
+        self, mapping: str, side: Side, record_id: str, error_class: ErrorClass, reason: str, run_id: int,
+        fingerprint: str | None = None,
     ) -> QuarantineEntry:
         _choice(error_class, ERROR_CLASSES, "error class")
         with self.transaction():
@@ -305,12 +306,12 @@ class SqliteStateStore:
             stamp = _format(now)
             self._write(
                 "INSERT INTO quarantine (mapping, side, record_id, error_class, reason, attempts, "
-                "first_failed_at, last_failed_at, next_retry_at, run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "first_failed_at, last_failed_at, next_retry_at, run_id, fingerprint) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (mapping, side, record_id) DO UPDATE SET error_class = excluded.error_class, "
                 "reason = excluded.reason, attempts = excluded.attempts, "
                 "last_failed_at = excluded.last_failed_at, next_retry_at = excluded.next_retry_at, "
-                "run_id = excluded.run_id",
+                "run_id = excluded.run_id, fingerprint = excluded.fingerprint",
                 (
                     _text(mapping),
                     side,
@@ -322,6 +323,7 @@ class SqliteStateStore:
                     stamp,
                     _format(now + self._backoff(attempts)),
                     run_id,
+                    fingerprint,
                 ),
             )
             entry = self.quarantine_entry(mapping, side, record_id)
@@ -625,6 +627,7 @@ def _quarantine(row: sqlite3.Row) -> QuarantineEntry:
         last_failed_at=_parse(row["last_failed_at"]),
         next_retry_at=_parse(row["next_retry_at"]),
         run_id=int(row["run_id"]),
+        fingerprint=row["fingerprint"],
     )
 
 

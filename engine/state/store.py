@@ -112,6 +112,7 @@ class QuarantineEntry:
     last_failed_at: datetime
     next_retry_at: datetime
     run_id: int
+    fingerprint: str | None = None  # of the record as it failed: an unchanged re-read waits for the retry
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,8 @@ class StateStore(Protocol):
 
     # quarantine
     def quarantine(
-        self, mapping: str, side: Side, record_id: str, error_class: ErrorClass, reason: str, run_id: int
+        self, mapping: str, side: Side, record_id: str, error_class: ErrorClass, reason: str, run_id: int,
+        fingerprint: str | None = None,
     ) -> QuarantineEntry:
         """Insert or update an entry: attempts + 1, next retry after a capped exponential backoff."""
         ...

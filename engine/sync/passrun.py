@@ -17,6 +17,8 @@ there for the children that follow, and nothing reaches the systems or the real 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +52,12 @@ class _Work:
     record: Record
     record_id: str
     in_batch: bool = True
+
+
+def fingerprint(record: Record) -> str:
+    """A digest of a record's content, to tell a record read again unchanged from one a user changed."""
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class GuardrailStop(Exception):
@@ -132,7 +140,7 @@ class SyncPass:
                 self.matcher.complete[side] = KeyIndex(batches[side])
             else:  # children of parents linked earlier in this pass, unchanged since they were skipped
                 batches[side].extend(self._children_of_new_parents(bound, side))
-        work = self._work_items(bound, batches)
+        work = self._work_items(bound, batches, report)
         # Decide every record first (reads only), then check the guardrails, then apply: a mass change stops
         # before anything of this mapping is written.
         decided: list[tuple[_Work, dict[Side, str], RecordPlan | Action]] = []
@@ -176,17 +184,33 @@ class SyncPass:
             children.extend(self.connectors[side].find(mapping.entity(side), field.name, value))
         return children
 
-    def _work_items(self, bound: BoundMapping, batches: dict[Side, list[Record]]) -> list[tuple[_Work, _Work | None]]:
-        """Records to process, a linked pair changed on both sides processed once, quarantine retries added."""
+    def _work_items(self, bound: BoundMapping, batches: dict[Side, list[Record]],
+                    report: MappingReport) -> list[tuple[_Work, _Work | None]]:
+        """Records to process, a linked pair changed on both sides processed once, quarantine retries added.
+
+        A quarantined record read again unchanged before its retry is due (the cursor's overlap re-reads
+        recent changes) waits for its retry: sending the same refused request again would only be refused
+        again, and counts against the systems' limits on repeated and failing requests."""
         mapping = bound.mapping
+        due = self.store.due(mapping.name)
+        due_now = {(e.side, e.record_id) for e in due}
+        waiting = {(Side(e.side), e.record_id): e for e in self.store.list_quarantine(mapping.name)
+                   if e.fingerprint is not None and (e.side, e.record_id) not in due_now}
         by_id: dict[Side, dict[str, _Work]] = {}
         for side, records in batches.items():
             entity = mapping.entity(side)
             by_id[side] = {}
             for record in records:
                 rid = self.connectors[side].record_id(entity, record)
+                entry = waiting.get((side, rid))
+                if entry is not None and entry.fingerprint == fingerprint(record):
+                    ids = {side: rid}
+                    report.add(Action("skip", None, ids.get(Side.CRM), ids.get(Side.ERP),
+                                      reason=f"quarantined ({entry.error_class}), unchanged since; next retry "
+                                             f"{entry.next_retry_at:%Y-%m-%d %H:%M} UTC"))
+                    continue
                 by_id[side][rid] = _Work(side, record, rid)
-        for entry in self.store.due(mapping.name):  # quarantined records due for a retry
+        for entry in due:  # quarantined records due for a retry
             side = Side(entry.side)
             if side in by_id and entry.record_id in by_id[side]:
                 continue
@@ -254,7 +278,8 @@ class SyncPass:
     def _quarantine(self, bound: BoundMapping, item: _Work, ids: dict[Side, str], exc: Exception) -> Action:
         error_class: ErrorClass = "rule" if isinstance(exc, RuleError | ExpressionError) else (
             "transient" if isinstance(exc, TransientError) else "rejected")
-        self.store.quarantine(bound.mapping.name, item.side.value, item.record_id, error_class, str(exc), self._run())
+        self.store.quarantine(bound.mapping.name, item.side.value, item.record_id, error_class, str(exc), self._run(),
+                              fingerprint=fingerprint(item.record))
         return Action("quarantine", None, ids.get(Side.CRM), ids.get(Side.ERP), reason=f"{error_class}: {exc}")
 
     def _condition_holds(self, bound: BoundMapping, side: Side, record: Record, *, create: bool = False) -> bool:

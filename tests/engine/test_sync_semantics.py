@@ -151,3 +151,20 @@ def test_overrides_add_replace_and_remove_field_rules(store: SqliteStateStore, t
     world.erp.edit("customer", "100", Name="Changed in Fortnox")
     world.run()
     assert world.crm.records["organisation"][str(crm["OrganisationId"])]["OrganisationName"] == "Acme"
+
+
+def test_a_refused_record_read_again_unchanged_waits_for_its_retry(world: World) -> None:
+    """The cursor's overlap re-reads recent changes; a quarantined record that did not change is not sent
+    again before its retry is due (the same refused request would only be refused again)."""
+    world.erp.reject["Bad\x00Name"] = "Ogiltiga tecken"
+    bad = world.crm.seed("organisation", org("Bad\x00Name", "100"))
+    world.run()
+    creates = world.erp.calls.count(("create", "customer"))
+    world.crm.edit("organisation", str(bad["OrganisationId"]))  # read again, unchanged
+    report = world.run()
+    assert world.erp.calls.count(("create", "customer")) == creates
+    [skip] = report.mappings[0].actions
+    assert skip.action == "skip" and skip.reason.startswith("quarantined (rejected), unchanged since; next retry")
+    world.crm.edit("organisation", str(bad["OrganisationId"]), OrganisationName="Fixed")  # a user fixes it
+    assert world.run().total("created") == 1
+    assert world.store.list_quarantine() == []
