@@ -65,6 +65,7 @@ class LoadResult:
     ruleset: RuleSet | None
     diagnostics: list[Diagnostic]
     files: list[str] = field(default_factory=list)
+    compilation: Compilation | None = None  # everything compiled, with the rules switched off (render)
 
     @property
     def ok(self) -> bool:
@@ -127,7 +128,7 @@ def load_ruleset(folder: Path | str, environ: Mapping[str, str] | None = None, *
             files=tuple(comp.raw.files),
             guardrails=Guardrails.from_dict(comp.raw.guardrails),
         )
-    return LoadResult(ruleset, diags, list(dict.fromkeys(comp.raw.files)))
+    return LoadResult(ruleset, diags, list(dict.fromkeys(comp.raw.files)), comp)
 
 
 def _validate_file(path: Path) -> tuple[list[Diagnostic], list[str]]:

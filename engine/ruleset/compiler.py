@@ -343,7 +343,8 @@ class _Builder:
             if "first_contact" in data else None,
             on_unmapped=_choice(UnmappedPolicy, data.get("on_unmapped", "hold"), UnmappedPolicy.HOLD),
             locations=_locations(at, "value", "default", "map", "map_reverse", "transform.to_erp",
-                                 "transform.to_crm"),
+                                 "transform.to_crm", "name", "direction", "write", "conflict", "first_contact",
+                                 "on_unmapped", "enabled"),
         )
         return rule, self.enabled(at.get("enabled"))
 
@@ -377,7 +378,8 @@ class _Builder:
             match=tuple(match),
             fields=tuple(r for r, on in all_fields if on),
             location=at.location(),
-            locations=_locations(at, "crm.entity", "crm.parent_field", "erp.collection"),
+            locations=_locations(at, "crm.entity", "crm.parent_field", "erp.collection", "name", "direction",
+                                 "match"),
         )
         return line, tuple(all_fields)
 
@@ -395,8 +397,14 @@ class _Builder:
         conditions_at = top.get("conditions")
         create_conditions_at = top.get("create_conditions")
         match_at = top.get("match")
+        # Where each mapping-level property got its (effective) value: the file, or the last override.
+        written: dict[str, Located] = {k: at for k in ("name", "description", "direction", "conflict",
+                                                        "first_contact") if (at := top.get(k)) is not None}
         for override in overrides:
             o = override.value if isinstance(override.value, dict) else {}
+            for key in ("direction", "conflict", "first_contact"):
+                if key in o:
+                    written[key] = override.child(key)
             if "enabled" in o:
                 enabled_at = override.child("enabled")
             if "direction" in o:
@@ -442,9 +450,16 @@ class _Builder:
             parent_key=parent_key,
             lines=tuple(line for line, _ in lines),
             first_contact=first_contact,
-            locations=MappingProxyType({**_locations(top, "crm", "erp", "parent"), **{
-                f"conditions.{side.value}": c.location() for side in Side
-                if conditions_at is not None and (c := conditions_at.get(side.value)) is not None}}),
+            locations=MappingProxyType({
+                **_locations(top, "crm", "erp", "parent"),
+                **{key: at.location() for key, at in written.items()},
+                **{f"conditions.{side.value}": c.location() for side in Side
+                   if conditions_at is not None and (c := conditions_at.get(side.value)) is not None},
+                **{f"create_conditions.{side.value}": c.location() for side in Side
+                   if create_conditions_at is not None and (c := create_conditions_at.get(side.value)) is not None},
+                **({"match": match_at.location()} if match_at is not None else {}),
+                **({"enabled": enabled_at.location()} if enabled_at is not None else {}),
+            }),
         )
         return CompiledMapping(rule, enabled, tuple(all_fields),
                                parent_location=parent_at.location() if parent_at else None,

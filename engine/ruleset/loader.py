@@ -68,6 +68,8 @@ class RawRuleSet:
     overrides: dict[str, list[Located]] = field(default_factory=dict)
     # Where each setting (and each group of settings) got its value: the last level that wrote it.
     setting_origins: dict[tuple[str, ...], Located] = field(default_factory=dict)
+    guardrail_origins: dict[str, Located] = field(default_factory=dict)  # likewise, per guardrail
+    top_origins: dict[str, Located] = field(default_factory=dict)  # `name` and `description`
     files: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     incomplete: bool = False  # some level could not be read or followed: what is missing is not news
@@ -157,6 +159,8 @@ def load_raw(folder: Path, _stack: tuple[Path, ...] = ()) -> RawRuleSet:
                 raw.guardrails = parent.guardrails
                 raw.mappings, raw.overrides = parent.mappings, parent.overrides
                 raw.setting_origins = parent.setting_origins
+                raw.guardrail_origins = parent.guardrail_origins
+                raw.top_origins = parent.top_origins
     _apply_level(raw, top)
     return raw
 
@@ -166,6 +170,8 @@ def _apply_level(raw: RawRuleSet, top: Located) -> None:
     raw.name = data.get("name", raw.name) if isinstance(data.get("name"), str) else raw.name
     if isinstance(data.get("description"), str):
         raw.description = data["description"]
+    raw.top_origins.update({key: top.child(key) for key in ("name", "description")
+                            if isinstance(data.get(key), str)})
     systems = top.get("systems")
     if systems is not None and isinstance(systems.value, dict):
         for side in ("crm", "erp"):
@@ -187,9 +193,10 @@ def _apply_level(raw: RawRuleSet, top: Located) -> None:
     if settings is not None and isinstance(settings.value, dict):
         raw.settings = _deep_merge(raw.settings, settings.value)
         _record_origins(raw.setting_origins, settings, ())
-    guardrails = data.get("guardrails")
-    if isinstance(guardrails, dict):
-        raw.guardrails = {**raw.guardrails, **guardrails}
+    guardrails = top.get("guardrails")
+    if guardrails is not None and isinstance(guardrails.value, dict):
+        raw.guardrails = {**raw.guardrails, **guardrails.value}
+        raw.guardrail_origins.update({str(key): guardrails.child(key) for key in guardrails.value})
     mappings = top.get("mappings")
     if mappings is not None and isinstance(mappings.value, list):
         _read_mappings(raw, mappings)
