@@ -113,3 +113,23 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["explain", FORTNOX, "--mapping", "customers", "--crm-id", "1", "--erp-id", "2"])
     assert exc.value.code == 2
+
+
+def test_field_changed_on_both_sides_is_a_conflict(env: Sandbox, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state.sqlite"
+    webcrm, fortnox = env.simulators["webcrm"], env.simulators["fortnox"]
+    org = _organisation(env, OrganisationName="Gamma", OrganisationType="Customer", OrganisationExtraCustom1="3003")
+    assert main(["run", FORTNOX, "--state", str(state)]) == 0
+    record = webcrm.backend.get("organisation", int(org))
+    webcrm.backend.replace("organisation", int(org), {**record, "OrganisationName": "Gamma CRM"})
+    fortnox.backend.update("customer", "3003", {"Name": "Gamma ERP"})
+    capsys.readouterr()
+    assert main(["explain", FORTNOX, "--mapping", "customers", "--crm-id", org, "--state", str(state),
+                 "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    name = next(f for f in doc["fields"] if f["rule"] == "name")
+    assert name["changed"] == {"crm": True, "erp": True}
+    assert name["conflict"] == {"crm": "Gamma CRM", "erp": "Gamma ERP", "resolution": "erp-wins"}
+    assert name["decision"] == "conflict: changed on both sides, erp wins, flows erp->crm"
+    assert doc["outcome"]["action"] == "conflict"
