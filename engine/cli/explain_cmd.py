@@ -207,12 +207,15 @@ def _trace_lines(doc: dict[str, Any], trace: FieldTrace) -> list[str]:
     fields = f"{trace.fields['crm']} <-> {trace.fields['erp']}"
     head = f"  {trace.rule} ({'' if trace.rule == fields else fields + ', '}{trace.direction}): {trace.decision}"
     read = ", ".join(f"{s} {shown(v)}" for s, v in trace.values.items())
-    if trace.decision == "unchanged" and not trace.held and not trace.writes:
+    if (trace.decision == "unchanged" or trace.decision.startswith("not written")) and not trace.held \
+            and not trace.writes:
         return [f"{head} ({read})"]
     lines = [head]
     lines.append(f"      read: {read}")
-    if trace.converted:
-        lines.append("      converted: " + ", ".join(f"to {s} {v!r}" for s, v in trace.converted.items()))
+    converted = {s: v for s, v in trace.converted.items()
+                 if not (trace.held and isinstance(v, str) and v.startswith("error:"))}  # the held reason says it
+    if converted:
+        lines.append("      converted: " + ", ".join(f"to {s} {v!r}" for s, v in converted.items()))
     if doc["outcome"].get("kind") in ("update", "link"):
         if trace.base is None:
             lines.append("      base: none (first contact)")
