@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import demo_cmd, pass_cmds, render_cmd, sandbox_cmd, status_cmd, validate_cmd
+from engine.cli import demo_cmd, explain_cmd, pass_cmds, render_cmd, sandbox_cmd, status_cmd, validate_cmd
 from engine.cli.common import CommandError
 from engine.state import StateError
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd.register(commands)
     pass_cmds.register(commands)
     status_cmd.register(commands)
+    explain_cmd.register(commands)
     sandbox_cmd.register(commands)
     demo_cmd.register(commands)
     return parser

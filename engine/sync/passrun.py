@@ -289,6 +289,15 @@ class SyncPass:
             return True
         return bool(condition.evaluate({"record": as_record(record), "settings": self.settings}))
 
+    def decide_record(self, bound: BoundMapping, side: Side, record: Record, record_id: str,
+                      partner: tuple[str, Record] | None = None) -> RecordPlan:
+        """Gather and decide one record exactly as this pass would (``mapsync explain``): the condition, the
+        link or a match or a create, the partner, the lines. ``partner``: the linked record, read with it (as
+        when both sides changed). ``SkipRecord`` and rule or connector errors propagate; nothing is written."""
+        item = _Work(side, record, record_id)
+        other = _Work(side.other, partner[1], partner[0]) if partner is not None else None
+        return self._gather_and_decide(bound, item, other, {side: record_id})
+
     def _gather_and_decide(self, bound: BoundMapping, item: _Work, other: _Work | None,
                            ids: dict[Side, str]) -> RecordPlan:
         """Gather what the record's outcome depends on (reads), then decide it (pure)."""
