@@ -25,10 +25,10 @@ from engine.sync.fieldmerge import (
     FieldChange,
     FieldConflict,
     HeldField,
+    RecordContext,
     RuleError,
-    _changed,
-    _Context,
     agree,
+    changed_since,
     convert,
     merge,
     read,
@@ -106,7 +106,7 @@ def explain_field(bound: BoundMapping, br: BoundRule, crm: Record, erp: Record, 
     this one rule with its base entry (``None``: first contact). A rule error (a value too long, a value the
     map lacks with ``on_unmapped: quarantine``) is the decision "error": the record would be quarantined."""
     rule = br.rule
-    ctx = _Context({Side.CRM: crm, Side.ERP: erp}, settings)
+    ctx = RecordContext({Side.CRM: crm, Side.ERP: erp}, settings)
     values = {s: read(br, s, ctx.records[s]) for s in SIDES}
     trace = FieldTrace(rule.key, rule.direction.value, {s.value: _label(br, s) for s in SIDES},
                        {s.value: values[s] for s in SIDES}, base=base_entry)
@@ -119,7 +119,7 @@ def explain_field(bound: BoundMapping, br: BoundRule, crm: Record, erp: Record, 
     if rule.constant is MISSING and values[Side.CRM] is not MISSING and values[Side.ERP] is not MISSING:
         trace.agree = agree(br, values[Side.CRM], values[Side.ERP], ctx)
     if base_entry is not None:
-        trace.changed = {s.value: _changed(values[s], base_entry.get(s.value, MISSING)) for s in SIDES}
+        trace.changed = {s.value: changed_since(values[s], base_entry.get(s.value, MISSING)) for s in SIDES}
     group = _OneRule((br,), bound.conflict, bound.first_contact)
     try:
         result = merge(group, crm, erp, None if base_entry is None else {rule.key: base_entry}, settings, newer,
@@ -182,7 +182,7 @@ def create_traces(bound: BoundMapping, plan: RecordPlan, settings: dict[str, Any
     """Per field rule of a create: the source's value and what the new record gets (from the plan itself)."""
     source, target = plan.source, plan.target
     record = plan.records[source]
-    ctx = _Context({source: record, target: None}, settings)
+    ctx = RecordContext({source: record, target: None}, settings)
     traces = []
     for br in bound.rules:
         rule = br.rule

@@ -82,7 +82,7 @@ class MergeResult:
         return [c for c in self.changes if c.target is side]
 
 
-class _Context:
+class RecordContext:
     """Per record pair: the records wrapped for expressions once, not per rule."""
 
     def __init__(self, records: dict[Side, dict[str, Any] | None], settings: dict[str, Any]) -> None:
@@ -112,7 +112,7 @@ def _mapped(vmap: Any, value: Any) -> Any:
     return MISSING
 
 
-def convert(br: BoundRule, target: Side, value: Any, ctx: _Context) -> Any:
+def convert(br: BoundRule, target: Side, value: Any, ctx: RecordContext) -> Any:
     """The value to write to ``target`` for a value read on the other side (map, transform, type).
 
     Raises ``UnmappedValue`` for a value the map lacks, unless the rule passes such values through."""
@@ -136,7 +136,7 @@ def convert(br: BoundRule, target: Side, value: Any, ctx: _Context) -> Any:
     return normalise(value, br.type(target))
 
 
-def _converted(br: BoundRule, target: Side, value: Any, ctx: _Context, result: MergeResult) -> Any:
+def _converted(br: BoundRule, target: Side, value: Any, ctx: RecordContext, result: MergeResult) -> Any:
     """``convert``, with a value the map lacks held back (MISSING returned) or quarantining the record."""
     try:
         return convert(br, target, value, ctx)
@@ -165,7 +165,7 @@ def _winner(policy: ConflictPolicy, newer: Side | None) -> Side | None:
     return None
 
 
-def agree(br: BoundRule, crm: Any, erp: Any, ctx: _Context) -> bool:
+def agree(br: BoundRule, crm: Any, erp: Any, ctx: RecordContext) -> bool:
     """Whether two values say the same thing under the rule: equal once converted in a direction the rule
     flows (a lossy map: ``Reseller`` agrees with ``COMPANY`` when Reseller maps to COMPANY)."""
     values = {Side.CRM: crm, Side.ERP: erp}
@@ -187,7 +187,7 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
     """Plan the field writes that bring a pair in step, given the base of the last sync (``None``: the two
     records were just linked, first contact for every field). ``held``: the reasons of fields held for
     review at an earlier first contact, reported again while neither side changes them."""
-    ctx = _Context({Side.CRM: crm, Side.ERP: erp}, settings)
+    ctx = RecordContext({Side.CRM: crm, Side.ERP: erp}, settings)
     result = MergeResult()
     for br in bound.rules:
         rule = br.rule
@@ -201,7 +201,7 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
         if agreed is None:
             _first_contact(bound, br, current, ctx, result)
             continue
-        changed = {s: _changed(current[s], agreed.get(s.value, MISSING)) for s in SIDES}
+        changed = {s: changed_since(current[s], agreed.get(s.value, MISSING)) for s in SIDES}
         if not changed[Side.CRM] and not changed[Side.ERP]:
             if held and rule.key in held and not agree(br, current[Side.CRM], current[Side.ERP], ctx):
                 result.held.append(HeldField(rule.key, Side.ERP, held[rule.key], review=True))
@@ -224,7 +224,7 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
     return result
 
 
-def _changed(current: Any, agreed: Any) -> bool:
+def changed_since(current: Any, agreed: Any) -> bool:
     """Whether a side changed a field since the base. Absent from the base (not sent on create) and empty
     now is no change: the field was empty all along."""
     if current is MISSING:
@@ -234,7 +234,7 @@ def _changed(current: Any, agreed: Any) -> bool:
     return not same(current, agreed)
 
 
-def _first_contact(bound: RuleGroup, br: BoundRule, current: dict[Side, Any], ctx: _Context,
+def _first_contact(bound: RuleGroup, br: BoundRule, current: dict[Side, Any], ctx: RecordContext,
                    result: MergeResult) -> None:
     """Two existing records just linked (or a rule new to the link): fill an empty side by the rule's direction;
     different values are decided by the first-contact policy."""
@@ -304,7 +304,7 @@ def values_for_create(bound: RuleGroup, target: Side, source: dict[str, Any], se
     A value the map lacks is left out and added to ``held`` (given ``on_unmapped: hold``); without a
     ``held`` list to report it in, it is a rule error."""
     records: dict[Side, dict[str, Any] | None] = {target.other: source, target: None}
-    ctx = _Context(records, settings)
+    ctx = RecordContext(records, settings)
     out: list[FieldChange] = []
     collected = MergeResult()
     for br in bound.rules:
@@ -343,7 +343,7 @@ def after_create(bound: RuleGroup, source: Side, record: dict[str, Any], sent: l
     target = source.other
     sent_values = {c.rule: c.new for c in sent if c.target is target}
     held_rules = {h.rule for h in held}
-    ctx = _Context({source: record, target: created}, settings)
+    ctx = RecordContext({source: record, target: created}, settings)
     result = MergeResult()
     for br in bound.rules:
         rule = br.rule
