@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.input}:{line}: {message}", file=sys.stderr)
 
     try:
-        stream = open(args.input, encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+        stream = open(args.input, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:
         print(f"mapsync transform: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -123,3 +123,15 @@ def test_rule_error_is_reported_with_its_line(tmp_path: Path, capsys: pytest.Cap
     assert [json.loads(line)["Name"] for line in out.splitlines()] == ["Acme AB"]
     assert f"{path}:1: " in err and "Atlantis" in err
     assert "2 read, 1 written, 0 skipped by the condition, 1 with errors, 0 fields held back" in err
+
+
+def test_csv_with_byte_order_mark_and_from_erp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "organisations.csv"
+    path.write_bytes(b"\xef\xbb\xbfOrganisationName,OrganisationType\nAcme AB,Customer\n")
+    code, out, _ = _transform(capsys, path)
+    assert code == 0 and out[0]["Name"] == "Acme AB"
+    customers = _jsonl(tmp_path, {"Name": "Acme AB", "Type": "COMPANY", "CountryCode": "SE"})
+    code, out, _ = _transform(capsys, customers, side="erp")
+    assert code == 0
+    assert out[0]["OrganisationName"] == "Acme AB" and out[0]["OrganisationType"] == "Customer"
+    assert out[0]["OrganisationExtraCustom8"] == "Sweden"
