@@ -7,7 +7,16 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import demo_cmd, explain_cmd, pass_cmds, render_cmd, sandbox_cmd, status_cmd, validate_cmd
+from engine.cli import (
+    demo_cmd,
+    explain_cmd,
+    pass_cmds,
+    render_cmd,
+    sandbox_cmd,
+    status_cmd,
+    transform_cmd,
+    validate_cmd,
+)
 from engine.cli.common import CommandError
 from engine.state import StateError
 
@@ -29,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     pass_cmds.register(commands)
     status_cmd.register(commands)
     explain_cmd.register(commands)
+    transform_cmd.register(commands)
     sandbox_cmd.register(commands)
     demo_cmd.register(commands)
     return parser
