@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.cli import demo_cmd, explain_cmd, pass_cmds, render_cmd, sandbox_cmd, status_cmd, validate_cmd
+from engine.cli import demo_cmd, doc_cmd, explain_cmd, pass_cmds, render_cmd, sandbox_cmd, status_cmd, validate_cmd
 from engine.cli.common import CommandError
 from engine.state import StateError
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     validate_cmd.register(commands)
     render_cmd.register(commands)
+    doc_cmd.register(commands)
     pass_cmds.register(commands)
     status_cmd.register(commands)
     explain_cmd.register(commands)
