@@ -131,3 +131,13 @@ def test_invalid_rule_set_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["doc", str(folder)]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "error" in captured.err
+
+
+def test_mappings_switched_off_are_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "acme"
+    folder.mkdir()
+    (folder / "ruleset.yaml").write_text(f"name: acme\nextends: {FORTNOX}\nsettings:\n  delivery_target: invoice\n",
+                                         encoding="utf-8")
+    doc = _doc(folder, capsys)
+    assert "\n## order-invoices\n" not in doc and "\n## deliveries-invoices\n" in doc
+    assert "Switched off by the settings: " in doc and "order-invoices" in doc.split("## Settings")[0]
