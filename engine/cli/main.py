@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from engine import __version__
 from engine.cli import (
     demo_cmd,
+    doc_cmd,
     explain_cmd,
     pass_cmds,
     render_cmd,
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     validate_cmd.register(commands)
     render_cmd.register(commands)
+    doc_cmd.register(commands)
     pass_cmds.register(commands)
     status_cmd.register(commands)
     explain_cmd.register(commands)
