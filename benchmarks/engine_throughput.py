@@ -15,11 +15,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from connectors.catalogue import load_catalogue
-from engine.ruleset import Side, load_ruleset
-from engine.ruleset.compiler import thaw
-from engine.sync.bound import bind
-from engine.sync.fieldmerge import base_of, merge, values_for_create
+from mapsync.connectors.catalogue import load_catalogue
+from mapsync.engine.ruleset import Side, load_ruleset
+from mapsync.engine.ruleset.compiler import thaw
+from mapsync.engine.sync.bound import bind
+from mapsync.engine.sync.fieldmerge import base_of, merge, values_for_create
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {n: "x" for n in ("WEBCRM_BASE_URL", "WEBCRM_API_TOKEN", "FORTNOX_BASE_URL", "FORTNOX_ACCESS_TOKEN")}
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20000)
     n = parser.parse_args().records
     started = time.perf_counter()
-    ruleset = load_ruleset(ROOT / "rules/standard/fortnox", ENV, for_run=True).ruleset
+    ruleset = load_ruleset(ROOT / "mapsync/rules/standard/fortnox", ENV, for_run=True).ruleset
     assert ruleset is not None
     print(f"load + validate + compile the standard Fortnox rule set: {(time.perf_counter() - started) * 1000:.0f} ms")
     catalogues = {Side.CRM: load_catalogue("webcrm"), Side.ERP: load_catalogue("fortnox")}

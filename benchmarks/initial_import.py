@@ -19,13 +19,13 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from connectors.catalogue import load_catalogue
-from connectors.registry import make_client
-from engine.connections import resolve_connection
-from engine.ruleset import Side, load_ruleset
-from engine.sandbox import start_sandbox
-from engine.state import SqliteStateStore
-from engine.sync.passrun import SyncPass
+from mapsync.connectors.catalogue import load_catalogue
+from mapsync.connectors.registry import make_client
+from mapsync.engine.connections import resolve_connection
+from mapsync.engine.ruleset import Side, load_ruleset
+from mapsync.engine.sandbox import start_sandbox
+from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.sync.passrun import SyncPass
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sandbox = start_sandbox(Path(tmp) / "sandbox", realistic_limits=limits)
         try:
-            ruleset = load_ruleset(ROOT / "rules/standard/fortnox", sandbox.env, for_run=True).ruleset
+            ruleset = load_ruleset(ROOT / "mapsync/rules/standard/fortnox", sandbox.env, for_run=True).ruleset
             assert ruleset is not None
             options = {} if limits else {"rate_limit": None}
             sims = sandbox.simulators

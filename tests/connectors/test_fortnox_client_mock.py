@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from connectors.base import Connector, FatalError, NotFoundError, RejectedError, TransientError
-from connectors.fortnox import FortnoxClient, blank_changes, normalise_record, normalise_value
+from mapsync.connectors.base import Connector, FatalError, NotFoundError, RejectedError, TransientError
+from mapsync.connectors.fortnox import FortnoxClient, blank_changes, normalise_record, normalise_value
 
 TOKEN = "static-secret-token-123"
 Handler = Callable[[httpx.Request], httpx.Response]

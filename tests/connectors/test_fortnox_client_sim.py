@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from connectors.base import FatalError, RejectedError
-from connectors.fortnox import FortnoxClient
-from connectors.fortnox.simulator import FortnoxAuthConfig, FortnoxSimulator
+from mapsync.connectors.base import FatalError, RejectedError
+from mapsync.connectors.fortnox import FortnoxClient
+from mapsync.connectors.fortnox.simulator import FortnoxAuthConfig, FortnoxSimulator
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from connectors.fortnox.simulator import FortnoxAuthConfig, FortnoxSimulator, start_simulator
-from connectors.fortnox.simulator.backend import ocr_for
+from mapsync.connectors.fortnox.simulator import FortnoxAuthConfig, FortnoxSimulator, start_simulator
+from mapsync.connectors.fortnox.simulator.backend import ocr_for
 from tests.connectors.fortnox_shapes import shape_mismatches
 
 AUTH = {"Authorization": "Bearer sandbox-access-token"}

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from connectors.fortnox.simulator import FortnoxSimulator
+from mapsync.connectors.fortnox.simulator import FortnoxSimulator
 from tests.connectors.fortnox_shapes import shape_mismatches
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fortnox_recorded"

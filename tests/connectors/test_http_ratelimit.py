@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.http import SlidingWindowRateLimiter
+from mapsync.connectors.http import SlidingWindowRateLimiter
 from tests.connectors.conftest import FakeClock
 
 

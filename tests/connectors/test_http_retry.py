@@ -7,8 +7,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from connectors.base import FatalError, TransientError
-from connectors.http import RequestExecutor, RetryPolicy, SlidingWindowRateLimiter, retry_after_seconds
+from mapsync.connectors.base import FatalError, TransientError
+from mapsync.connectors.http import RequestExecutor, RetryPolicy, SlidingWindowRateLimiter, retry_after_seconds
 
 SECRET = "s3cr3t-token-value"
 

@@ -8,7 +8,7 @@ import threading
 import httpx
 import pytest
 
-from connectors.simkit import (
+from mapsync.connectors.simkit import (
     JsonStateFile,
     Request,
     Response,

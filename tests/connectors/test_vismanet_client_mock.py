@@ -11,9 +11,9 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from connectors.base import ConflictError, Connector, FatalError, NotFoundError, RejectedError, TransientError
-from connectors.registry import make_client
-from connectors.vismanet import CONNECT_TOKEN_URL, VismanetClient
+from mapsync.connectors.base import ConflictError, Connector, FatalError, NotFoundError, RejectedError, TransientError
+from mapsync.connectors.registry import make_client
+from mapsync.connectors.vismanet import CONNECT_TOKEN_URL, VismanetClient
 
 BASE = "https://api.finance.visma.net"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "vismanet"

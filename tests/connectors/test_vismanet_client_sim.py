@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import ConflictError, FatalError, RejectedError
-from connectors.registry import make_client
-from connectors.vismanet import VismanetClient
-from connectors.vismanet.simulator import VismanetAuthConfig, VismanetSimulator
+from mapsync.connectors.base import ConflictError, FatalError, RejectedError
+from mapsync.connectors.registry import make_client
+from mapsync.connectors.vismanet import VismanetClient
+from mapsync.connectors.vismanet.simulator import VismanetAuthConfig, VismanetSimulator
 
 pytestmark = pytest.mark.e2e
 CONFIG = VismanetAuthConfig()

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.vismanet.simulator import SCOPES, VismanetAuthConfig, VismanetSimulator, start_simulator
-from connectors.vismanet.timefmt import parse_dto
+from mapsync.connectors.vismanet.simulator import SCOPES, VismanetAuthConfig, VismanetSimulator, start_simulator
+from mapsync.connectors.vismanet.timefmt import parse_dto
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "vismanet"
@@ -425,7 +425,7 @@ def test_persistence_and_seed(tmp_path: Path) -> None:
             assert {i["status"] for i in invoices} >= {"Hold", "Balanced", "Open", "Closed"}
             assert any(ln["soOrderNbr"] for i in invoices for ln in i["invoiceLines"])
             assert {o["status"] for o in orders} == {"Open", "Completed"}
-            from connectors.vismanet.simulator.seed import ITEMS
+            from mapsync.connectors.vismanet.simulator.seed import ITEMS
 
             assert len(http.get("/v1/inventory").json()) == len(ITEMS)
             env = sim.env()

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import ConflictError, FatalError, NotFoundError, RejectedError, TransientError
-from connectors.vismanet import ENTITIES, HeaderThrottle, error_details, map_error, nest, write_body
-from connectors.vismanet.paging import contact_pages, numbered_pages
-from connectors.vismanet.timefmt import format_dto, format_filter, parse_cursor, parse_dto, parse_filter
-from connectors.vismanet.wire import line_operations, strip_metadata, write_fields
+from mapsync.connectors.base import ConflictError, FatalError, NotFoundError, RejectedError, TransientError
+from mapsync.connectors.vismanet import ENTITIES, HeaderThrottle, error_details, map_error, nest, write_body
+from mapsync.connectors.vismanet.paging import contact_pages, numbered_pages
+from mapsync.connectors.vismanet.timefmt import format_dto, format_filter, parse_cursor, parse_dto, parse_filter
+from mapsync.connectors.vismanet.wire import line_operations, strip_metadata, write_fields
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "vismanet"
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from connectors.base import Connector, FatalError, NotFoundError, RejectedError, TransientError
-from connectors.webcrm import WebcrmClient, format_timestamp, literal, parse_timestamp, select
+from mapsync.connectors.base import Connector, FatalError, NotFoundError, RejectedError, TransientError
+from mapsync.connectors.webcrm import WebcrmClient, format_timestamp, literal, parse_timestamp, select
 
 API_TOKEN = "app-token-0000-secret"
 Handler = Callable[[httpx.Request], httpx.Response]

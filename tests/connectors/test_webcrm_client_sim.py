@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.base import FatalError, RejectedError
-from connectors.webcrm import WebcrmClient
-from connectors.webcrm.simulator import WebcrmAuthConfig, WebcrmSimulator
+from mapsync.connectors.base import FatalError, RejectedError
+from mapsync.connectors.webcrm import WebcrmClient
+from mapsync.connectors.webcrm.simulator import WebcrmAuthConfig, WebcrmSimulator
 
 pytestmark = pytest.mark.e2e
 TOKEN = "sandbox-webcrm-api-token"

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors.webcrm.simulator import WebcrmAuthConfig, WebcrmSimulator, parse_query, start_simulator
-from connectors.webcrm.simulator.queries import QueryError
+from mapsync.connectors.webcrm.simulator import WebcrmAuthConfig, WebcrmSimulator, parse_query, start_simulator
+from mapsync.connectors.webcrm.simulator.queries import QueryError
 
 TOKEN = "sandbox-webcrm-api-token"
 SPEC = json.loads(

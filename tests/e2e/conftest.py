@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector
-from connectors.catalogue import load_catalogue
-from connectors.registry import make_client
-from engine.connections import resolve_connection
-from engine.extractors import FieldPath
-from engine.ruleset import RuleSet, Side, load_ruleset
-from engine.sandbox import Sandbox, start_sandbox
-from engine.state import SqliteStateStore
-from engine.sync.passrun import SyncPass
-from engine.sync.report import PassReport
+from mapsync.connectors.base import Connector
+from mapsync.connectors.catalogue import load_catalogue
+from mapsync.connectors.registry import make_client
+from mapsync.engine.connections import resolve_connection
+from mapsync.engine.extractors import FieldPath
+from mapsync.engine.ruleset import RuleSet, Side, load_ruleset
+from mapsync.engine.sandbox import Sandbox, start_sandbox
+from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.sync.passrun import SyncPass
+from mapsync.engine.sync.report import PassReport
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def load(folder: Path, env: dict[str, str]) -> RuleSet:
 def customised(tmp_path: Path, standard: str, **settings: object) -> Path:
     """A customer rule set extending a standard one with other settings."""
     folder = Path(tempfile.mkdtemp(prefix="custom-", dir=tmp_path))
-    lines = [f"name: custom\nextends: {ROOT / 'rules/standard' / standard}\nsettings:"]
+    lines = [f"name: custom\nextends: {ROOT / 'mapsync/rules/standard' / standard}\nsettings:"]
     lines += [f"  {key}: {value}" for key, value in settings.items()]
     (folder / "ruleset.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
@@ -127,7 +127,7 @@ def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
 def world(erp: ErpShape, sandbox: Sandbox, tmp_path: Path) -> Iterator[E2E]:
     """The standard rule set of ``erp`` (with the suite's settings) against fresh simulators."""
     folder = customised(tmp_path, erp.connector, **dict(erp.settings)) if erp.settings else (
-        ROOT / "rules/standard" / erp.connector)
+        ROOT / "mapsync/rules/standard" / erp.connector)
     with SqliteStateStore(tmp_path / "state.sqlite") as store:
         e2e = E2E(sandbox, store, load(folder, sandbox.env))
         try:
@@ -139,7 +139,7 @@ def world(erp: ErpShape, sandbox: Sandbox, tmp_path: Path) -> Iterator[E2E]:
 @pytest.fixture
 def e2e(sandbox: Sandbox, tmp_path: Path) -> Iterator[E2E]:
     with SqliteStateStore(tmp_path / "state.sqlite") as store:
-        world = E2E(sandbox, store, load(ROOT / "rules/standard/fortnox", sandbox.env))
+        world = E2E(sandbox, store, load(ROOT / "mapsync/rules/standard/fortnox", sandbox.env))
         try:
             yield world
         finally:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.sandbox import Sandbox
+from mapsync.engine.cli import main
+from mapsync.engine.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-FORTNOX = str(ROOT / "rules/standard/fortnox")
+FORTNOX = str(ROOT / "mapsync/rules/standard/fortnox")
 pytestmark = pytest.mark.e2e
 
 
@@ -83,8 +83,8 @@ def test_unset_environment_is_an_error_for_run(tmp_path: Path, monkeypatch: pyte
 
 def test_sandbox_command_writes_env_and_stops_cleanly(tmp_path: Path) -> None:
     folder = tmp_path / "sb"
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "sandbox", "--dir", str(folder), "--seed"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    proc = subprocess.Popen([sys.executable, "-m", "mapsync.engine.cli.main", "sandbox", "--dir", str(folder),
+                             "--seed"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
     try:
         deadline = time.monotonic() + 20
         while not (folder / "sandbox.env").exists() and time.monotonic() < deadline:
@@ -100,7 +100,7 @@ def test_sandbox_command_writes_env_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_run_watch_repeats_until_terminated(env: Sandbox, tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli.main", "run", FORTNOX, "--state", str(tmp_path / "s.sqlite"),
+        [sys.executable, "-m", "mapsync.engine.cli.main", "run", FORTNOX, "--state", str(tmp_path / "s.sqlite"),
          "--watch", "--interval", "0.2s", "--format", "json"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ}, text=True)
     try:

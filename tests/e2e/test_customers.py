@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from connectors.simkit import Fault
-from engine.ruleset import Side
-from engine.state import SqliteStateStore
+from mapsync.connectors.simkit import Fault
+from mapsync.engine.ruleset import Side
+from mapsync.engine.state import SqliteStateStore
 from tests.e2e.conftest import E2E, ErpShape, customised, load
 
 pytestmark = pytest.mark.e2e

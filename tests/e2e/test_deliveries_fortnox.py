@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.state import SqliteStateStore
+from mapsync.engine.state import SqliteStateStore
 from tests.e2e.conftest import E2E, customised, load
 from tests.e2e.webcrm_records import crm_lines, delivery, only, synced_customer
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
-from engine.sandbox import Sandbox
+from mapsync.engine.cli import main
+from mapsync.engine.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-FORTNOX = str(ROOT / "rules/standard/fortnox")
+FORTNOX = str(ROOT / "mapsync/rules/standard/fortnox")
 pytestmark = pytest.mark.e2e
 
 
@@ -54,7 +54,7 @@ def test_watch_is_refused_too(env: Sandbox, tmp_path: Path) -> None:
     _both_sides(env)
     state = tmp_path / "state.sqlite"
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli.main", "run", FORTNOX, "--state", str(state), "--watch",
+        [sys.executable, "-m", "mapsync.engine.cli.main", "run", FORTNOX, "--state", str(state), "--watch",
          "--interval", "0.2s"], cwd=ROOT, capture_output=True, text=True, env={**os.environ}, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert "--first-import" in proc.stderr

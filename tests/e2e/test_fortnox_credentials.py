@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.sandbox import Sandbox
+from mapsync.engine.cli import main
+from mapsync.engine.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
-FORTNOX = str(ROOT / "rules/standard/fortnox")
+FORTNOX = str(ROOT / "mapsync/rules/standard/fortnox")
 pytestmark = pytest.mark.e2e
 
 

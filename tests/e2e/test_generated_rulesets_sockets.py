@@ -49,11 +49,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import RejectedError
-from connectors.webcrm.simulator.store import COUNTER
-from engine.ruleset import RuleSet
-from engine.sandbox import Sandbox, start_sandbox
-from engine.state import SqliteStateStore
+from mapsync.connectors.base import RejectedError
+from mapsync.connectors.webcrm.simulator.store import COUNTER
+from mapsync.engine.ruleset import RuleSet
+from mapsync.engine.sandbox import Sandbox, start_sandbox
+from mapsync.engine.state import SqliteStateStore
 from tests.e2e.conftest import E2E
 from tests.engine.rulegen import FIELDS, KEY_CRM, KEY_ERP, GenRuleset, rulesets
 from tests.engine.test_generated_rulesets import ENTITY, ID_FIELD, SIDES, Sim, run_case

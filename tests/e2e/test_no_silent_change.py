@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
-from engine.sandbox import Sandbox
-from engine.state import SqliteStateStore
-from engine.sync.report import PassReport
+from mapsync.engine.cli import main
+from mapsync.engine.sandbox import Sandbox
+from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.sync.report import PassReport
 from tests.e2e.conftest import E2E, load
 from tests.e2e.webcrm_records import delivery
 from tests.engine.test_no_silent_change import LOSSY_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
-FORTNOX = ROOT / "rules/standard/fortnox"
+FORTNOX = ROOT / "mapsync/rules/standard/fortnox"
 pytestmark = pytest.mark.e2e
 
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.catalogue import load_catalogue
-from connectors.registry import make_client
-from engine.connections import resolve_connection
-from engine.ruleset import Side
-from engine.sandbox import start_sandbox
-from engine.state import SqliteStateStore
-from engine.sync.passrun import SyncPass
+from mapsync.connectors.catalogue import load_catalogue
+from mapsync.connectors.registry import make_client
+from mapsync.engine.connections import resolve_connection
+from mapsync.engine.ruleset import Side
+from mapsync.engine.sandbox import start_sandbox
+from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.sync.passrun import SyncPass
 from tests.e2e.conftest import ROOT, load
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +25,7 @@ def test_a_pass_at_the_real_limits_gets_no_429(tmp_path: Path) -> None:
             sandbox.simulators["webcrm"].backend.create("organisation", {
                 "OrganisationName": f"Org {i}", "OrganisationType": "Customer",
                 "OrganisationExtraCustom1": str(100 + i)})
-        ruleset = load(ROOT / "rules/standard/fortnox", sandbox.env)
+        ruleset = load(ROOT / "mapsync/rules/standard/fortnox", sandbox.env)
         with SqliteStateStore(tmp_path / "s.sqlite") as store:
             connectors = {side: make_client(ruleset.system(side).connector,
                                             resolve_connection(ruleset.system(side), sandbox.env), token_store=store)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.sandbox import Sandbox, start_sandbox
+from mapsync.engine.cli import main
+from mapsync.engine.sandbox import Sandbox, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "tutorial.md"
@@ -61,7 +61,7 @@ def test_the_tutorial_runs_as_written(seeded: Sandbox, tmp_path: Path, monkeypat
     assert "rules/customers/acme/ruleset.yaml" in files
     assert [c[0] for c in commands] == ["validate", "validate", "plan", "run", "status"]
     work = tmp_path / "work"
-    shutil.copytree(ROOT / "rules" / "standard", work / "rules" / "standard")
+    shutil.copytree(ROOT / "mapsync" / "rules" / "standard", work / "rules" / "standard")
     for path, body in files.items():
         (work / path).parent.mkdir(parents=True, exist_ok=True)
         (work / path).write_text(body, encoding="utf-8")
@@ -93,7 +93,7 @@ def test_the_tutorials_first_run_needs_its_flag(seeded: Sandbox, tmp_path: Path,
     files, commands = _tutorial()
     run = next(c for c in commands if c[0] == "run")
     assert "--first-import" in run
-    shutil.copytree(ROOT / "rules" / "standard", tmp_path / "rules" / "standard")
+    shutil.copytree(ROOT / "mapsync" / "rules" / "standard", tmp_path / "rules" / "standard")
     for path, body in files.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(body, encoding="utf-8")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.ruleset import RuleSet, Side, load_ruleset
-from engine.state import SqliteStateStore
-from engine.sync.passrun import SyncPass
-from engine.sync.report import PassReport
+from mapsync.engine.ruleset import RuleSet, Side, load_ruleset
+from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.sync.passrun import SyncPass
+from mapsync.engine.sync.report import PassReport
 from tests.engine.fakes import FakeConnector
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ ENV = {name: "x" for name in ("WEBCRM_BASE_URL", "WEBCRM_API_TOKEN", "FORTNOX_BA
 
 def fortnox_ruleset(tmp: Path | None = None, **settings: object) -> RuleSet:
     """The standard Fortnox rule set, or a customer rule set extending it with other settings."""
-    folder = ROOT / "rules/standard/fortnox"
+    folder = ROOT / "mapsync/rules/standard/fortnox"
     if settings:
         assert tmp is not None
         lines = [f"name: custom\nextends: {folder}\nsettings:"]

@@ -7,8 +7,8 @@ import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connectors.base import ChangeBatch, NotFoundError, Record, RejectedError
-from connectors.catalogue import load_catalogue
+from mapsync.connectors.base import ChangeBatch, NotFoundError, Record, RejectedError
+from mapsync.connectors.catalogue import load_catalogue
 
 
 class FakeConnector:

@@ -47,10 +47,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Record, RejectedError
-from engine.ruleset import RuleSet, load_ruleset
-from engine.state import SqliteStateStore
-from engine.sync.report import PassReport
+from mapsync.connectors.base import Record, RejectedError
+from mapsync.engine.ruleset import RuleSet, load_ruleset
+from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.sync.report import PassReport
 from tests.engine.conftest import ENV, ROOT, World
 from tests.engine.fakes import FakeConnector
 from tests.engine.rulegen import (

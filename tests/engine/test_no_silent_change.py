@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from engine.ruleset import RuleSet, load_ruleset
-from engine.state import SqliteStateStore
+from mapsync.engine.ruleset import RuleSet, load_ruleset
+from mapsync.engine.state import SqliteStateStore
 from tests.engine.conftest import ENV, ROOT, World
 
-FORTNOX = ROOT / "rules/standard/fortnox"
+FORTNOX = ROOT / "mapsync/rules/standard/fortnox"
 
 
 def custom(tmp_path: Path, body: str) -> RuleSet:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.state import SqliteStateStore
-from engine.sync.report import PassReport, render_text
+from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.sync.report import PassReport, render_text
 from tests.engine.conftest import World, fortnox_ruleset
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.state import SqliteStateStore
+from mapsync.engine.state import SqliteStateStore
 from tests.engine.conftest import World, fortnox_ruleset
 
 RULESET = fortnox_ruleset()

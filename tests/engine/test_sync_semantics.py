@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.state import SqliteStateStore
+from mapsync.engine.state import SqliteStateStore
 from tests.engine.conftest import World, fortnox_ruleset
 
 
@@ -130,11 +130,11 @@ def test_customer_number_owned_by_erp_is_written_back(store: SqliteStateStore, t
 
 
 def test_overrides_add_replace_and_remove_field_rules(store: SqliteStateStore, tmp_path: Path) -> None:
-    from engine.ruleset import load_ruleset
+    from mapsync.engine.ruleset import load_ruleset
     from tests.engine.conftest import ENV, ROOT
 
     (tmp_path / "ruleset.yaml").write_text(
-        f"name: acme\nextends: {ROOT / 'rules/standard/fortnox'}\n"
+        f"name: acme\nextends: {ROOT / 'mapsync/rules/standard/fortnox'}\n"
         "overrides:\n  customers:\n"
         "    remove_fields: ['OrganisationTelephone <-> Phone1']\n"
         "    fields:\n"

@@ -26,9 +26,9 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from engine.cli import main
-from engine.diagnostics import CODES, Diagnostic
-from engine.ruleset import load_ruleset, validate_paths
+from mapsync.engine.cli import main
+from mapsync.engine.diagnostics import CODES, Diagnostic
+from mapsync.engine.ruleset import load_ruleset, validate_paths
 
 RULES = Path(__file__).resolve().parent
 ROOT = RULES.parents[1]

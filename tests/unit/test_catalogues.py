@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-import connectors.catalogue as catalogue_module
-from connectors.catalogue import CONNECTOR_NAMES, FIELD_TYPES, Catalogue, load_catalogue, parse_catalogue
+import mapsync.connectors.catalogue as catalogue_module
+from mapsync.connectors.catalogue import CONNECTOR_NAMES, FIELD_TYPES, Catalogue, load_catalogue, parse_catalogue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "catalogue"
 FORTNOX_RECORDED = FIXTURES / "fortnox"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.ruleset import load_ruleset
-from engine.ruleset.doc import cell, render_doc, switched_off
+from mapsync.engine.cli import main
+from mapsync.engine.ruleset import load_ruleset
+from mapsync.engine.ruleset.doc import cell, render_doc, switched_off
 
 ROOT = Path(__file__).resolve().parents[2]
-FORTNOX = ROOT / "rules/standard/fortnox"
-VISMANET = ROOT / "rules/standard/vismanet"
+FORTNOX = ROOT / "mapsync/rules/standard/fortnox"
+VISMANET = ROOT / "mapsync/rules/standard/vismanet"
 
 
 @pytest.fixture(autouse=True)

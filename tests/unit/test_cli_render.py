@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.cli import main
-from engine.ruleset import load_ruleset
-from engine.ruleset.render import is_leaf, plain, render_tree, to_yaml
+from mapsync.engine.cli import main
+from mapsync.engine.ruleset import load_ruleset
+from mapsync.engine.ruleset.render import is_leaf, plain, render_tree, to_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-FORTNOX = ROOT / "rules/standard/fortnox"
+FORTNOX = ROOT / "mapsync/rules/standard/fortnox"
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +59,7 @@ def test_standard_fortnox_renders_every_mapping_with_origins(capsys: pytest.Capt
     names = {m["name"]["value"] for m in doc["mappings"]}
     assert names == expected and {"customers", "items", "deliveries-orders", "order-invoices"} <= names
     customers = _mapping(doc, "customers")
-    assert customers["name"]["from"].startswith("rules/standard/fortnox/customers.yaml:")
+    assert customers["name"]["from"].startswith("mapsync/rules/standard/fortnox/customers.yaml:")
     assert _text_at(customers["conflict"]) == "newest-wins"
     currency = _field(customers, "currency")
     assert currency is not None
@@ -70,7 +70,7 @@ def test_standard_fortnox_renders_every_mapping_with_origins(capsys: pytest.Capt
     assert crm["value"] == "OrganisationExtraCustom4" and crm["setting"] == "crm_fields.currency"
     assert _text_at(crm) == "${settings.crm_fields.currency}"
     setting_file, _, _ = _line_of({"from": crm["setting_from"]})
-    assert setting_file == Path("rules/standard/fortnox/ruleset.yaml")
+    assert setting_file == Path("mapsync/rules/standard/fortnox/ruleset.yaml")
     assert _text_at({"from": crm["setting_from"]}) == "OrganisationExtraCustom4"
     # Settings and guardrails
     assert doc["settings"]["crm_fields"]["currency"]["value"] == "OrganisationExtraCustom4"
@@ -93,7 +93,7 @@ def test_secrets_are_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
 def test_yaml_output_reads_back_as_the_plain_tree(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", str(FORTNOX)]) == 0
     out = capsys.readouterr().out
-    assert "conflict: newest-wins  # from rules/standard/fortnox/customers.yaml:" in out
+    assert "conflict: newest-wins  # from mapsync/rules/standard/fortnox/customers.yaml:" in out
     result = load_ruleset(FORTNOX, os.environ)
     assert result.ruleset is not None and result.compilation is not None
     tree = render_tree(result.ruleset, result.compilation)
@@ -152,11 +152,11 @@ def test_overlay_shows_overrides_and_settings_at_the_overlay(
     assert settings["delivery_target"]["value"] == "invoice"
     assert settings["delivery_target"]["from"].startswith(overlay + ":")
     assert settings["crm_fields"]["currency"]["from"].startswith(overlay + ":")
-    assert settings["crm_fields"]["customer_number"]["from"].startswith("rules/standard/fortnox/ruleset.yaml:")
+    assert settings["crm_fields"]["customer_number"]["from"].startswith("mapsync/rules/standard/fortnox/ruleset.yaml:")
     # A field named by a setting the overlay changed: the rule is the standard's, the setting the overlay's.
     currency = _field(customers, "currency")
     assert currency is not None and currency["crm"]["value"] == "OrganisationCustom9"
-    assert currency["crm"]["from"].startswith("rules/standard/fortnox/customers.yaml:")
+    assert currency["crm"]["from"].startswith("mapsync/rules/standard/fortnox/customers.yaml:")
     assert currency["crm"]["setting_from"].startswith(overlay + ":")
     assert doc["guardrails"]["max_blanked"]["value"] == 3
     assert doc["guardrails"]["max_blanked"]["from"].startswith(overlay + ":")

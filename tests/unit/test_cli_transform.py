@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
+from mapsync.engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-FORTNOX = ROOT / "rules/standard/fortnox"
+FORTNOX = ROOT / "mapsync/rules/standard/fortnox"
 
 CUSTOMER = {"OrganisationName": "Acme AB", "OrganisationType": "Customer", "OrganisationCountry": "Sweden"}
 SUPPLIER = {"OrganisationName": "Parts AB", "OrganisationType": "Supplier", "OrganisationCountry": "Sweden"}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from mapsync.engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-STANDARD = [str(ROOT / "rules/standard/fortnox")]
+STANDARD = [str(ROOT / "mapsync/rules/standard/fortnox")]
 
 
 @pytest.fixture(autouse=True)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.registry import credential_kinds, optional_settings
-from engine.cli import main
-from engine.connections import MissingEnvironment, resolve_connection
-from engine.diagnostics import Severity
-from engine.ruleset import Side, load_ruleset
+from mapsync.connectors.registry import credential_kinds, optional_settings
+from mapsync.engine.cli import main
+from mapsync.engine.connections import MissingEnvironment, resolve_connection
+from mapsync.engine.diagnostics import Severity
+from mapsync.engine.ruleset import Side, load_ruleset
 
 ROOT = Path(__file__).resolve().parents[2]
-FORTNOX = ROOT / "rules/standard/fortnox"
+FORTNOX = ROOT / "mapsync/rules/standard/fortnox"
 BASE = {"WEBCRM_BASE_URL": "http://127.0.0.1:1", "WEBCRM_API_TOKEN": "t", "FORTNOX_BASE_URL": "http://127.0.0.1:2"}
 CLIENT = {"FORTNOX_CLIENT_ID": "id", "FORTNOX_CLIENT_SECRET": "secret", "FORTNOX_TENANT_ID": "tenant"}
 FORTNOX_VARIABLES = ("FORTNOX_ACCESS_TOKEN", *CLIENT)

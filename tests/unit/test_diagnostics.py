@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from engine.diagnostics import CODES, FORMATS, Diagnostic, Location, Severity, render, sort_diagnostics
+from mapsync.engine.diagnostics import CODES, FORMATS, Diagnostic, Location, Severity, render, sort_diagnostics
 
 ERROR = Diagnostic("MS303", "customer has no field 'Nmae'", Location("r/customers.yaml", 7, 11, "$.fields[0].erp"),
                    hint="did you mean 'Name'?")

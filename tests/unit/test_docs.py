@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.diagnostics import Severity
-from engine.diagnostics.codes import CODES
-from engine.docs_reference import BEGIN, END, generated_section, main, render_reference, replace_section
-from engine.expressions import FUNCTION_DOCS, FUNCTIONS
-from engine.ruleset import validate_paths
-from engine.ruleset.schema import MAPPING_SCHEMA, RULESET_SCHEMA, load_schema
+from mapsync.engine.diagnostics import Severity
+from mapsync.engine.diagnostics.codes import CODES
+from mapsync.engine.docs_reference import BEGIN, END, generated_section, main, render_reference, replace_section
+from mapsync.engine.expressions import FUNCTION_DOCS, FUNCTIONS
+from mapsync.engine.ruleset import validate_paths
+from mapsync.engine.ruleset.schema import MAPPING_SCHEMA, RULESET_SCHEMA, load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -50,7 +50,7 @@ def _properties(schema: Any, path: str = "$") -> list[tuple[str, dict[str, Any]]
 def test_schema_reference_matches_the_schemas() -> None:
     text = RULES_MD.read_text(encoding="utf-8")
     assert generated_section(text) == render_reference(), (
-        "docs/rules.md is out of date with schemas/: run `python -m engine.docs_reference`")
+        "docs/rules.md is out of date with schemas/: run `python -m mapsync.engine.docs_reference`")
 
 
 def test_check_mode_agrees() -> None:
@@ -91,7 +91,7 @@ def test_every_yaml_example_parses(doc: str) -> None:
 
 @pytest.mark.parametrize("doc", ["rules.md", "tutorial.md"])
 def test_complete_examples_validate(doc: str, tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "rules" / "standard", tmp_path / "rules" / "standard")
+    shutil.copytree(ROOT / "mapsync" / "rules" / "standard", tmp_path / "rules" / "standard")
     folders: set[Path] = set()
     for block in _YAML_BLOCK.findall((DOCS / doc).read_text(encoding="utf-8")):
         match = _FILE_LINE.match(block)
@@ -149,7 +149,7 @@ def test_definitions_shared_by_both_schemas_are_identical() -> None:
     import json
     from pathlib import Path
 
-    schemas = Path(__file__).resolve().parents[2] / "schemas"
+    schemas = Path(__file__).resolve().parents[2] / "mapsync" / "schemas"
     ruleset = json.loads((schemas / "ruleset.schema.json").read_text(encoding="utf-8"))["$defs"]
     mapping = json.loads((schemas / "mapping.schema.json").read_text(encoding="utf-8"))["$defs"]
     shared = set(ruleset) & set(mapping)

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.expressions import FUNCTION_DOCS, FUNCTIONS, Expression, ExpressionError, as_record, compile_expression
+from mapsync.engine.expressions import (
+    FUNCTION_DOCS,
+    FUNCTIONS,
+    Expression,
+    ExpressionError,
+    as_record,
+    compile_expression,
+)
 
 NAMES = ("value", "record", "settings")
 

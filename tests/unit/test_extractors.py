@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.extractors import MISSING, FieldPath, JmesExtractor, compile_jmespath
+from mapsync.engine.extractors import MISSING, FieldPath, JmesExtractor, compile_jmespath
 
 
 def test_missing_is_distinct_from_none() -> None:

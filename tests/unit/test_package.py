@@ -1,7 +1,9 @@
-"""The package imports and exposes its version."""
+"""The package imports under one namespace, ``mapsync``, and exposes its version."""
 
-import engine
+import mapsync
+import mapsync.engine
 
 
 def test_version() -> None:
-    assert engine.__version__.count(".") == 2
+    assert mapsync.engine.__version__.count(".") == 2
+    assert mapsync.__version__ == mapsync.engine.__version__

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.expressions import Expression
-from engine.extractors import MISSING, FieldPath, JmesExtractor
-from engine.ruleset import (
+from mapsync.engine.expressions import Expression
+from mapsync.engine.extractors import MISSING, FieldPath, JmesExtractor
+from mapsync.engine.ruleset import (
     ConflictPolicy,
     Direction,
     LoadResult,

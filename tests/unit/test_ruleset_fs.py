@@ -11,10 +11,10 @@ import pytest
 from pyfakefs import helpers
 from pyfakefs.fake_filesystem import FakeFilesystem
 
-from connectors.catalogue import CONNECTOR_NAMES, load_catalogue
-from engine.diagnostics import Diagnostic
-from engine.ruleset import UsageError, load_ruleset, validate_paths
-from engine.ruleset.schema import MAPPING_SCHEMA, RULESET_SCHEMA, SCHEMA_DIR, load_schema
+from mapsync.connectors.catalogue import CONNECTOR_NAMES, load_catalogue
+from mapsync.engine.diagnostics import Diagnostic
+from mapsync.engine.ruleset import UsageError, load_ruleset, validate_paths
+from mapsync.engine.ruleset.schema import MAPPING_SCHEMA, RULESET_SCHEMA, SCHEMA_DIR, load_schema
 
 ROOT = SCHEMA_DIR.parent
 BASE = Path("/rules/base")
@@ -218,3 +218,11 @@ def test_mapping_outside_the_folder(fake: FakeFilesystem) -> None:
     Path(BASE / "ruleset.yaml").write_text(RULESET.replace("[customers.yaml]", "[../shared/customers.yaml]"))
     diags, files = validate_paths([BASE])
     assert _where(diags) == [] and files[-1] == "/rules/shared/customers.yaml"
+
+
+def test_extends_names_a_standard_rule_set_shipped_with_mapsync(tmp_path: Path) -> None:
+    from mapsync import STANDARD_RULES
+    from mapsync.engine.ruleset.loader import resolve_extends
+
+    assert resolve_extends(tmp_path, "mapsync:standard/fortnox") == (STANDARD_RULES / "standard" / "fortnox").resolve()
+    assert resolve_extends(tmp_path, "../base") == (tmp_path / "../base").resolve()

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.ruleset import load_ruleset, validate_paths
+from mapsync.engine.ruleset import load_ruleset, validate_paths
 
 BASE = Path(__file__).resolve().parents[1] / "rules" / "shared-base"
 

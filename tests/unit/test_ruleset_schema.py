@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.diagnostics import Diagnostic
-from engine.ruleset.schema import MAPPING_SCHEMA, RULESET_SCHEMA, check_schema, load_schema, schema_for
-from engine.ruleset.source import parse_text
+from mapsync.engine.diagnostics import Diagnostic
+from mapsync.engine.ruleset.schema import MAPPING_SCHEMA, RULESET_SCHEMA, check_schema, load_schema, schema_for
+from mapsync.engine.ruleset.source import parse_text
 
 MAPPING = """\
 name: customers

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.ruleset.source import MAX_DEPTH, MAX_NODES, SourceDocument, json_path, parse_text, read_source
+from mapsync.engine.ruleset.source import MAX_DEPTH, MAX_NODES, SourceDocument, json_path, parse_text, read_source
 
 TEXT = """\
 # a comment

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.state import (
+from mapsync.engine.state import (
     MAX_DELAY,
     SCHEMA_VERSION,
     Base,
@@ -27,7 +27,7 @@ from engine.state import (
     UnknownRunError,
     retry_delay,
 )
-from engine.state.migrations import MIGRATIONS, migrate, split_statements
+from mapsync.engine.state.migrations import MIGRATIONS, migrate, split_statements
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,237 @@
+"""``FortnoxClient``: the Fortnox v3 API as a ``connectors.base.Connector``.
+
+Entities ``customer``, ``article``, ``order``, ``invoice`` (records unwrapped, values raw as sent).
+
+- Reading changes: ``GET /3/<path>?lastmodified=<cursor>``, paged by ``MetaInformation``
+  (``limit=500``). The new cursor is the client's clock *before* the first request, in Stockholm
+  local time ``yyyy-MM-dd HH:mm``, **minus one minute** of overlap (the format has minute
+  precision, and the server's inclusive/exclusive choice is not confirmed). List items are a
+  reduced subset: when one of the requested ``fields`` is missing, the full record is fetched.
+- ``find``: the entity's search parameter when it has one (ILIKE semantics on the server), then an
+  exact comparison on the client; otherwise (or when the server refuses the parameter) a full scan.
+- ``update``: partial ``PUT`` with only the changes; ``None``/``""`` are sent as ``API_BLANK``.
+- Errors: see ``connectors.fortnox.errors``; 429/5xx/timeouts are retried by the executor, with a
+  client-side limiter (default 25 requests per 5 s) so a normal pass never sees a 429.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Unpack
+from urllib.parse import quote
+
+import httpx
+
+from mapsync.connectors.base import ChangeBatch, ConnectorBase, FatalError, NotFoundError, Record, RejectedError
+from mapsync.connectors.fields import same_value
+from mapsync.connectors.fortnox.auth import FortnoxCredentials, SecretStore, token_url_for
+from mapsync.connectors.fortnox.entities import FortnoxEntity, entity
+from mapsync.connectors.fortnox.errors import map_error
+from mapsync.connectors.fortnox.timefmt import format_lastmodified, parse_lastmodified
+from mapsync.connectors.fortnox.values import blank_changes, create_values
+from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
+
+PAGE_SIZE = 500
+CURSOR_OVERLAP = timedelta(minutes=1)
+DEFAULT_RETRY = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=10.0, max_retry_after=60.0)
+
+
+class FortnoxClient(HttpClientBase, ConnectorBase):
+    """Fortnox v3 connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
+
+    name = "fortnox"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        access_token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        refresh_token: str | None = None,
+        tenant_id: str | None = None,
+        token_store: SecretStore | None = None,
+        token_url: str | None = None,
+        rate_limit: tuple[int, float] | None = (25, 5.0),
+        retry: RetryPolicy = DEFAULT_RETRY,
+        page_size: int = PAGE_SIZE,
+        **options: Unpack[HttpOptions],
+    ) -> None:
+        super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
+        self.page_size = min(page_size, PAGE_SIZE)
+        self.credentials = FortnoxCredentials(
+            token_url=token_url or token_url_for(self.base_url),
+            executor=self._token_executor(),
+            access_token=access_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
+            tenant_id=tenant_id,
+            token_store=token_store,
+            clock=self._clock,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> FortnoxClient:
+        """Build from settings named like the environment: ``FORTNOX_BASE_URL`` (required),
+        ``FORTNOX_ACCESS_TOKEN``, ``FORTNOX_CLIENT_ID``, ``FORTNOX_CLIENT_SECRET``,
+        ``FORTNOX_REFRESH_TOKEN``, ``FORTNOX_TENANT_ID``, ``FORTNOX_TOKEN_URL`` (empty = unset)."""
+
+        def value(name: str) -> str | None:
+            return env.get(name) or None
+
+        base_url = value("FORTNOX_BASE_URL")
+        if not base_url:
+            raise FatalError("fortnox: FORTNOX_BASE_URL is not set")
+        return cls(
+            base_url,
+            access_token=value("FORTNOX_ACCESS_TOKEN"),
+            client_id=value("FORTNOX_CLIENT_ID"),
+            client_secret=value("FORTNOX_CLIENT_SECRET"),
+            refresh_token=value("FORTNOX_REFRESH_TOKEN"),
+            tenant_id=value("FORTNOX_TENANT_ID"),
+            token_url=value("FORTNOX_TOKEN_URL"),
+            **kwargs,
+        )
+
+    # ----------------------------------------------------------------- plumbing
+    def _auth_headers(self) -> dict[str, str]:
+        return self.credentials.headers()
+
+    def _renew_auth(self, response: httpx.Response, rejected: dict[str, str]) -> bool:
+        if response.status_code != 401 or not self.credentials.can_refresh():
+            return False
+        self.credentials.renew_after(rejected)
+        return True
+
+    @staticmethod
+    def _unwrap(spec: FortnoxEntity, response: httpx.Response) -> Record:
+        try:
+            body = response.json()
+            record: Record = body[spec.wrapper]
+        except (ValueError, KeyError, TypeError):
+            raise RejectedError(f"fortnox: unexpected response shape for {spec.name}") from None
+        return record
+
+    def _path(self, spec: FortnoxEntity, record_id: str | None = None, action: str | None = None) -> str:
+        path = f"/3/{spec.path}"
+        if record_id is not None:
+            path += "/" + quote(str(record_id), safe="")
+        if action is not None:
+            path += "/" + action
+        return path
+
+    def _pages(self, spec: FortnoxEntity, params: Mapping[str, Any]) -> Iterator[list[Record]]:
+        page = 1
+        while True:
+            response = self._request("GET", self._path(spec), params={**params, "page": page, "limit": self.page_size})
+            body = response.json()
+            items: list[Record] = body.get(spec.list_wrapper) or []
+            yield items
+            meta = body.get("MetaInformation") or {}
+            total_pages = meta.get("@TotalPages")
+            if not items:
+                return
+            if total_pages is not None:
+                if page >= int(total_pages):
+                    return
+            elif len(items) < self.page_size:
+                return
+            page += 1
+
+    # ----------------------------------------------------------------- Connector
+    def _id_field(self, entity_name: str) -> str:
+        return entity(entity_name).id_field
+
+    def cursor_now(self) -> str:
+        """A cursor for "from now on": the current time minus the overlap, as ``lastmodified``."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        return format_lastmodified(now - CURSOR_OVERLAP)
+
+    def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
+        spec = entity(entity_name)
+        new_cursor = self.cursor_now()  # taken before reading
+        since = self._since(cursor, parse_lastmodified, format_lastmodified)
+        params: dict[str, Any] = {"lastmodified": since} if since else {}
+
+        def records() -> Iterator[Record]:
+            seen: set[str] = set()
+            for items in self._pages(spec, params):
+                for item in items:
+                    number = str(item.get(spec.id_field))
+                    if number in seen:
+                        continue
+                    seen.add(number)
+                    full = self._full_record(spec.name, item, fields)
+                    if full is not None:
+                        yield full
+
+        return ChangeBatch(records(), new_cursor)
+
+    def get(self, entity_name: str, record_id: str) -> Record | None:
+        spec = entity(entity_name)
+        try:
+            return self._unwrap(spec, self._request("GET", self._path(spec, record_id)))
+        except NotFoundError:
+            return None
+
+    def list_items(self, entity_name: str, **params: Any) -> Iterator[Record]:
+        """Every list item of ``entity`` (reduced subset), with optional raw query parameters."""
+        spec = entity(entity_name)
+        for items in self._pages(spec, params):
+            yield from items
+
+    def _find_by_field(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
+        spec = entity(entity_name)
+        param = spec.search.get(field_name)
+        if param is not None:
+            try:
+                return self._matches(spec, field_name, value, {param: str(value)})
+            except RejectedError:
+                pass  # the server refused the search parameter: scan instead
+        return self._matches(spec, field_name, value, {})
+
+    def _matches(self, spec: FortnoxEntity, field_name: str, value: Any, params: dict[str, Any]) -> list[Record]:
+        out: list[Record] = []
+        for items in self._pages(spec, params):
+            for item in items:
+                if field_name in item and not same_value(item[field_name], value):
+                    continue
+                full = self.get(spec.name, str(item[spec.id_field]))
+                if full is not None and same_value(full.get(field_name), value):
+                    out.append(full)
+        return out
+
+    def create(self, entity_name: str, values: Mapping[str, Any]) -> Record:
+        spec = entity(entity_name)
+        response = self._request("POST", self._path(spec), json={spec.wrapper: create_values(values)})
+        return self._unwrap(spec, response)
+
+    def update(self, entity_name: str, record_id: str, changes: Mapping[str, Any]) -> Record:
+        spec = entity(entity_name)
+        if not changes:
+            current = self.get(entity_name, record_id)
+            if current is None:
+                raise NotFoundError(f"fortnox: {entity_name} {record_id} not found", status=404)
+            return current
+        response = self._request("PUT", self._path(spec, record_id), json={spec.wrapper: blank_changes(changes)})
+        return self._unwrap(spec, response)
+
+    def delete(self, entity_name: str, record_id: str) -> None:
+        """Delete a customer or article (orders and invoices cannot be deleted)."""
+        spec = entity(entity_name)
+        if not spec.deletable:
+            raise RejectedError(f"fortnox: {entity_name} records cannot be deleted")
+        self._request("DELETE", self._path(spec, record_id))
+
+    def action(self, entity_name: str, record_id: str, action: str) -> Record:
+        """``PUT /3/<path>/<id>/<action>``: orders createinvoice/cancel, invoices bookkeep/cancel/credit.
+
+        Never retried after an ambiguous failure (an action is not idempotent).
+        """
+        spec = entity(entity_name)
+        if action not in spec.actions:
+            raise RejectedError(f"fortnox: {entity_name} has no action {action!r}")
+        response = self._request("PUT", self._path(spec, record_id, action), idempotent=False)
+        return self._unwrap(spec, response)

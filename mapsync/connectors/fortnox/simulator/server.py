@@ -1,0 +1,99 @@
+"""``FortnoxSimulator``: the Fortnox v3 API on loopback, and ``start_simulator`` for the CLI.
+
+Rate limit (configurable): 25 requests per 5 s sliding window, counted over every API call (the
+token endpoint is exempt; in reality it lives on apps.fortnox.se). When exceeded: HTTP 429 with
+body ``{"message": "Too Many Requests"}`` and **no** ``Retry-After`` header (chosen, NOT CONFIRMED).
+Extra control endpoints (``connectors.simkit.ProductSimulator``): ``POST /_sim/seed`` (demo data),
+``POST /_sim/expire-tokens``, ``POST /_sim/clear`` (delete all records).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mapsync.connectors.fortnox.simulator.auth import FortnoxAuth, FortnoxAuthConfig
+from mapsync.connectors.fortnox.simulator.backend import FortnoxBackend
+from mapsync.connectors.fortnox.simulator.handlers import build_router, method_not_allowed, no_such_resource
+from mapsync.connectors.fortnox.simulator.seed import seed_demo
+from mapsync.connectors.fortnox.simulator.store import FortnoxStore, Now, utc_now
+from mapsync.connectors.simkit import ProductSimulator, Request, Response, ServerRateLimiter, json_response
+
+DEFAULT_RATE_LIMIT = (25, 5.0)
+
+
+def too_many_requests(request: Request, wait: float) -> Response:
+    return json_response(429, {"message": "Too Many Requests"})
+
+
+def _rate_key(request: Request) -> str | None:
+    return None if request.path.startswith("/oauth-v1/") else "fortnox"
+
+
+class FortnoxSimulator(ProductSimulator):
+    """Fortnox simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+
+    store: FortnoxStore
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        port: int = 0,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        auth: FortnoxAuthConfig | None = None,
+        now: Now = utc_now,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = FortnoxStore(data_dir, now=now)
+        self.backend = FortnoxBackend(self.store)
+        self.auth = FortnoxAuth(self.store, auth or FortnoxAuthConfig(), clock=clock)
+        super().__init__(
+            build_router(self.backend, self.auth),
+            port=port,
+            rate_limiter=ServerRateLimiter(*rate_limit) if rate_limit else None,
+            rate_limit_key=_rate_key,
+            authenticate=self.auth.authenticate,
+            too_many=too_many_requests,
+            not_found=no_such_resource,
+            method_not_allowed=method_not_allowed,
+            name="fortnox",
+        )
+
+    def env(self) -> dict[str, str]:
+        """Connection settings for ``FortnoxClient.from_env`` (what ``sandbox.env`` should hold).
+
+        A static access token plus client-credentials OAuth settings (no refresh token: with
+        rotation a refresh token can be used once only, which does not suit a shared env file).
+        """
+        config = self.auth.config
+        return {
+            "FORTNOX_BASE_URL": self.url,
+            "FORTNOX_ACCESS_TOKEN": config.access_tokens[0] if config.access_tokens else "",
+            "FORTNOX_CLIENT_ID": config.client_id,
+            "FORTNOX_CLIENT_SECRET": config.client_secret,
+            "FORTNOX_TENANT_ID": config.tenant_ids[0] if config.tenant_ids else "",
+        }
+
+    def seed_demo(self) -> None:
+        """Add the demo records (see ``connectors.fortnox.simulator.seed``)."""
+        seed_demo(self.backend)
+
+    def expire_tokens(self) -> None:
+        self.auth.expire_access_tokens()
+
+
+def start_simulator(
+    data_dir: Path | str | None = None,
+    *,
+    port: int = 0,
+    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+    auth: FortnoxAuthConfig | None = None,
+    seed: bool = False,
+) -> FortnoxSimulator:
+    """Start a Fortnox simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
+
+    ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
+    """
+    return FortnoxSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth).start(seed=seed)

@@ -1,0 +1,148 @@
+"""``HttpClientBase``: the HTTP plumbing every connector client shares.
+
+- The ``httpx.Client``: borrowed when given (``http=``, left open by ``close``), else owned (built
+  with ``transport`` and ``timeout``, closed by ``close``). Instances are context managers.
+- API requests go through a ``RequestExecutor`` (retries per ``retry``) behind a client-side
+  ``SlidingWindowRateLimiter`` (``rate_limit=(requests, seconds)``, None for none); token endpoints
+  get an executor of their own outside the limit (``_token_executor``). ``requests_sent`` counts the
+  API requests actually sent.
+- ``_request(method, path)`` sends to ``base_url + path`` with ``Accept: application/json``, the
+  product's auth headers and any extra headers; when the product's credentials can be renewed after
+  the first answer (an auth refusal, say), they are, and the request is sent once more. A final
+  answer that is not 2xx becomes the product's ``ConnectorError`` (``map_error``, given by the product).
+
+Products implement, as they need, ``_auth_headers``/``_renew_auth`` and the pacing hooks
+``_before_send``/``_after_send``. The clock, sleep and random functions are injectable so tests
+run instantly (``HttpOptions``).
+"""
+
+from __future__ import annotations
+
+import random as _random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Self, TypedDict
+
+import httpx
+
+from mapsync.connectors.base import ConnectorError
+from mapsync.connectors.http.ratelimit import SlidingWindowRateLimiter
+from mapsync.connectors.http.retry import RequestExecutor, RetryPolicy
+
+MapError = Callable[[httpx.Response, str], ConnectorError]  # (final answer, "METHOD /path") -> error
+
+
+class HttpOptions(TypedDict, total=False):
+    """Keyword options every client takes for its HTTP plumbing (defaults in ``HttpClientBase``)."""
+
+    http: httpx.Client | None
+    transport: httpx.BaseTransport | None
+    timeout: float
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    monotonic: Callable[[], float]
+    random: Callable[[], float]
+
+
+class HttpClientBase:
+    """Base of the connector clients: HTTP client, rate limit, retries, auth renewal, error mapping.
+
+    Give ``http`` (an ``httpx.Client`` to borrow) or ``transport`` (for tests, e.g. ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        map_error: MapError,
+        rate_limit: tuple[int, float] | None,
+        retry: RetryPolicy,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._map_error = map_error
+        self._owns_http = http is None
+        self._http = http or httpx.Client(transport=transport, timeout=timeout)
+        self._retry = retry
+        self._sleep = sleep
+        self._clock = clock
+        self._monotonic = monotonic
+        self._random = random
+        limiter = (
+            SlidingWindowRateLimiter(rate_limit[0], rate_limit[1], clock=monotonic, sleep=sleep) if rate_limit else None
+        )
+        self._executor = RequestExecutor(self._http, policy=retry, limiter=limiter, sleep=sleep, random=random)
+
+    def _token_executor(self) -> RequestExecutor:
+        """An executor for a token endpoint: same HTTP client and retries, outside the API rate limit."""
+        return RequestExecutor(self._http, policy=self._retry, sleep=self._sleep, random=self._random)
+
+    @property
+    def requests_sent(self) -> int:
+        """API requests actually sent (retries included, token requests not)."""
+        return self._executor.attempts
+
+    # ----------------------------------------------------------------- requests
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send ``method path`` (see the module docstring); the 2xx response, else the mapped error."""
+        url = self.base_url + path
+        for attempt in (1, 2):
+            self._before_send()
+            auth = self._auth_headers()
+            response = self._executor.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                headers={"Accept": "application/json", **auth, **(headers or {})},
+                idempotent=idempotent,
+            )
+            self._after_send(response)
+            if attempt == 1 and self._renew_auth(response, auth):
+                continue
+            break
+        if response.is_success:
+            return response
+        raise self._map_error(response, f"{method} {path}")
+
+    def _auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate the next request (none by default)."""
+        return {}
+
+    def _renew_auth(self, response: httpx.Response, rejected: dict[str, str]) -> bool:
+        """Called with the first answer and the auth headers it was sent with: when the answer is a
+        refusal that new credentials can fix, renew them and return True (the request is sent again)."""
+        return False
+
+    def _before_send(self) -> None:
+        """Called before each request (pacing)."""
+
+    def _after_send(self, response: httpx.Response) -> None:
+        """Called with each answer (pacing)."""
+
+    # ----------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        """Release the HTTP client (only when this client built it)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,48 @@
+"""Shared simulator toolkit: loopback HTTP server, router, rate limit, faults, persistence, log, the
+record store and the product-simulator base (seed/clear/expire-tokens controls, ``env``)."""
+
+from mapsync.connectors.simkit.errors import SimulatorError, answer_errors
+from mapsync.connectors.simkit.faults import FAULT_KINDS, Fault, FaultInjector, fault_from_json
+from mapsync.connectors.simkit.forms import parse_form
+from mapsync.connectors.simkit.persistence import JsonStateFile
+from mapsync.connectors.simkit.product import ProductSimulator
+from mapsync.connectors.simkit.ratelimit import ServerRateLimiter
+from mapsync.connectors.simkit.records import Now, RecordStore, utc_now
+from mapsync.connectors.simkit.requestlog import LogEntry, RequestLog
+from mapsync.connectors.simkit.routing import (
+    Handler,
+    Request,
+    Response,
+    Router,
+    compile_pattern,
+    empty_response,
+    json_response,
+)
+from mapsync.connectors.simkit.server import CONTROL_PREFIX, SimServer
+
+__all__ = [
+    "CONTROL_PREFIX",
+    "FAULT_KINDS",
+    "Fault",
+    "FaultInjector",
+    "Handler",
+    "JsonStateFile",
+    "LogEntry",
+    "Now",
+    "ProductSimulator",
+    "RecordStore",
+    "Request",
+    "RequestLog",
+    "Response",
+    "Router",
+    "ServerRateLimiter",
+    "SimServer",
+    "SimulatorError",
+    "answer_errors",
+    "compile_pattern",
+    "empty_response",
+    "fault_from_json",
+    "json_response",
+    "parse_form",
+    "utc_now",
+]

@@ -1,0 +1,73 @@
+"""``ProductSimulator``: what every product's simulator adds to ``SimServer``.
+
+A product simulator keeps its data in a ``RecordStore`` (``store``, set before ``SimServer.__init__``
+runs). This base adds:
+
+- control endpoints ``POST /_sim/seed`` (``seed_demo``), ``POST /_sim/clear`` (delete every record
+  and counter; token state is kept) and ``POST /_sim/expire-tokens`` (``expire_tokens``), each
+  answering ``{"ok": true}``;
+- ``is_empty``, saving the store when the server stops, and ``start(seed=True)``, which adds the
+  demo records before serving when the store is empty (a persisted store is left as is);
+- the ``env`` contract: the connection settings that reach the running simulator, named as the
+  product client's ``from_env`` and the standard rule sets read them (what ``sandbox.env`` holds).
+
+Products implement ``seed_demo``, ``expire_tokens`` and ``env``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Self
+
+from mapsync.connectors.simkit.records import RecordStore
+from mapsync.connectors.simkit.routing import Request, Response, json_response
+from mapsync.connectors.simkit.server import SimServer
+
+
+class ProductSimulator(SimServer, ABC):
+    """A ``SimServer`` over a product's ``RecordStore``, with the product controls (module docstring)."""
+
+    store: RecordStore
+
+    @abstractmethod
+    def seed_demo(self) -> None:
+        """Add the product's demo records."""
+
+    @abstractmethod
+    def expire_tokens(self) -> None:
+        """Make every issued access token invalid (clients must renew theirs)."""
+
+    @abstractmethod
+    def env(self) -> dict[str, str]:
+        """Connection settings for the product client (what ``sandbox.env`` should hold)."""
+
+    def is_empty(self) -> bool:
+        return self.store.is_empty()
+
+    def start(self, *, seed: bool = False) -> Self:
+        """Start serving; ``seed=True`` first adds the demo records when the store is empty."""
+        if seed and self.is_empty():
+            self.seed_demo()
+        return super().start()
+
+    def on_stop(self) -> None:
+        self.store.save()
+
+    # ----------------------------------------------------------------- controls
+    def _install_controls(self) -> None:
+        super()._install_controls()
+        self.add_control("POST", "seed", self._seed)
+        self.add_control("POST", "clear", self._clear)
+        self.add_control("POST", "expire-tokens", self._expire)
+
+    def _seed(self, request: Request) -> Response:
+        self.seed_demo()
+        return json_response(200, {"ok": True})
+
+    def _clear(self, request: Request) -> Response:
+        self.store.clear()
+        return json_response(200, {"ok": True})
+
+    def _expire(self, request: Request) -> Response:
+        self.expire_tokens()
+        return json_response(200, {"ok": True})

@@ -1,0 +1,156 @@
+"""``VismanetSimulator``: the Visma.net ERP API (and a Visma Connect token endpoint) on loopback.
+
+Rate limit (configurable, ``rate_limit=(limit, window seconds)``): a fixed window over every API
+call (the token endpoint is exempt: in reality it is connect.visma.com). Every API response carries
+the ``X-RateLimit-*`` headers. When exceeded: HTTP 429 with ``Retry-After: <seconds>`` and (NOT
+CONFIRMED, chosen after Azure API Management's default) ``{"statusCode": 429, "message": "Rate limit is
+exceeded. Try again in N seconds."}``.
+
+Extra control endpoints: ``POST /_sim/seed`` (demo data), ``POST /_sim/clear`` (delete all records),
+``POST /_sim/expire-tokens`` (those three from ``connectors.simkit.ProductSimulator``),
+``POST /_sim/salesorder/{orderNbr}/invoice`` (invoice a sales order, as shipping + invoicing in the
+ERP would), ``POST /_sim/customerinvoice/{number}/status/{status}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mapsync.connectors.simkit import (
+    CONTROL_PREFIX,
+    ProductSimulator,
+    Request,
+    Response,
+    ServerRateLimiter,
+    answer_errors,
+    json_response,
+)
+from mapsync.connectors.vismanet.simulator.auth import TOKEN_PATH, VismanetAuth, VismanetAuthConfig
+from mapsync.connectors.vismanet.simulator.backend import VismanetBackend
+from mapsync.connectors.vismanet.simulator.handlers import build_router, no_resource, not_allowed
+from mapsync.connectors.vismanet.simulator.ratelimit import POLICY, FixedWindowRateLimiter
+from mapsync.connectors.vismanet.simulator.seed import seed_demo
+from mapsync.connectors.vismanet.simulator.store import Now, VismanetStore, utc_now
+
+DEFAULT_RATE_LIMIT = (15000, 3600.0)  # the production client quota [V8]
+MAX_PAGE_SIZE = 1000  # NOT CONFIRMED ("1000 is commonly assumed")
+RATE_KEY = "vismanet"
+
+
+def _rate_key(request: Request) -> str | None:
+    return None if request.path.lower().startswith(TOKEN_PATH) else RATE_KEY
+
+
+def server_error(request: Request, status: int) -> Response:
+    return json_response(status, {"message": "An error has occurred."})
+
+
+class VismanetSimulator(ProductSimulator):
+    """Visma.net simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+
+    store: VismanetStore
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        port: int = 0,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        auth: VismanetAuthConfig | None = None,
+        max_page_size: int = MAX_PAGE_SIZE,
+        now: Now = utc_now,
+        clock: Callable[[], float] = time.time,
+        rate_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = VismanetStore(data_dir, now=now)
+        self.backend = VismanetBackend(self.store)
+        self.auth = VismanetAuth(self.store, auth or VismanetAuthConfig(), clock=clock)
+        self.max_page_size = max_page_size
+        limit, window = rate_limit or DEFAULT_RATE_LIMIT
+        self.limiter = FixedWindowRateLimiter(limit, window, enabled=rate_limit is not None, clock=rate_clock)
+        super().__init__(
+            build_router(self.backend, self.auth, max_page_size=lambda: self.max_page_size),
+            port=port,
+            rate_limiter=self.limiter,
+            rate_limit_key=_rate_key,
+            authenticate=self.auth.authenticate,
+            too_many=self._too_many_requests,
+            server_error=server_error,
+            not_found=no_resource,
+            method_not_allowed=not_allowed,
+            name="vismanet",
+        )
+        self.add_control("POST", "salesorder/{number}/invoice", answer_errors(self._invoice_order))
+        self.add_control("POST", "customerinvoice/{number}/status/{status}", answer_errors(self._invoice_status))
+
+    # ----------------------------------------------------------------- rate limit headers
+    def _too_many_requests(self, request: Request, wait: float) -> Response:
+        seconds = ServerRateLimiter.whole_seconds(wait)
+        body = {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} seconds."}
+        return json_response(429, body, {"Retry-After": str(seconds)})
+
+    def dispatch(self, request: Request) -> Response:
+        response = super().dispatch(request)
+        if response.drop or request.path.startswith(CONTROL_PREFIX) or _rate_key(request) is None:
+            return response
+        limit, remaining, reset = self.limiter.status(RATE_KEY)
+        if response.status == 429:
+            remaining = 0
+        response.headers.update(
+            {
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset": str(reset),
+                "X-RateLimit-Policy": POLICY,
+            }
+        )
+        return response
+
+    # ----------------------------------------------------------------- sandbox helpers
+    def env(self) -> dict[str, str]:
+        """Connection settings the standard rule sets read (what ``sandbox.env`` should hold)."""
+        config = self.auth.config
+        return {
+            "VISMANET_BASE_URL": self.url,
+            "VISMANET_TOKEN_URL": self.url + TOKEN_PATH,
+            "VISMANET_CLIENT_ID": config.client_id,
+            "VISMANET_CLIENT_SECRET": config.client_secret,
+            "VISMANET_TENANT_ID": config.tenant_id,
+        }
+
+    @property
+    def token_url(self) -> str:
+        return self.url + TOKEN_PATH
+
+    def seed_demo(self) -> None:
+        """Add the demo records (see ``connectors.vismanet.simulator.seed``)."""
+        seed_demo(self.backend)
+
+    def expire_tokens(self) -> None:
+        self.auth.expire_tokens()
+
+    def _invoice_order(self, request: Request) -> Response:
+        return json_response(200, self.backend.invoice_sales_order(request.params["number"]))
+
+    def _invoice_status(self, request: Request) -> Response:
+        invoice = self.backend.set_invoice_status(request.params["number"], request.params["status"])
+        return json_response(200, invoice)
+
+
+def start_simulator(
+    data_dir: Path | str | None = None,
+    *,
+    port: int = 0,
+    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+    auth: VismanetAuthConfig | None = None,
+    max_page_size: int = MAX_PAGE_SIZE,
+    seed: bool = False,
+) -> VismanetSimulator:
+    """Start a Visma.net simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
+
+    ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
+    """
+    simulator = VismanetSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth, max_page_size=max_page_size)
+    return simulator.start(seed=seed)

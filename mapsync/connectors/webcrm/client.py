@@ -1,0 +1,278 @@
+"""``WebcrmClient``: the webCRM REST API as a ``connectors.base.Connector``.
+
+Entities ``organisation``, ``person``, ``delivery``, ``quotation_line``, ``catalogue_item``
+(quotation-line linked data) and ``opportunity``, as the DTOs the REST endpoints return.
+
+- Reading changes: with a cursor, ``GET /Queries?script=SELECT * FROM <Table> WHERE
+  <Table>UpdatedAt >= '<cursor>' ORDER BY <Id> ASC&formatCustomFields=true``, paged with
+  ``Page``/``Size`` until an empty page (ordering by id keeps paging stable while records change);
+  without a cursor, the REST list. The new cursor is the client's clock *before* reading minus an
+  overlap (default 2 minutes, for clock skew and the unknown time zone handling), as a UTC ISO
+  timestamp. Rows missing a requested field are fetched with ``GET``; catalogue items found through
+  the generic ``LinkedData`` table are always fetched from ``/QuotationLines/LinkedData/{id}`` (other
+  linked data answers 404 and is skipped). If the server refuses the query, everything is listed.
+- ``find``: ``/Queries`` with an equality condition, exact comparison on the client (SQL Server
+  compares case-insensitively), full records by ``GET``; a scan of the list when the query fails.
+- ``update``: PUT replaces the whole DTO, so the client GETs the record, merges the changes and PUTs
+  the full record, then returns a fresh GET.
+- ``create``: POST returns the new id; if an ``Organisations`` POST returns no body (not confirmed
+  either way), the new organisation is looked up by name among those created since just before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Unpack
+
+import httpx
+
+from mapsync.connectors.base import (
+    ChangeBatch,
+    ConnectorBase,
+    FatalError,
+    NotFoundError,
+    Record,
+    RejectedError,
+    TransientError,
+)
+from mapsync.connectors.fields import same_value, top_field
+from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
+from mapsync.connectors.webcrm.auth import WebcrmSession
+from mapsync.connectors.webcrm.entities import WebcrmEntity, entity
+from mapsync.connectors.webcrm.errors import map_error
+from mapsync.connectors.webcrm.queries import format_timestamp, parse_timestamp, select
+
+PAGE_SIZE = 1000
+DEFAULT_OVERLAP = timedelta(minutes=2)
+DEFAULT_RETRY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=20.0, max_retry_after=90.0)
+
+
+class WebcrmClient(HttpClientBase, ConnectorBase):
+    """webCRM connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
+
+    name = "webcrm"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_token: str,
+        *,
+        rate_limit: tuple[int, float] | None = (250, 60.0),
+        retry: RetryPolicy = DEFAULT_RETRY,
+        page_size: int = PAGE_SIZE,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        **options: Unpack[HttpOptions],
+    ) -> None:
+        super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
+        self.page_size = max(1, min(page_size, PAGE_SIZE))
+        self.overlap = overlap
+        self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=self._clock)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> WebcrmClient:
+        """Build from ``WEBCRM_BASE_URL`` and ``WEBCRM_API_TOKEN`` (both required)."""
+        base_url, token = env.get("WEBCRM_BASE_URL"), env.get("WEBCRM_API_TOKEN")
+        if not base_url or not token:
+            raise FatalError("webcrm: WEBCRM_BASE_URL and WEBCRM_API_TOKEN must be set")
+        return cls(base_url, token, **kwargs)
+
+    # ----------------------------------------------------------------- plumbing
+    def _auth_headers(self) -> dict[str, str]:
+        return self.session.headers()
+
+    def _renew_auth(self, response: httpx.Response, rejected: dict[str, str]) -> bool:
+        if response.status_code != 401:
+            return False
+        self.session.renew_after(rejected)
+        return True
+
+    def _json(self, response: httpx.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise RejectedError(f"webcrm: {what} answered with something that is not JSON") from None
+
+    def _paged(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[list[Record]]:
+        page = 1
+        while True:
+            response = self._request("GET", path, params={**(params or {}), "Page": page, "Size": self.page_size})
+            rows = self._json(response, path)
+            if not isinstance(rows, list):
+                raise RejectedError(f"webcrm: {path} did not answer with a list")
+            if not rows:
+                return
+            yield rows
+            page += 1
+
+    def _query(self, script: str) -> Iterator[list[Record]]:
+        return self._paged("/Queries", {"script": script, "formatCustomFields": "true"})
+
+    def _list(self, spec: WebcrmEntity) -> Iterator[list[Record]]:
+        if spec.paged:
+            yield from self._paged(spec.path)
+            return
+        rows = self._json(self._request("GET", spec.path), spec.path)
+        if rows:
+            yield list(rows)
+
+    # ----------------------------------------------------------------- Connector
+    def _id_field(self, entity_name: str) -> str:
+        return entity(entity_name).id_field
+
+    def cursor_now(self) -> str:
+        return format_timestamp(datetime.fromtimestamp(self._clock(), UTC) - self.overlap)
+
+    def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
+        spec = entity(entity_name)
+        new_cursor = self.cursor_now()  # taken before reading
+        since = self._since(cursor, parse_timestamp, format_timestamp)
+        wanted = {top_field(f) for f in fields}
+
+        def rows() -> Iterator[tuple[Record, bool]]:
+            """(row, came_from_query): /Queries rows when there is a cursor, else the REST list."""
+            if since is not None:
+                column = spec.query_column(spec.id_field)
+                pages = self._query(select(spec.table, where=[(spec.updated_field, ">=", since)], order_by=column))
+                try:
+                    first = next(pages, None)
+                except RejectedError:  # the server refused the query: list everything instead
+                    pass
+                else:
+                    for page in self._chain(first, pages):
+                        for row in page:
+                            yield spec.from_query_row(row), True
+                    return
+            for page in self._list(spec):
+                for row in page:
+                    yield row, False
+
+        def records() -> Iterator[Record]:
+            seen: set[str] = set()
+            for row, from_query in rows():
+                key = str(row.get(spec.id_field))
+                if key in seen:
+                    continue
+                seen.add(key)
+                if (from_query and spec.query_prefix) or not wanted <= row.keys():
+                    full = self.get(entity_name, key)
+                    if full is not None:
+                        yield full
+                else:
+                    yield row
+
+        return ChangeBatch(records(), new_cursor)
+
+    @staticmethod
+    def _chain(first: list[Record] | None, rest: Iterator[list[Record]]) -> Iterator[list[Record]]:
+        if first is not None:
+            yield first
+            yield from rest
+
+    def get(self, entity_name: str, record_id: str) -> Record | None:
+        spec = entity(entity_name)
+        try:
+            record = self._json(self._request("GET", f"{spec.path}/{int(record_id)}"), spec.path)
+        except NotFoundError:
+            return None
+        except ValueError:
+            return None  # not an int id: cannot exist
+        return record if isinstance(record, dict) else None
+
+    def _find_by_field(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
+        spec = entity(entity_name)
+        ids = None if spec.query_prefix else self._ids_by_query(spec, field_name, value)
+        if ids is None:  # generic LinkedData columns, or the query was refused: scan the list
+            ids = [
+                str(r.get(spec.id_field))
+                for page in self._list(spec)
+                for r in page
+                if same_value(r.get(field_name), value)
+            ]
+        out: list[Record] = []
+        for record_id in dict.fromkeys(ids):
+            full = self.get(entity_name, record_id)
+            if full is not None and same_value(full.get(field_name), value):
+                out.append(full)
+        return out
+
+    def _ids_by_query(self, spec: WebcrmEntity, field_name: str, value: Any) -> list[str] | None:
+        """Ids of rows whose ``field_name`` equals ``value`` exactly, or None when /Queries refuses."""
+        try:
+            script = select(spec.table, where=[(field_name, "=", value)], order_by=spec.id_field)
+            return [
+                str(r.get(spec.id_field))
+                for page in self._query(script)
+                for r in page
+                if same_value(r.get(field_name), value)
+            ]
+        except (RejectedError, ValueError):
+            return None
+
+    def create(self, entity_name: str, values: Mapping[str, Any]) -> Record:
+        spec = entity(entity_name)
+        started = datetime.fromtimestamp(self._clock(), UTC)
+        response = self._request("POST", spec.path, json=dict(values))
+        new_id = self._new_id(response)
+        if new_id is None:
+            new_id = self._find_created(spec, values, started)
+        created = self.get(entity_name, new_id)
+        if created is None:
+            raise TransientError(f"webcrm: created {entity_name} {new_id} cannot be read back")
+        return created
+
+    @staticmethod
+    def _new_id(response: httpx.Response) -> str | None:
+        text = response.content.decode("utf-8", "replace").strip().strip('"')
+        return text if text.lstrip("-").isdigit() else None
+
+    def _find_created(self, spec: WebcrmEntity, values: Mapping[str, Any], started: datetime) -> str:
+        """The id of a record whose POST answered without one (Organisations, not confirmed)."""
+        name_field = spec.table + "Name"
+        created_field = spec.table + "CreatedAt"
+        where: list[tuple[str, str, Any]] = [(created_field, ">=", format_timestamp(started - self.overlap))]
+        if values.get(name_field):
+            where.append((name_field, "=", values[name_field]))
+        candidates = [
+            row for page in self._query(select(spec.table, where=where, order_by=spec.id_field)) for row in page
+        ]
+        candidates = [r for r in candidates if all(same_value(r.get(k), v) for k, v in values.items() if k in r)]
+        if not candidates:
+            raise TransientError(f"webcrm: {spec.name} was created but its id could not be found")
+        return str(max(int(r[spec.id_field]) for r in candidates))
+
+    def update(self, entity_name: str, record_id: str, changes: Mapping[str, Any]) -> Record:
+        spec = entity(entity_name)
+        current = self.get(entity_name, record_id)
+        if current is None:
+            raise NotFoundError(f"webcrm: {entity_name} {record_id} not found", status=404)
+        if not changes:
+            return current
+        merged = {**current, **dict(changes), spec.id_field: current[spec.id_field]}
+        self._request("PUT", f"{spec.path}/{int(record_id)}", json=merged)
+        updated = self.get(entity_name, record_id)
+        if updated is None:
+            raise NotFoundError(f"webcrm: {entity_name} {record_id} disappeared during the update", status=404)
+        return updated
+
+    def delete(self, entity_name: str, record_id: str) -> None:
+        """Delete a quotation line or catalogue item (the only deletable entities)."""
+        spec = entity(entity_name)
+        if not spec.deletable:
+            raise RejectedError(f"webcrm: {entity_name} records cannot be deleted")
+        self._request("DELETE", f"{spec.path}/{int(record_id)}")
+
+    def quotation_lines(self, parent: str, parent_id: str) -> list[Record]:
+        """The lines of a delivery or opportunity (``GET /Deliveries/{id}/QuotationLines``)."""
+        spec = entity(parent)
+        if parent not in ("delivery", "opportunity"):
+            raise RejectedError(f"webcrm: {parent} has no quotation lines")
+        return [row for page in self._paged(f"{spec.path}/{int(parent_id)}/QuotationLines") for row in page]
+
+    def convert_to_delivery(self, opportunity_id: str) -> str:
+        """``POST /Opportunities/{id}/ConvertToDelivery``; returns the new delivery id."""
+        response = self._request("POST", f"/Opportunities/{int(opportunity_id)}/ConvertToDelivery")
+        new_id = self._new_id(response)
+        if new_id is None:
+            raise RejectedError("webcrm: ConvertToDelivery answered without an id")
+        return new_id

@@ -1,0 +1,109 @@
+"""Authentication of the webCRM simulator.
+
+- ``POST /Auth/ApiLogin``: the application token as ``authCode`` in a form-urlencoded body, a
+  multipart body or an ``authCode`` header (all three are documented somewhere) ->
+  ``TokenResponseDto`` ``{"AccessToken", "RefreshToken", "Error", "ErrorDescription", "IsError",
+  "ExpiresIn", "TokenType": "Bearer"}``;
+- ``POST /Auth/ApiRefresh``: ``refreshToken`` as header (the spec) or form field (the tap) -> a new
+  ``TokenResponseDto`` with a new refresh token (the old one stays valid until it expires);
+- every other call needs ``Authorization: Bearer <AccessToken>``.
+
+Choices (NOT CONFIRMED): a refused login or refresh is HTTP 401 with a ``TokenResponseDto`` whose
+``IsError`` is true; a missing/expired bearer token is HTTP 401 with ASP.NET's
+``{"Message": "Authorization has been denied for this request."}``. ``GET /Auth`` answers who is
+logged in.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mapsync.connectors.simkit import Request, Response, json_response, parse_form
+from mapsync.connectors.webcrm.simulator.store import WebcrmStore
+
+DENIED = {"Message": "Authorization has been denied for this request."}
+
+
+@dataclass(frozen=True)
+class WebcrmAuthConfig:
+    """Application tokens the simulator accepts and token lifetimes (seconds)."""
+
+    api_tokens: tuple[str, ...] = ("sandbox-webcrm-api-token",)
+    access_token_lifetime: float = 3600.0
+    refresh_token_lifetime: float = 30 * 24 * 3600.0
+
+
+def token_response(access: str | None, refresh: str | None, expires_in: int, error: str | None = None) -> dict:
+    return {
+        "AccessToken": access,
+        "RefreshToken": refresh,
+        "Error": error,
+        "ErrorDescription": None if error is None else "The supplied credentials were not accepted.",
+        "IsError": error is not None,
+        "ExpiresIn": expires_in,
+        "TokenType": "Bearer" if error is None else None,
+    }
+
+
+class WebcrmAuth:
+    """Token issuing and checking; state kept in ``store.auth``."""
+
+    def __init__(self, store: WebcrmStore, config: WebcrmAuthConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        with store.lock:
+            store.auth.setdefault("access_tokens", {})
+            store.auth.setdefault("refresh_tokens", {})
+        self.logins = 0
+        self.refreshes = 0
+
+    def _issue(self, api_token: str) -> Response:
+        with self.store.lock:
+            now = self.clock()
+            state = self.store.auth
+            state["access_tokens"] = {t: v for t, v in state["access_tokens"].items() if v[1] > now}
+            state["refresh_tokens"] = {t: v for t, v in state["refresh_tokens"].items() if v[1] > now}
+            access = "wc-at-" + secrets.token_urlsafe(24)
+            refresh = "wc-rt-" + secrets.token_urlsafe(24)
+            state["access_tokens"][access] = [api_token, now + self.config.access_token_lifetime]
+            state["refresh_tokens"][refresh] = [api_token, now + self.config.refresh_token_lifetime]
+            self.store.save()
+        return json_response(200, token_response(access, refresh, int(self.config.access_token_lifetime)))
+
+    def api_login(self, request: Request) -> Response:
+        code = parse_form(request).get("authCode") or request.header("authCode")
+        if not code or code not in self.config.api_tokens:
+            return json_response(401, token_response(None, None, 0, error="invalid_grant"))
+        self.logins += 1
+        return self._issue(code)
+
+    def api_refresh(self, request: Request) -> Response:
+        token = request.header("refreshToken") or parse_form(request).get("refreshToken")
+        with self.store.lock:
+            entry = self.store.auth["refresh_tokens"].get(token or "")
+        if not entry or entry[1] <= self.clock() or entry[0] not in self.config.api_tokens:
+            return json_response(401, token_response(None, None, 0, error="invalid_grant"))
+        self.refreshes += 1
+        return self._issue(entry[0])
+
+    def expire_access_tokens(self) -> None:
+        with self.store.lock:
+            self.store.auth["access_tokens"] = {}
+            self.store.save()
+
+    def who(self, request: Request) -> Response:
+        return json_response(200, {"AuthType": "ApiToken", "UserName": "API"})
+
+    def authenticate(self, request: Request) -> Response | None:
+        header = request.header("Authorization") or ""
+        if not header.lower().startswith("bearer "):
+            return json_response(401, DENIED)
+        with self.store.lock:
+            entry = self.store.auth["access_tokens"].get(header[7:].strip())
+        if not entry or entry[1] <= self.clock():
+            return json_response(401, DENIED)
+        return None

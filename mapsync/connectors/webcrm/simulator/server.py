@@ -1,0 +1,93 @@
+"""``WebcrmSimulator``: the webCRM REST API on loopback, and ``start_simulator`` for the CLI.
+
+Rate limit: 250 requests per sliding 60 s window (configurable); when exceeded, HTTP 429 with
+``Retry-After: <seconds>`` and the documented body ``{"RetryAfterSeconds": n, "Message": "The
+request was throttled. The limit of 250 requests per minute is reached", "Type":
+"TooManyRequestsException"}``. Extra control endpoints (``connectors.simkit.ProductSimulator``):
+``POST /_sim/seed``, ``POST /_sim/clear``, ``POST /_sim/expire-tokens``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mapsync.connectors.simkit import ProductSimulator, Request, Response, ServerRateLimiter, json_response
+from mapsync.connectors.webcrm.simulator.auth import WebcrmAuth, WebcrmAuthConfig
+from mapsync.connectors.webcrm.simulator.backend import WebcrmBackend
+from mapsync.connectors.webcrm.simulator.handlers import build_router, no_resource, not_allowed
+from mapsync.connectors.webcrm.simulator.seed import seed_demo
+from mapsync.connectors.webcrm.simulator.store import Now, WebcrmStore, utc_now
+
+DEFAULT_RATE_LIMIT = (250, 60.0)
+
+
+class WebcrmSimulator(ProductSimulator):
+    """webCRM simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+
+    store: WebcrmStore
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        port: int = 0,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        auth: WebcrmAuthConfig | None = None,
+        organisation_post_returns_id: bool = True,
+        now: Now = utc_now,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = WebcrmStore(data_dir, now=now)
+        self.backend = WebcrmBackend(self.store)
+        self.auth = WebcrmAuth(self.store, auth or WebcrmAuthConfig(), clock=clock)
+        limiter = ServerRateLimiter(*rate_limit) if rate_limit else None
+        self._limit_text = rate_limit[0] if rate_limit else 250
+        super().__init__(
+            build_router(self.backend, self.auth, organisation_post_returns_id=organisation_post_returns_id),
+            port=port,
+            rate_limiter=limiter,
+            rate_limit_key=lambda request: "webcrm",
+            authenticate=self.auth.authenticate,
+            too_many=self._too_many_requests,
+            not_found=no_resource,
+            method_not_allowed=not_allowed,
+            name="webcrm",
+        )
+
+    def _too_many_requests(self, request: Request, wait: float) -> Response:
+        seconds = ServerRateLimiter.whole_seconds(wait)
+        body = {
+            "RetryAfterSeconds": seconds,
+            "Message": f"The request was throttled. The limit of {self._limit_text} requests per minute is reached",
+            "Type": "TooManyRequestsException",
+        }
+        return json_response(429, body, {"Retry-After": str(seconds)})
+
+    def env(self) -> dict[str, str]:
+        """Connection settings for ``WebcrmClient.from_env`` (what ``sandbox.env`` should hold)."""
+        tokens = self.auth.config.api_tokens
+        return {"WEBCRM_BASE_URL": self.url, "WEBCRM_API_TOKEN": tokens[0] if tokens else ""}
+
+    def seed_demo(self) -> None:
+        """Add the demo records (see ``connectors.webcrm.simulator.seed``)."""
+        seed_demo(self.backend)
+
+    def expire_tokens(self) -> None:
+        self.auth.expire_access_tokens()
+
+
+def start_simulator(
+    data_dir: Path | str | None = None,
+    *,
+    port: int = 0,
+    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+    auth: WebcrmAuthConfig | None = None,
+    seed: bool = False,
+) -> WebcrmSimulator:
+    """Start a webCRM simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
+
+    ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
+    """
+    return WebcrmSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth).start(seed=seed)

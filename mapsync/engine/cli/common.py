@@ -1,0 +1,60 @@
+"""Helpers shared by the commands: the ``--state`` option, rule set loading for a pass, connectors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mapsync.connectors.base import Connector
+from mapsync.connectors.catalogue import Catalogue, load_catalogue
+from mapsync.connectors.registry import make_client
+from mapsync.engine.connections import resolve_connection
+from mapsync.engine.diagnostics import Severity, render
+from mapsync.engine.ruleset import RuleSet, Side, UsageError, load_ruleset
+from mapsync.engine.state import SqliteStateStore
+
+DEFAULT_STATE = ".mapsync/state.sqlite"
+
+
+def add_state_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state", default=os.environ.get("MAPSYNC_STATE", DEFAULT_STATE),
+        help=f"state store (SQLite file); default $MAPSYNC_STATE or {DEFAULT_STATE}")
+
+
+def open_store(path: str, *, create: bool = True) -> SqliteStateStore:
+    """The state store; with ``create=False`` a missing file gives an empty in-memory store (plan)."""
+    if not create and not Path(path).exists():
+        return SqliteStateStore(":memory:")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return SqliteStateStore(path)
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 1."""
+
+
+def load_for_pass(folder: str) -> RuleSet:
+    """Load a rule set for ``plan``/``run``; unset environment variables are errors here."""
+    try:
+        result = load_ruleset(folder, os.environ, for_run=True)
+    except UsageError as exc:
+        raise CommandError(str(exc)) from exc
+    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+    if errors or result.ruleset is None:
+        sys.stderr.write(render("text", result.diagnostics, result.files))
+        raise CommandError(f"rule set {folder} has {len(errors)} error(s); nothing was run")
+    return result.ruleset
+
+
+def connect(ruleset: RuleSet, store: SqliteStateStore) -> tuple[dict[Side, Connector], dict[Side, Catalogue]]:
+    connectors: dict[Side, Connector] = {}
+    catalogues: dict[Side, Catalogue] = {}
+    for side in Side:
+        system = ruleset.system(side)
+        settings = resolve_connection(system, os.environ)
+        connectors[side] = make_client(system.connector, settings, token_store=store)
+        catalogues[side] = load_catalogue(system.connector)
+    return connectors, catalogues

@@ -1,0 +1,62 @@
+"""Argument parsing and dispatch for every ``mapsync`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mapsync.engine import __version__
+from mapsync.engine.cli import (
+    demo_cmd,
+    doc_cmd,
+    explain_cmd,
+    pass_cmds,
+    render_cmd,
+    sandbox_cmd,
+    status_cmd,
+    transform_cmd,
+    validate_cmd,
+)
+from mapsync.engine.cli.common import CommandError
+from mapsync.engine.state import StateError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mapsync", description="Declarative webCRM <-> ERP sync engine.")
+    parser.add_argument("--version", action="version", version=f"mapsync {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    validate_cmd.register(commands)
+    render_cmd.register(commands)
+    doc_cmd.register(commands)
+    pass_cmds.register(commands)
+    status_cmd.register(commands)
+    explain_cmd.register(commands)
+    transform_cmd.register(commands)
+    sandbox_cmd.register(commands)
+    demo_cmd.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (StateError, CommandError, OSError) as exc:
+        # A state store that is not one, a folder that cannot be written: say so, no traceback.
+        print(f"mapsync {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""``mapsync sandbox --dir DIR``: every simulator on loopback until SIGINT/SIGTERM, data kept in DIR."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from mapsync.engine.cli.common import add_state_option
+from mapsync.engine.sandbox import ENV_FILE, start_sandbox
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "sandbox", help="run the webCRM, Fortnox and Visma.net simulators on loopback",
+        description="Start the simulators on 127.0.0.1, write DIR/sandbox.env with every connection setting "
+                    "the standard rule sets read, and serve until interrupted. Data persists in DIR.")
+    parser.add_argument("--dir", required=True, type=Path, help="folder for the simulators' data and sandbox.env")
+    parser.add_argument("--seed", action="store_true", help="add demo records to empty simulators")
+    parser.add_argument("--no-rate-limits", action="store_true",
+                        help="switch off the simulators' rate limits (the real limits are the default)")
+    add_state_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    args.dir.mkdir(parents=True, exist_ok=True)
+    sandbox = start_sandbox(args.dir, seed=args.seed, realistic_limits=not args.no_rate_limits)
+    try:
+        env_path = sandbox.write_env(args.dir / ENV_FILE)
+        for name, simulator in sandbox.simulators.items():
+            print(f"{name:<9} {simulator.url}", file=sys.stderr)
+        print(f"environment: {env_path}  (set -a; . {env_path}; set +a)", file=sys.stderr)
+        print("serving; stop with Ctrl-C", file=sys.stderr)
+        stop.wait()
+    finally:
+        sandbox.stop()
+    return 0

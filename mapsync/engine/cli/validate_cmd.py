@@ -1,0 +1,32 @@
+"""``mapsync validate PATH...``: schema and semantic checks, every problem at once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mapsync.engine.cli.common import add_state_option
+from mapsync.engine.diagnostics import FORMATS, Severity, render
+from mapsync.engine.ruleset import UsageError, validate_paths
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "validate", help="check rule sets or rule files",
+        description="Check rule set folders or single rule files against the JSON Schema and the field "
+                    "catalogues. Exit 0 valid (warnings allowed), 1 problems found, 2 usage error.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="rule set folder or rule file")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format")
+    add_state_option(parser)  # accepted by every command (contract); validate does not use it
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        diagnostics, files = validate_paths(args.paths)
+    except UsageError as exc:
+        print(f"mapsync validate: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(args.format, diagnostics, files))
+    return 1 if any(d.severity is Severity.ERROR for d in diagnostics) else 0

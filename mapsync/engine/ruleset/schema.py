@@ -1,0 +1,111 @@
+"""JSON Schema validation of rule files, every error turned into a located diagnostic.
+
+The schemas live in ``schemas/`` at the top of the repository (``ruleset.schema.json`` for
+``ruleset.yaml``, ``mapping.schema.json`` for mapping files). Errors are reported all at once; for
+``oneOf``/``anyOf`` the most relevant branch error is chosen (as check-jsonschema does), and unknown
+properties and bad enum values get a "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from mapsync.engine.diagnostics import Diagnostic
+from mapsync.engine.ruleset.source import PathKey, SourceDocument
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+RULESET_SCHEMA = "ruleset.schema.json"
+MAPPING_SCHEMA = "mapping.schema.json"
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    with (SCHEMA_DIR / name).open(encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(load_schema(name))
+
+
+def schema_for(file_name: str) -> str:
+    return RULESET_SCHEMA if Path(file_name).name == "ruleset.yaml" else MAPPING_SCHEMA
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _type_names(expected: Any) -> str:
+    names = expected if isinstance(expected, list) else [expected]
+    words = {"object": "a mapping", "array": "a list", "string": "a text", "boolean": "true or false",
+             "integer": "an integer", "number": "a number", "null": "null"}
+    return " or ".join(words.get(str(n), str(n)) for n in names)
+
+
+def _diagnostics(error: ValidationError, doc: SourceDocument) -> list[Diagnostic]:
+    path: PathKey = tuple(error.absolute_path)
+    kind = error.validator
+    if kind in ("oneOf", "anyOf") and error.context:
+        # Prefer the branch whose type matches the instance; report its errors.
+        relevant = [e for e in error.context if e.validator != "type"] or list(error.context)
+        if all(e.validator == "required" for e in relevant) and kind == "anyOf":
+            needed = " or ".join(repr(e.message.split("'")[1]) for e in relevant)
+            return [Diagnostic("MS202", f"one of {needed} is required here", doc.location(path))]
+        chosen = best_match(relevant)
+        if chosen is not None:
+            return _diagnostics(chosen, doc)
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        out = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            hint = _did_you_mean(str(key), allowed) + ("allowed here: " + ", ".join(allowed) if allowed else "")
+            out.append(Diagnostic("MS201", f"unknown property {key!r}", doc.location((*path, key), key=True),
+                                  hint=hint))
+        if out:
+            return out
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [Diagnostic("MS202", f"missing required property {missing!r}", doc.location(path))]
+    if kind == "type":
+        return [Diagnostic("MS203", f"expected {_type_names(error.validator_value)}, got "
+                                    f"{type(error.instance).__name__} {error.instance!r}"[:200],
+                           doc.location(path))]
+    if kind in ("enum", "const"):
+        allowed_values = error.validator_value if kind == "enum" else [error.validator_value]
+        hint = _did_you_mean(str(error.instance), [str(v) for v in allowed_values])
+        hint += "allowed: " + ", ".join(str(v) for v in allowed_values)
+        return [Diagnostic("MS204", f"{error.instance!r} is not allowed here", doc.location(path), hint=hint)]
+    if kind == "uniqueItems" and isinstance(error.instance, list):
+        for index, item in enumerate(error.instance):
+            if item in error.instance[:index]:
+                return [Diagnostic("MS205", f"{item!r} is listed twice", doc.location((*path, index)))]
+    if kind == "pattern":
+        return [Diagnostic("MS204", f"{error.instance!r} does not match the pattern {error.validator_value}",
+                           doc.location(path))]
+    return [Diagnostic("MS205", error.message[:300], doc.location(path))]
+
+
+def check_schema(doc: SourceDocument, schema_name: str | None = None) -> list[Diagnostic]:
+    """Every schema error of a parsed document."""
+    if doc.data is None:
+        return []
+    validator = _validator(schema_name or schema_for(doc.file))
+    out: list[Diagnostic] = []
+    for error in validator.iter_errors(doc.data):
+        out.extend(_diagnostics(error, doc))
+    # A value of the wrong type is not also "not allowed": keep the type error alone.
+    mistyped = {d.location.json_path for d in out if d.code == "MS203"}
+    return [d for d in out if d.code != "MS204" or d.location.json_path not in mistyped]

@@ -1,0 +1,87 @@
+"""The sandbox: every simulator on loopback, with the environment the standard rule sets read.
+
+``start_sandbox(folder)`` starts the webCRM and ERP simulators (data persisted under ``folder``), and
+``write_env`` writes ``sandbox.env`` with shell ``KEY=VALUE`` lines for every connection setting. Used
+by ``mapsync sandbox``, ``mapsync demo`` and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_FILE = "sandbox.env"
+
+
+@dataclass
+class Sandbox:
+    """Running simulators by connector name, and the environment that reaches them."""
+
+    folder: Path | None
+    simulators: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        for simulator in self.simulators.values():
+            simulator.stop()
+        self.simulators.clear()
+
+    def write_env(self, path: Path) -> Path:
+        lines = [f"{key}={shlex.quote(value)}" for key, value in sorted(self.env.items())]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("# written by mapsync sandbox; `set -a; . ./sandbox.env; set +a` to use it\n"
+                       + "\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+
+def _data_dir(folder: Path | None, name: str) -> Path | None:
+    if folder is None:
+        return None
+    path = folder / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _starter(name: str) -> Any:
+    if name == "webcrm":
+        from mapsync.connectors.webcrm.simulator import start_simulator as start_webcrm
+
+        return start_webcrm
+    if name == "fortnox":
+        from mapsync.connectors.fortnox.simulator import start_simulator as start_fortnox
+
+        return start_fortnox
+    from mapsync.connectors.vismanet.simulator import start_simulator as start_vismanet
+
+    return start_vismanet
+
+
+def start_sandbox(folder: Path | None, *, seed: bool = False, realistic_limits: bool = True,
+                  products: tuple[str, ...] = ("webcrm", "fortnox", "vismanet")) -> Sandbox:
+    """Start the simulators of ``products``; ``seed`` adds demo records to empty stores; limits can be
+    lifted for tests. Every simulator publishes the connection settings that reach it (``.env()``)."""
+    sandbox = Sandbox(folder)
+    limits: dict[str, Any] = {} if realistic_limits else {"rate_limit": None}
+    try:
+        for name in products:
+            simulator = _starter(name)(_data_dir(folder, name), seed=seed, **limits)
+            sandbox.simulators[name] = simulator
+            sandbox.env.update(simulator.env())
+    except BaseException:
+        sandbox.stop()
+        raise
+    return sandbox
+
+
+@contextmanager
+def running_sandbox(folder: Path | None, **kwargs: Any) -> Iterator[Sandbox]:
+    sandbox = start_sandbox(folder, **kwargs)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
