@@ -22,7 +22,7 @@ class MissingEnvironment(Exception):
 def resolve_connection(system: SystemConfig, environ: Mapping[str, str]) -> dict[str, str]:
     """The connection settings with every ``${env:NAME}`` replaced by its value.
 
-    Settings of an unused kind of credentials (``connectors.registry.CREDENTIALS``) whose variables are
+    Settings of an unused kind of credentials (``mapsync.connectors.registry.CREDENTIALS``) whose variables are
     not set are left out when another kind is complete.
     """
     available = {key for key, value in system.connection.items()

@@ -3,7 +3,7 @@
 A generated rule set is a ``GenRuleset``: the mapping's direction and condition and one ``GenRule`` per
 field (direction, value map with or without ``map_reverse``, transform, default, write, conflict,
 first-contact and on_unmapped policies). ``write_folder`` writes it as a rule set folder
-(``ruleset.yaml`` + ``customers.yaml``) for ``engine.ruleset.load_ruleset``; the same object serves the
+(``ruleset.yaml`` + ``customers.yaml``) for ``mapsync.engine.ruleset.load_ruleset``; the same object serves the
 tests as the oracle of what the rules mean (``convert``, ``agree``).
 """
 

@@ -1,4 +1,4 @@
-"""``FortnoxClient``: the Fortnox v3 API as a ``connectors.base.Connector``.
+"""``FortnoxClient``: the Fortnox v3 API as a ``mapsync.connectors.base.Connector``.
 
 Entities ``customer``, ``article``, ``order``, ``invoice`` (records unwrapped, values raw as sent).
 
@@ -10,7 +10,7 @@ Entities ``customer``, ``article``, ``order``, ``invoice`` (records unwrapped, v
 - ``find``: the entity's search parameter when it has one (ILIKE semantics on the server), then an
   exact comparison on the client; otherwise (or when the server refuses the parameter) a full scan.
 - ``update``: partial ``PUT`` with only the changes; ``None``/``""`` are sent as ``API_BLANK``.
-- Errors: see ``connectors.fortnox.errors``; 429/5xx/timeouts are retried by the executor, with a
+- Errors: see ``mapsync.connectors.fortnox.errors``; 429/5xx/timeouts are retried by the executor, with a
   client-side limiter (default 25 requests per 5 s) so a normal pass never sees a 429.
 """
 

@@ -8,7 +8,7 @@ depends on the body being there at all.
 - 401/403, or codes 2000310/2000311 (credentials) and 2001101/2001103 (licence): ``FatalError``;
 - 404: ``NotFoundError``; other 4xx: ``RejectedError`` (with the vendor's code and message);
 - 429 and 5xx (only when they outlast the retries): ``TransientError``
-  (``connectors.http.error_for_status``).
+  (``mapsync.connectors.http.error_for_status``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ the route is public), then the handler. Unhandled exceptions become HTTP 500.
 Control endpoints (never rate limited, faulted or logged):
 
 - ``GET /_sim/health`` -> ``{"ok": true}``
-- ``POST /_sim/faults`` with one fault object or a list (see ``connectors.simkit.faults``);
+- ``POST /_sim/faults`` with one fault object or a list (see ``mapsync.connectors.simkit.faults``);
   ``GET`` lists pending faults; ``DELETE`` clears them
 - ``GET /_sim/log`` -> the request log; ``DELETE /_sim/log`` clears it
 - ``POST /_sim/reset`` -> clears faults, log and rate-limit counters (data is kept)

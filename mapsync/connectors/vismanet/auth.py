@@ -4,7 +4,7 @@ The token request is a form-urlencoded POST to the token URL (``https://connect.
 for the real service) with ``grant_type=client_credentials``, ``client_id``, ``client_secret``,
 ``tenant_id`` and ``scope`` [V11]. The access token is fetched on first use, renewed shortly before
 it expires (``expires_in`` minus a margin of a tenth of the lifetime, at most 60 s) and once after a
-401/403 (``renew_after``; see ``connectors.http.BearerToken``). There is no refresh token: nothing
+401/403 (``renew_after``; see ``mapsync.connectors.http.BearerToken``). There is no refresh token: nothing
 needs storing between passes.
 
 Refused credentials raise ``FatalError`` (with the OAuth ``error`` as code); a token endpoint that is

@@ -1,11 +1,11 @@
-"""``VismanetClient``: the Visma.net ERP API as a ``connectors.base.Connector``.
+"""``VismanetClient``: the Visma.net ERP API as a ``mapsync.connectors.base.Connector``.
 
 Entities (catalogue names) ``customer``, ``contact``, ``inventory_item``, ``sales_order`` (lines
 ``lines``), ``customer_invoice`` (lines ``invoiceLines``); records in the **read shape** (list
 ``metadata`` removed); writes take the read shape and send the value-wrapped write shape
-(``connectors.vismanet.wire``).
+(``mapsync.connectors.vismanet.wire``).
 
-- Auth: Visma Connect client credentials (``connectors.vismanet.auth``), renewed before expiry and once
+- Auth: Visma Connect client credentials (``mapsync.connectors.vismanet.auth``), renewed before expiry and once
   after a 401/403; 12027 (no licence) and refusals after the renewal are ``FatalError``.
 - Reading changes: ``lastModifiedDateTime=<cursor>&lastModifiedDateTimeCondition=>=``; the cursor is the
   client's clock *before* the first request minus ``overlap`` (default 2 minutes), in UTC as

@@ -14,7 +14,7 @@ Mapping (after the client's retries and one token renewal on 401/403):
 - fault code 12027 ("No license for this company.", any status), 401, 403: ``FatalError``;
 - 404: ``NotFoundError``; 409 and 412 (stale ``If-Match``): ``ConflictError``;
 - 429 and 5xx: ``TransientError``; any other 4xx: ``RejectedError``, with the vendor's message and code
-  (``connectors.http.error_for_status``).
+  (``mapsync.connectors.http.error_for_status``).
 """
 
 from __future__ import annotations

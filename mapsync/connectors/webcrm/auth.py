@@ -25,7 +25,7 @@ from mapsync.connectors.webcrm.errors import error_message
 
 
 class WebcrmSession(BearerToken):
-    """webCRM access tokens from the application token (``connectors.http.BearerToken`` keeps them fresh)."""
+    """webCRM access tokens from the application token (``mapsync.connectors.http.BearerToken`` keeps them fresh)."""
 
     def __init__(
         self,

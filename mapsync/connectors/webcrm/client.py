@@ -1,4 +1,4 @@
-"""``WebcrmClient``: the webCRM REST API as a ``connectors.base.Connector``.
+"""``WebcrmClient``: the webCRM REST API as a ``mapsync.connectors.base.Connector``.
 
 Entities ``organisation``, ``person``, ``delivery``, ``quotation_line``, ``catalogue_item``
 (quotation-line linked data) and ``opportunity``, as the DTOs the REST endpoints return.

@@ -5,7 +5,7 @@ NOT CONFIRMED, so the message is taken from whatever is there: ``Message``/``mes
 ``ModelState``, a ``TokenResponseDto`` ``Error``/``ErrorDescription``, or the start of a text body.
 
 401/403 -> ``FatalError`` (after the client's one re-login), 404 -> ``NotFoundError``, 429/5xx ->
-``TransientError``, other 4xx -> ``RejectedError`` (``connectors.http.error_for_status``).
+``TransientError``, other 4xx -> ``RejectedError`` (``mapsync.connectors.http.error_for_status``).
 """
 
 from __future__ import annotations

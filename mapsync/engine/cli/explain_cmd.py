@@ -2,7 +2,7 @@
 
 The decision shown is the engine's: the record is gathered and decided by the pass itself
 (``SyncPass.decide_record``, as ``plan``: dry-run connectors, a scratch copy of the state store), and
-each field's verdict is ``merge``'s on that one rule (``engine.sync.explain``). The state store is read
+each field's verdict is ``merge``'s on that one rule (``mapsync.engine.sync.explain``). The state store is read
 through a read-only SQLite connection into a throwaway copy; nothing is written to it or to the systems,
 except a rotated OAuth refresh token, kept in the real store as ``plan`` keeps it (decision 0005).
 """

@@ -1,7 +1,7 @@
 """The SQLite implementation of the state store (stdlib ``sqlite3``).
 
 Owns the connection, the transaction discipline and the mapping between rows and the dataclasses of
-``engine.state.store``. The schema itself lives in ``engine.state.migrations``.
+``mapsync.engine.state.store``. The schema itself lives in ``mapsync.engine.state.migrations``.
 
 Transactions: the connection runs in autocommit mode; ``transaction()`` opens ``BEGIN IMMEDIATE`` at
 the outermost level (taking the write lock up front, so a concurrent ``mapsync`` waits instead of

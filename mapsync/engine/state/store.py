@@ -2,7 +2,7 @@
 
 This module owns the vocabulary of the state store: the ``StateStore`` Protocol the engine programs
 against, the frozen dataclasses it returns, and the errors it raises. It holds no storage code; the
-SQLite implementation lives in ``engine.state.sqlite`` and a server database can be added later by
+SQLite implementation lives in ``mapsync.engine.state.sqlite`` and a server database can be added later by
 implementing the same Protocol.
 
 Contracts every implementation keeps:

@@ -2,7 +2,7 @@
 
 The pass first gathers what a record's outcome depends on (its link and base, the partner record, a
 match, the parent's id, the crm lines), then calls ``decide_update`` or ``decide_create`` here: no I/O,
-no state store, only the bound rules and values. Applying executes the plan (``engine.sync.apply``);
+no state store, only the bound rules and values. Applying executes the plan (``mapsync.engine.sync.apply``);
 ``action_of`` turns a plan and what applying added (the write-back after a create) into the report's
 ``Action``. ``mapsync plan`` and ``mapsync run`` both go through here, the plan against dry-run
 connectors and a scratch copy of the state store.

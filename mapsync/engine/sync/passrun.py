@@ -3,9 +3,9 @@
 For each mapping, parents first: reconcile creates journalled by a pass that crashed, read the records
 changed since the cursors (plus quarantined records due for a retry and links with held-back fields),
 then per record: gather what its outcome depends on (condition, link or match, partner, parent, lines)
-and decide it as a ``RecordPlan`` (pure, ``engine.sync.decide``). Once every record of the mapping is
-decided, the plans are checked against the guardrails (``engine.sync.guardrails``; a run beyond them
-stops before writing the mapping unless forced), then applied in order (``engine.sync.apply``: writes,
+and decide it as a ``RecordPlan`` (pure, ``mapsync.engine.sync.decide``). Once every record of the mapping is
+decided, the plans are checked against the guardrails (``mapsync.engine.sync.guardrails``; a run beyond them
+stops before writing the mapping unless forced), then applied in order (``mapsync.engine.sync.apply``: writes,
 then one state-store transaction per record). A record that fails is quarantined with its error class
 and the pass goes on; only a fatal connector error stops it. Cursors advance only when every record read
 has a durable outcome.

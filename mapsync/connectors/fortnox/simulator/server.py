@@ -3,7 +3,7 @@
 Rate limit (configurable): 25 requests per 5 s sliding window, counted over every API call (the
 token endpoint is exempt; in reality it lives on apps.fortnox.se). When exceeded: HTTP 429 with
 body ``{"message": "Too Many Requests"}`` and **no** ``Retry-After`` header (chosen, NOT CONFIRMED).
-Extra control endpoints (``connectors.simkit.ProductSimulator``): ``POST /_sim/seed`` (demo data),
+Extra control endpoints (``mapsync.connectors.simkit.ProductSimulator``): ``POST /_sim/seed`` (demo data),
 ``POST /_sim/expire-tokens``, ``POST /_sim/clear`` (delete all records).
 """
 
@@ -77,7 +77,7 @@ class FortnoxSimulator(ProductSimulator):
         }
 
     def seed_demo(self) -> None:
-        """Add the demo records (see ``connectors.fortnox.simulator.seed``)."""
+        """Add the demo records (see ``mapsync.connectors.fortnox.simulator.seed``)."""
         seed_demo(self.backend)
 
     def expire_tokens(self) -> None:

@@ -1,4 +1,4 @@
-"""The Fortnox simulator's data (a ``connectors.simkit.RecordStore``): records per entity, their
+"""The Fortnox simulator's data (a ``mapsync.connectors.simkit.RecordStore``): records per entity, their
 last-modified times, number counters, reserved customer numbers and the OAuth token state; saved
 atomically after every change when a data directory is given (``fortnox.json``), reloaded on start.
 """

@@ -37,7 +37,7 @@ def ipp_body(code: str, message: str) -> dict[str, str]:
 
 
 class ApiError(SimulatorError):
-    """Raised by the backend; handlers turn it into the response (``connectors.simkit.answer_errors``)."""
+    """Raised by the backend; handlers turn it into the response (``mapsync.connectors.simkit.answer_errors``)."""
 
     def __init__(self, status: int, message: str, *, code: str | None = None, visma_id: bool = False) -> None:
         super().__init__(message)

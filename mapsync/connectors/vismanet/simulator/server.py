@@ -7,7 +7,7 @@ CONFIRMED, chosen after Azure API Management's default) ``{"statusCode": 429, "m
 exceeded. Try again in N seconds."}``.
 
 Extra control endpoints: ``POST /_sim/seed`` (demo data), ``POST /_sim/clear`` (delete all records),
-``POST /_sim/expire-tokens`` (those three from ``connectors.simkit.ProductSimulator``),
+``POST /_sim/expire-tokens`` (those three from ``mapsync.connectors.simkit.ProductSimulator``),
 ``POST /_sim/salesorder/{orderNbr}/invoice`` (invoice a sales order, as shipping + invoicing in the
 ERP would), ``POST /_sim/customerinvoice/{number}/status/{status}``.
 """
@@ -125,7 +125,7 @@ class VismanetSimulator(ProductSimulator):
         return self.url + TOKEN_PATH
 
     def seed_demo(self) -> None:
-        """Add the demo records (see ``connectors.vismanet.simulator.seed``)."""
+        """Add the demo records (see ``mapsync.connectors.vismanet.simulator.seed``)."""
         seed_demo(self.backend)
 
     def expire_tokens(self) -> None:

@@ -1,8 +1,8 @@
-"""The Visma.net simulator's data (a ``connectors.simkit.RecordStore``): DTOs per resource, their
+"""The Visma.net simulator's data (a ``mapsync.connectors.simkit.RecordStore``): DTOs per resource, their
 modification times and row versions, number series and the token state; saved atomically after every
 change when a data directory is given (``vismanet.json``), reloaded on start.
 
-Every write stamps the record with ``lastModifiedDateTime`` (UTC, see ``connectors.vismanet.timefmt``)
+Every write stamps the record with ``lastModifiedDateTime`` (UTC, see ``mapsync.connectors.vismanet.timefmt``)
 and a new row version. The row version is what the API shows as ``timeStamp`` (``timestamp`` on
 inventory; sales orders have no such DTO field) and as the ``ETag`` header: like SQL Server's
 rowversion, 8 bytes from one database-wide counter, base64-encoded (``"AAAAAAAAB9E="``).

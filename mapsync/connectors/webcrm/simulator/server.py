@@ -3,7 +3,7 @@
 Rate limit: 250 requests per sliding 60 s window (configurable); when exceeded, HTTP 429 with
 ``Retry-After: <seconds>`` and the documented body ``{"RetryAfterSeconds": n, "Message": "The
 request was throttled. The limit of 250 requests per minute is reached", "Type":
-"TooManyRequestsException"}``. Extra control endpoints (``connectors.simkit.ProductSimulator``):
+"TooManyRequestsException"}``. Extra control endpoints (``mapsync.connectors.simkit.ProductSimulator``):
 ``POST /_sim/seed``, ``POST /_sim/clear``, ``POST /_sim/expire-tokens``.
 """
 
@@ -71,7 +71,7 @@ class WebcrmSimulator(ProductSimulator):
         return {"WEBCRM_BASE_URL": self.url, "WEBCRM_API_TOKEN": tokens[0] if tokens else ""}
 
     def seed_demo(self) -> None:
-        """Add the demo records (see ``connectors.webcrm.simulator.seed``)."""
+        """Add the demo records (see ``mapsync.connectors.webcrm.simulator.seed``)."""
         seed_demo(self.backend)
 
     def expire_tokens(self) -> None:

@@ -1,4 +1,4 @@
-"""The webCRM simulator's data (a ``connectors.simkit.RecordStore``): records per entity (int ids as
+"""The webCRM simulator's data (a ``mapsync.connectors.simkit.RecordStore``): records per entity (int ids as
 string keys), the last-update time of each record (``updated`` in the saved file), the write-only
 fields of each record (``extra``), id counters (deliveries and opportunities share one, so a
 quotation line's ``QuotationLineOpportunityId`` is never ambiguous) and the token state; saved
