@@ -31,11 +31,15 @@ _CODES = [
     CodeInfo("MS105", "`extends` cycle",
              "A rule set cannot extend itself, directly or through others. Remove one `extends`."),
     CodeInfo("MS106", "`extends` target not found",
-             "`extends` takes a path to another rule set folder, relative to this one."),
+             "`extends` takes a path to another rule set folder, relative to this one, or the name of a rule set "
+             "shipped with mapsync: `mapsync:standard/fortnox`, `mapsync:standard/vismanet`."),
     CodeInfo("MS107", "Empty or non-mapping document",
              "A rule file must be a YAML mapping (key: value pairs) at the top level."),
     CodeInfo("MS108", "No ruleset.yaml in folder",
              "A rule set is a folder with a ruleset.yaml; pass that folder or a single rule file."),
+    CodeInfo("MS109", "Written for another mapsync version",
+             "Check the rule set against this mapsync version (validate, test, plan), then widen `mapsync:` in "
+             "ruleset.yaml; or install a mapsync version it names."),
     # schema
     CodeInfo("MS201", "Unknown property",
              "Remove the property or fix its spelling; the hint lists the properties allowed here."),

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from mapsync.engine.diagnostics import Diagnostic, Location
 from mapsync.engine.ruleset.schema import check_schema
 from mapsync.engine.ruleset.source import PathKey, SourceDocument, read_source
@@ -206,6 +208,7 @@ def _apply_level(raw: RawRuleSet, top: Located) -> None:
     if settings is not None and isinstance(settings.value, dict):
         raw.settings = _deep_merge(raw.settings, settings.value)
         _record_origins(raw.setting_origins, settings, ())
+    _check_version(raw, top)
     guardrails = top.get("guardrails")
     if guardrails is not None and isinstance(guardrails.value, dict):
         raw.guardrails = {**raw.guardrails, **guardrails.value}
@@ -237,6 +240,24 @@ def _record_origins(origins: dict[tuple[str, ...], Located], at: Located, prefix
 def is_overlay(doc: SourceDocument) -> bool:
     """Whether ``doc`` is the ruleset.yaml of a rule set that extends another (a customer's overlay)."""
     return isinstance(doc.data, dict) and "extends" in doc.data
+
+
+def _check_version(raw: RawRuleSet, top: Located) -> None:
+    """``mapsync: ">=0.1, <0.2"``: the versions a rule set was written for (each level may state its own)."""
+    stated = top.get("mapsync")
+    if stated is None or not isinstance(stated.value, str):
+        return  # absent, or the schema reports the type
+    from mapsync.engine import __version__
+
+    try:
+        accepted = SpecifierSet(stated.value)
+    except InvalidSpecifier:
+        raw.diagnostics.append(Diagnostic("MS109", f"{stated.value!r} is not a version specifier "
+                                          "(write it like '>=0.1, <0.2')", stated.location()))
+        return
+    if not accepted.contains(__version__, prereleases=True):
+        raw.diagnostics.append(Diagnostic("MS109", f"this rule set was written for mapsync {stated.value}; "
+                                          f"this is mapsync {__version__}", stated.location()))
 
 
 def _read_mappings(raw: RawRuleSet, mappings: Located) -> None:
