@@ -12,7 +12,7 @@ from mapsync.connectors.catalogue import Catalogue, load_catalogue
 from mapsync.connectors.registry import make_client
 from mapsync.engine.connections import resolve_connection
 from mapsync.engine.diagnostics import Severity, render
-from mapsync.engine.ruleset import RuleSet, Side, UsageError, load_ruleset
+from mapsync.engine.ruleset import LoadResult, RuleSet, Side, UsageError, load_ruleset
 from mapsync.engine.state import SqliteStateStore
 
 DEFAULT_STATE = ".mapsync/state.sqlite"
@@ -34,6 +34,24 @@ def open_store(path: str, *, create: bool = True) -> SqliteStateStore:
 
 class CommandError(Exception):
     """A problem the user can fix; printed without a traceback, exit code 1."""
+
+
+def load_offline(command: str, folder: str, what: str) -> LoadResult | int:
+    """A rule set for a command that never connects (render, doc): the load result, or the exit code after
+    the problems were printed to stderr (2 not a rule set folder, 1 the rule set has errors). Warnings (an
+    unset environment variable) are printed and do not stop the command."""
+    try:
+        result = load_ruleset(folder, os.environ)
+    except UsageError as exc:
+        print(f"mapsync {command}: {exc}", file=sys.stderr)
+        return 2
+    if result.diagnostics:
+        sys.stderr.write(render("text", result.diagnostics, result.files))
+    if not result.ok or result.ruleset is None or result.compilation is None:
+        errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
+        print(f"mapsync {command}: rule set {folder} has {errors} error(s); nothing {what}", file=sys.stderr)
+        return 1
+    return result
 
 
 def load_for_pass(folder: str) -> RuleSet:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from mapsync.engine.cli.common import add_state_option
-from mapsync.engine.diagnostics import Severity, render
-from mapsync.engine.ruleset import UsageError, load_ruleset
+from mapsync.engine.cli.common import add_state_option, load_offline
 from mapsync.engine.ruleset.doc import render_doc, switched_off
 
 
@@ -31,18 +28,10 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        result = load_ruleset(args.ruleset, os.environ)
-    except UsageError as exc:
-        print(f"mapsync doc: {exc}", file=sys.stderr)
-        return 2
-    if not result.ok or result.ruleset is None or result.compilation is None:
-        sys.stderr.write(render("text", result.diagnostics, result.files))
-        errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
-        print(f"mapsync doc: rule set {args.ruleset} has {errors} error(s); nothing written", file=sys.stderr)
-        return 1
-    if result.diagnostics:  # warnings only (an unset environment variable, say)
-        sys.stderr.write(render("text", result.diagnostics, result.files))
+    result = load_offline("doc", args.ruleset, "written")
+    if isinstance(result, int):
+        return result
+    assert result.ruleset is not None and result.compilation is not None
     off, mappings_off = switched_off(result.compilation)
     text = render_doc(result.ruleset, off, mappings_off, describe=not args.no_descriptions)
     if args.output:

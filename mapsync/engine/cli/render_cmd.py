@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
-from mapsync.engine.cli.common import add_state_option
-from mapsync.engine.diagnostics import Severity, render
-from mapsync.engine.ruleset import UsageError, load_ruleset
+from mapsync.engine.cli.common import add_state_option, load_offline
 from mapsync.engine.ruleset.render import render_tree, to_yaml
 
 
@@ -29,18 +26,10 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        result = load_ruleset(args.ruleset, os.environ)
-    except UsageError as exc:
-        print(f"mapsync render: {exc}", file=sys.stderr)
-        return 2
-    if not result.ok or result.ruleset is None or result.compilation is None:
-        sys.stderr.write(render("text", result.diagnostics, result.files))
-        errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
-        print(f"mapsync render: rule set {args.ruleset} has {errors} error(s); nothing rendered", file=sys.stderr)
-        return 1
-    if result.diagnostics:  # warnings only (an unset environment variable, say)
-        sys.stderr.write(render("text", result.diagnostics, result.files))
+    result = load_offline("render", args.ruleset, "rendered")
+    if isinstance(result, int):
+        return result
+    assert result.ruleset is not None and result.compilation is not None
     tree = render_tree(result.ruleset, result.compilation)
     if args.format == "json":
         sys.stdout.write(json.dumps(tree, ensure_ascii=False, default=str) + "\n")
