@@ -1,4 +1,4 @@
-"""The sync semantics of DESIGN.md section 4, each with tests that fail if it breaks (fake connectors)."""
+"""The sync semantics of docs/sync.md, each with tests that fail if it breaks (fake connectors)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The ``mapsync`` command line: one module per command, wired together in ``main``.
 
-Exit codes (contract, DESIGN.md section 6): ``validate`` 0 valid, 1 problems, 2 usage or unreadable
+Exit codes (contract, README.md "Commands"): ``validate`` 0 valid, 1 problems, 2 usage or unreadable
 path; ``plan`` 0, 1 fatal; ``run`` 0 all synced, 3 quarantined records, 1 fatal.
 """
 

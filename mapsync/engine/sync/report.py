@@ -1,6 +1,6 @@
 """What a pass did or would do: actions per record and counts per mapping (plan and run share it).
 
-The JSON shape is part of the interface contract (DESIGN.md section 6): an object with ``mappings``,
+The JSON shape is part of the interface contract (README.md "Commands", docs/sync.md): an object with ``mappings``,
 each with ``name``, the counts ``created``, ``updated``, ``unchanged``, ``skipped``, ``conflicts``,
 ``quarantined``, and ``actions`` (``action``, ``target``, ids, ``changes`` as
 ``{field: {"old": .., "new": ..}}``, ``reason``).
