@@ -36,17 +36,19 @@ class CommandError(Exception):
     """A problem the user can fix; printed without a traceback, exit code 1."""
 
 
-def load_offline(command: str, folder: str, what: str) -> LoadResult | int:
+def load_offline(command: str, folder: str, what: str, *, quiet: tuple[str, ...] = ()) -> LoadResult | int:
     """A rule set for a command that never connects (render, doc): the load result, or the exit code after
     the problems were printed to stderr (2 not a rule set folder, 1 the rule set has errors). Warnings (an
-    unset environment variable) are printed and do not stop the command."""
+    unset environment variable) are printed and do not stop the command; warnings with a code in ``quiet``
+    are left out (``mapsync test`` never connects, so unset connection variables do not concern it)."""
     try:
         result = load_ruleset(folder, os.environ)
     except UsageError as exc:
         print(f"mapsync {command}: {exc}", file=sys.stderr)
         return 2
-    if result.diagnostics:
-        sys.stderr.write(render("text", result.diagnostics, result.files))
+    shown = [d for d in result.diagnostics if d.severity is Severity.ERROR or d.code not in quiet]
+    if shown:
+        sys.stderr.write(render("text", shown, result.files))
     if not result.ok or result.ruleset is None or result.compilation is None:
         errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
         print(f"mapsync {command}: rule set {folder} has {errors} error(s); nothing {what}", file=sys.stderr)

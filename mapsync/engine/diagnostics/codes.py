@@ -3,7 +3,7 @@
 Codes are stable: CI pipelines filter on them. ``docs/diagnostics.md`` documents each one and a test
 fails when the two drift apart. Ranges: MS1xx files and YAML, MS2xx schema, MS3xx references to
 connectors, entities, fields and mappings, MS4xx expressions and extractors, MS5xx secrets and
-environment.
+environment, MS6xx rule tests (`mapsync test`).
 """
 
 from __future__ import annotations
@@ -123,6 +123,15 @@ _CODES = [
              "Set the variable before `mapsync run` (a warning for `validate`, an error for `run`)."),
     CodeInfo("MS503", "Bad `${...}` reference",
              "Write `${env:NAME}` in connection settings or `${settings.path}` in field names."),
+    # rule tests
+    CodeInfo("MS601", "Rule test names an unknown mapping",
+             "Use the name of an enabled mapping of the rule set (`mapsync render` lists them)."),
+    CodeInfo("MS602", "Invalid matcher",
+             "Write a matcher as a mapping with one `$` key: $any, $absent, $regex, $contains, $type, $one_of, "
+             "$approx (docs/testing.md)."),
+    CodeInfo("MS603", "Rule test records do not fit the test",
+             "Give the record the test reads (`from`), both records with a `base`, and entities of the "
+             "connectors' catalogues under `records`."),
 ]
 
 CODES: dict[str, CodeInfo] = {c.code: c for c in _CODES}
