@@ -1,6 +1,7 @@
 """The built wheel, installed (not editable) into a fresh virtual environment, works from any folder: the
 schemas, the standard rule sets, the catalogues and the simulators' data ship inside ``mapsync``, and a
-customer rule set outside the repository extends a standard one by name (``mapsync:standard/fortnox``)."""
+customer rule set outside the repository extends a standard one by name (``mapsync:standard/fortnox``), and
+``mapsync init`` writes a customer repository from the templates shipped inside it."""
 
 from __future__ import annotations
 
@@ -44,5 +45,11 @@ def test_the_wheel_works_outside_the_repository(tmp_path: Path) -> None:
     assert _run([mapsync, "validate", "acme"], customer.parent).returncode == 0
     rendered = _run([mapsync, "render", "acme", "--format", "json"], customer.parent)
     assert rendered.returncode == 0 and '"customers"' in rendered.stdout
+    started = _run([mapsync, "init", "beta", "--erp", "vismanet"], customer.parent)  # the templates ship too
+    assert started.returncode == 0, started.stderr
+    assert (customer.parent / "beta" / ".github" / "workflows" / "mapsync.yml").is_file()
+    assert (customer.parent / "beta" / "schemas" / "ruleset.schema.json").is_file()
+    checked = _run([mapsync, "validate", "beta"], customer.parent)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     site = _run([str(python), "-c", "import engine"], tmp_path)
     assert site.returncode != 0  # one namespace: no top-level `engine` or `connectors` package

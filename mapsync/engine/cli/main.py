@@ -11,6 +11,7 @@ from mapsync.engine.cli import (
     demo_cmd,
     doc_cmd,
     explain_cmd,
+    init_cmd,
     pass_cmds,
     render_cmd,
     sandbox_cmd,
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mapsync", description="Declarative webCRM <-> ERP sync engine.")
     parser.add_argument("--version", action="version", version=f"mapsync {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    init_cmd.register(commands)
     validate_cmd.register(commands)
     render_cmd.register(commands)
     doc_cmd.register(commands)
