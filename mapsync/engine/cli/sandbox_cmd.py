@@ -43,15 +43,15 @@ def run(args: argparse.Namespace) -> int:
             snapshot = SnapshotFolder(args.snapshot)
         except SnapshotError as exc:
             raise CommandError(str(exc)) from None
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     args.dir.mkdir(parents=True, exist_ok=True)
     try:
         sandbox = start_sandbox(args.dir, seed=args.seed, realistic_limits=not args.no_rate_limits,
                                 snapshot=snapshot)
     except SnapshotError as exc:
         raise CommandError(str(exc)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         if snapshot is not None:
             write_notice(args.dir, "This folder holds the data of a mapsync sandbox serving the snapshot "
