@@ -418,7 +418,7 @@ class SnapshotFolder:
     """
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         manifest_path = self.path / MANIFEST
         if not manifest_path.is_file():
             raise SnapshotError(f"{self.path} is not a snapshot folder (no {MANIFEST})")

@@ -4,6 +4,7 @@ whole, the folder and its manifest, and ``SnapshotFolder`` reading it back."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from mapsync.connectors.catalogue import load_catalogue
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.snapshot import (
     MANIFEST,
+    Manifest,
     NotInSnapshot,
     SnapshotError,
     SnapshotFolder,
@@ -219,3 +221,16 @@ def test_a_damaged_record_file_is_named_with_its_line(ruleset: RuleSet, systems:
     path.write_text(path.read_text(encoding="utf-8") + "{broken\n", encoding="utf-8")
     with pytest.raises(SnapshotError, match=r"customer\.jsonl:4"):
         SnapshotFolder(tmp_path / "snap").record("erp", "customer", "1")
+
+
+def test_the_manifest_in_docs_is_the_manifest_written(ruleset: RuleSet, systems: dict[Side, ReadOnlySystem],
+                                                     tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "rehearsal.md").read_text(encoding="utf-8")
+    documented = next(yaml.safe_load(block) for block in re.findall(r"^```yaml\n(.*?)^```", text, re.S | re.M)
+                      if "entities:" in block)
+    snap(ruleset, systems, tmp_path / "snap", limit=2, base_urls={Side.CRM: "https://a", Side.ERP: "https://b"})
+    written = yaml.safe_load((tmp_path / "snap" / MANIFEST).read_text(encoding="utf-8"))
+    assert list(documented) == list(written)
+    assert list(documented["entities"][0]) == list(written["entities"][0])
+    assert documented["systems"]["crm"].keys() == written["systems"]["crm"].keys()
+    assert Manifest.from_dict(documented).entities[0].limited
