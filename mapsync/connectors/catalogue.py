@@ -28,7 +28,8 @@ File format::
           - {field: status, not_in: [Hold, Balanced], reason: released invoice}
 
 Types: ``string``, ``integer``, ``number``, ``boolean``, ``date``, ``datetime``, ``array``, ``object``.
-``wire: string`` notes that the API sends a number or boolean as a string ("1", "false").
+``wire: string`` notes that the API sends a number or boolean as a string ("1", "false"); ``write_only: true``
+marks a field the API accepts on write but never returns (webCRM ``QuotationLineLinkedDataId``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class FieldInfo:
     type: str
     max_length: int | None = None
     read_only: bool = False
+    write_only: bool = False  # accepted on write, never in a record read back
     required_on_create: bool = False
     enum: tuple[Any, ...] | None = None
     lines: str | None = None
@@ -104,6 +106,11 @@ class EntityCatalogue:
     def required_on_create(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields.values() if f.required_on_create)
 
+    @property
+    def readable_fields(self) -> frozenset[str]:
+        """Top-level names of the fields a record read back can hold (write-only fields left out)."""
+        return frozenset(name.split(".")[0] for name, f in self.fields.items() if not f.write_only)
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -137,6 +144,7 @@ def _field(name: str, spec: dict[str, Any]) -> FieldInfo:
         type=ftype,
         max_length=spec.get("max_length"),
         read_only=bool(spec.get("read_only", False)),
+        write_only=bool(spec.get("write_only", False)),
         required_on_create=bool(spec.get("required_on_create", False)),
         enum=tuple(enum) if enum is not None else None,
         lines=spec.get("lines"),

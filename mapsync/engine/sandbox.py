@@ -3,6 +3,11 @@
 ``start_sandbox(folder)`` starts the webCRM and ERP simulators (data persisted under ``folder``), and
 ``write_env`` writes ``sandbox.env`` with shell ``KEY=VALUE`` lines for every connection setting. Used
 by ``mapsync sandbox``, ``mapsync demo`` and the end-to-end tests.
+
+``snapshot`` seeds the simulators with the records of a snapshot of the real systems (``mapsync
+sandbox --from``, docs/rehearsal.md): each product's ``load_records`` keeps their ids and moves its
+number series past them. A simulator that already holds records (a ``folder`` used before) is not
+loaded into: ``SnapshotError``. ``seed`` then adds the demo records to the simulators still empty.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mapsync.engine.snapshot import SnapshotError, SnapshotFolder
+
 ENV_FILE = "sandbox.env"
 
 
@@ -24,6 +31,7 @@ class Sandbox:
     folder: Path | None
     simulators: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    loaded: dict[str, int] = field(default_factory=dict)  # records loaded from a snapshot, per connector
 
     def stop(self) -> None:
         for simulator in self.simulators.values():
@@ -61,16 +69,36 @@ def _starter(name: str) -> Any:
     return start_vismanet
 
 
+def load_snapshot(simulator: Any, name: str, snapshot: SnapshotFolder) -> int:
+    """Load the records ``snapshot`` holds for connector ``name`` into its (empty) simulator; how many."""
+    entries = snapshot.by_connector().get(name, [])
+    if not entries:
+        return 0
+    if not simulator.is_empty():
+        raise SnapshotError(f"the {name} simulator already holds records (a sandbox folder used before); "
+                            "serve the snapshot from a new --dir")
+    try:
+        return sum(simulator.load_records(entry.entity, snapshot.iter_records(entry)) for entry in entries)
+    except ValueError as exc:
+        raise SnapshotError(f"{snapshot.path}: {exc}") from None
+
+
 def start_sandbox(folder: Path | None, *, seed: bool = False, realistic_limits: bool = True,
-                  products: tuple[str, ...] = ("webcrm", "fortnox", "vismanet")) -> Sandbox:
-    """Start the simulators of ``products``; ``seed`` adds demo records to empty stores; limits can be
-    lifted for tests. Every simulator publishes the connection settings that reach it (``.env()``)."""
+                  products: tuple[str, ...] = ("webcrm", "fortnox", "vismanet"),
+                  snapshot: SnapshotFolder | None = None) -> Sandbox:
+    """Start the simulators of ``products``; ``snapshot`` loads its records into them (they must be empty);
+    ``seed`` then adds demo records to the stores still empty; limits can be lifted for tests. Every
+    simulator publishes the connection settings that reach it (``.env()``)."""
     sandbox = Sandbox(folder)
     limits: dict[str, Any] = {} if realistic_limits else {"rate_limit": None}
     try:
         for name in products:
-            simulator = _starter(name)(_data_dir(folder, name), seed=seed, **limits)
+            simulator = _starter(name)(_data_dir(folder, name), **limits)
             sandbox.simulators[name] = simulator
+            if snapshot is not None and (count := load_snapshot(simulator, name, snapshot)):
+                sandbox.loaded[name] = count
+            if seed and simulator.is_empty():
+                simulator.seed_demo()
             sandbox.env.update(simulator.env())
     except BaseException:
         sandbox.stop()

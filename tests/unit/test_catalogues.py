@@ -131,6 +131,14 @@ def test_parse_enum_wire_and_required() -> None:
     assert ent.fields["Qty"].wire == "string"
 
 
+def test_parse_write_only_fields_are_not_readable() -> None:
+    cat = parse_catalogue(_doc({"Id": {}, "LinkId": {"type": "integer", "write_only": True},
+                                "address.city": {}}))
+    ent = cat.entities["thing"]
+    assert ent.fields["LinkId"].write_only and not ent.fields["Id"].write_only
+    assert ent.readable_fields == {"Id", "address"}
+
+
 def test_load_catalogue_unknown_connector() -> None:
     with pytest.raises(KeyError):
         load_catalogue("salesforce")
@@ -222,6 +230,15 @@ def test_webcrm_timestamps_and_authors_are_read_only() -> None:
         for f in ent.fields.values():
             if f.name.endswith(("CreatedAt", "UpdatedAt", "CreatedBy", "UpdatedBy")):
                 assert f.read_only, f.name
+
+
+def test_webcrm_write_only_fields_are_the_simulators() -> None:
+    from mapsync.connectors.webcrm.simulator.dtos import ENTITIES, write_only_fields
+
+    cat = load_catalogue("webcrm")
+    for entity in ENTITIES:
+        flagged = {f.name for f in cat.entities[entity].fields.values() if f.write_only}
+        assert flagged == set(write_only_fields(entity)), entity
 
 
 def test_webcrm_range_expansion() -> None:

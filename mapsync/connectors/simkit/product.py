@@ -9,15 +9,18 @@ runs). This base adds:
 - ``is_empty``, saving the store when the server stops, and ``start(seed=True)``, which adds the
   demo records before serving when the store is empty (a persisted store is left as is);
 - the ``env`` contract: the connection settings that reach the running simulator, named as the
-  product client's ``from_env`` and the standard rule sets read them (what ``sandbox.env`` holds).
+  product client's ``from_env`` and the standard rule sets read them (what ``sandbox.env`` holds);
+- ``load_records``: records as the product's client reads them (a snapshot of the real system, see
+  ``mapsync.engine.snapshot``) stored under their own ids, the number series moved past them.
 
-Products implement ``seed_demo``, ``expire_tokens`` and ``env``.
+Products implement ``seed_demo``, ``expire_tokens``, ``env`` and ``load_records``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Self
+from collections.abc import Iterable
+from typing import Any, Self
 
 from mapsync.connectors.simkit.records import RecordStore
 from mapsync.connectors.simkit.routing import Request, Response, json_response
@@ -40,6 +43,11 @@ class ProductSimulator(SimServer, ABC):
     @abstractmethod
     def env(self) -> dict[str, str]:
         """Connection settings for the product client (what ``sandbox.env`` should hold)."""
+
+    @abstractmethod
+    def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
+        """Store ``records`` of the client's ``entity`` (as the client reads them) under their own ids and
+        keep the id counters past them; returns how many. ``ValueError`` for an unknown entity."""
 
     def is_empty(self) -> bool:
         return self.store.is_empty()

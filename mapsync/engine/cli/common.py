@@ -10,7 +10,7 @@ from pathlib import Path
 from mapsync.connectors.base import Connector
 from mapsync.connectors.catalogue import Catalogue, load_catalogue
 from mapsync.connectors.registry import make_client
-from mapsync.engine.connections import resolve_connection
+from mapsync.engine.connections import MissingEnvironment, resolve_connection
 from mapsync.engine.diagnostics import Severity, render
 from mapsync.engine.ruleset import LoadResult, RuleSet, Side, UsageError, load_ruleset
 from mapsync.engine.state import SqliteStateStore
@@ -78,3 +78,14 @@ def connect(ruleset: RuleSet, store: SqliteStateStore) -> tuple[dict[Side, Conne
         connectors[side] = make_client(system.connector, settings, token_store=store)
         catalogues[side] = load_catalogue(system.connector)
     return connectors, catalogues
+
+
+def rotates_refresh_token(ruleset: RuleSet) -> bool:
+    """Whether a connection rotates an OAuth refresh token (the new one must be kept: decision 0004)."""
+    for side in Side:
+        try:
+            if resolve_connection(ruleset.system(side), os.environ).get("refresh_token"):
+                return True
+        except MissingEnvironment:
+            continue  # reported when connecting
+    return False

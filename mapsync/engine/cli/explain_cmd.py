@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mapsync.connectors.base import Connector, ConnectorError, FatalError
-from mapsync.engine.cli.common import CommandError, add_state_option, connect, load_for_pass
-from mapsync.engine.cli.pass_cmds import _rotates
+from mapsync.engine.cli.common import CommandError, add_state_option, connect, load_for_pass, rotates_refresh_token
 from mapsync.engine.connections import MissingEnvironment
 from mapsync.engine.expressions import ExpressionError
 from mapsync.engine.ruleset import RuleSet, Side
@@ -99,7 +98,7 @@ def _explain(args: argparse.Namespace) -> dict[str, Any]:
         store = _copy_store(args.state, folder)
         token_store = store
         try:
-            if _rotates(ruleset) and Path(args.state).exists():
+            if rotates_refresh_token(ruleset) and Path(args.state).exists():
                 token_store = SqliteStateStore(args.state)  # a rotated refresh token must be kept (decision 0005)
             connectors, catalogues = connect(ruleset, token_store)
             try:

@@ -15,6 +15,7 @@ from mapsync.engine.cli import (
     pass_cmds,
     render_cmd,
     sandbox_cmd,
+    snapshot_cmd,
     status_cmd,
     test_cmd,
     transform_cmd,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain_cmd.register(commands)
     transform_cmd.register(commands)
     test_cmd.register(commands)
+    snapshot_cmd.register(commands)
     sandbox_cmd.register(commands)
     demo_cmd.register(commands)
     return parser

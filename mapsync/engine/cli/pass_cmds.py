@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import sys
@@ -18,9 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from mapsync.connectors.base import FatalError
-from mapsync.engine.cli.common import CommandError, add_state_option, connect, load_for_pass, open_store
-from mapsync.engine.connections import MissingEnvironment, resolve_connection
-from mapsync.engine.ruleset import RuleSet, Side
+from mapsync.engine.cli.common import (
+    CommandError,
+    add_state_option,
+    connect,
+    load_for_pass,
+    open_store,
+    rotates_refresh_token,
+)
+from mapsync.engine.connections import MissingEnvironment
+from mapsync.engine.ruleset import RuleSet
 from mapsync.engine.state import SqliteStateStore
 from mapsync.engine.sync.markdown import render_markdown
 from mapsync.engine.sync.passrun import SyncPass
@@ -66,17 +72,6 @@ def _progress(mapping: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def _rotates(ruleset: RuleSet) -> bool:
-    """Whether a connection rotates an OAuth refresh token (the new one must be kept: decision 0004)."""
-    for side in Side:
-        try:
-            if resolve_connection(ruleset.system(side), os.environ).get("refresh_token"):
-                return True
-        except MissingEnvironment:
-            continue  # reported when connecting
-    return False
-
-
 def _is_new(path: str) -> bool:
     """A state store that does not exist yet, or exists but never recorded a link, cursor, quarantined
     record or create (a first run that stopped on refused credentials, say)."""
@@ -119,7 +114,7 @@ def _guard_new_store(args: argparse.Namespace, ruleset: RuleSet) -> None:
     it creates nothing and writes nothing. Without links, the run goes ahead (an empty ERP, say).
     """
     exists = Path(args.state).exists()
-    if not exists and _rotates(ruleset):
+    if not exists and rotates_refresh_token(ruleset):
         # Checking would spend the configured refresh token, with no store to keep the rotated one in.
         raise CommandError(
             f"state store {args.state} does not exist, and the connection rotates its OAuth refresh token, "
@@ -150,7 +145,7 @@ def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
         # A plan writes nothing, except a rotated OAuth refresh token (decision 0005): losing it would end
         # the integration, so with a refresh token configured the plan needs the existing state store.
         if not Path(args.state).exists():
-            if _rotates(ruleset):
+            if rotates_refresh_token(ruleset):
                 raise CommandError(
                     f"no state store at {args.state}: the connection rotates its OAuth refresh token and a plan "
                     "has nowhere to keep the new one; pass --state PATH of the existing store")

@@ -1,4 +1,10 @@
-"""``mapsync sandbox --dir DIR``: every simulator on loopback until SIGINT/SIGTERM, data kept in DIR."""
+"""``mapsync sandbox --dir DIR``: every simulator on loopback until SIGINT/SIGTERM, data kept in DIR.
+
+``--from SNAP`` serves a snapshot of the real systems (``mapsync snapshot``, docs/rehearsal.md): the
+simulators start with its records, ids kept, so a first import can be rehearsed on a copy of the customer's
+data. DIR then holds personal data too: a warning is printed and DIR gets the same README.txt notice and
+``.gitignore`` as the snapshot.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mapsync.engine.cli.common import add_state_option
+from mapsync.engine.cli.common import CommandError, add_state_option
 from mapsync.engine.sandbox import ENV_FILE, start_sandbox
+from mapsync.engine.snapshot import PERSONAL_DATA_WARNING, SnapshotError, SnapshotFolder, write_notice
 
 
 def register(commands: Any) -> None:
@@ -20,6 +27,9 @@ def register(commands: Any) -> None:
                     "the standard rule sets read, and serve until interrupted. Data persists in DIR.")
     parser.add_argument("--dir", required=True, type=Path, help="folder for the simulators' data and sandbox.env")
     parser.add_argument("--seed", action="store_true", help="add demo records to empty simulators")
+    parser.add_argument("--from", dest="snapshot", type=Path, default=None, metavar="SNAP",
+                        help="start the simulators with the records of this snapshot folder (mapsync snapshot); "
+                             "DIR must be new")
     parser.add_argument("--no-rate-limits", action="store_true",
                         help="switch off the simulators' rate limits (the real limits are the default)")
     add_state_option(parser)
@@ -27,12 +37,29 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    snapshot = None
+    if args.snapshot is not None:
+        try:
+            snapshot = SnapshotFolder(args.snapshot)
+        except SnapshotError as exc:
+            raise CommandError(str(exc)) from None
+    args.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        sandbox = start_sandbox(args.dir, seed=args.seed, realistic_limits=not args.no_rate_limits,
+                                snapshot=snapshot)
+    except SnapshotError as exc:
+        raise CommandError(str(exc)) from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    args.dir.mkdir(parents=True, exist_ok=True)
-    sandbox = start_sandbox(args.dir, seed=args.seed, realistic_limits=not args.no_rate_limits)
     try:
+        if snapshot is not None:
+            write_notice(args.dir, "This folder holds the data of a mapsync sandbox serving the snapshot "
+                                   f"{args.snapshot}\n(rule set {snapshot.manifest.ruleset}, taken "
+                                   f"{snapshot.manifest.taken_at}).")
+            loaded = ", ".join(f"{count} into {name}" for name, count in sandbox.loaded.items()) or "no records"
+            print(f"snapshot {args.snapshot}: loaded {loaded}", file=sys.stderr)
+            print(f"WARNING: {args.dir} now {PERSONAL_DATA_WARNING}", file=sys.stderr)
         env_path = sandbox.write_env(args.dir / ENV_FILE)
         for name, simulator in sandbox.simulators.items():
             print(f"{name:<9} {simulator.url}", file=sys.stderr)

@@ -10,12 +10,14 @@ Extra control endpoints (``mapsync.connectors.simkit.ProductSimulator``): ``POST
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from mapsync.connectors.fortnox.simulator.auth import FortnoxAuth, FortnoxAuthConfig
 from mapsync.connectors.fortnox.simulator.backend import FortnoxBackend
 from mapsync.connectors.fortnox.simulator.handlers import build_router, method_not_allowed, no_such_resource
+from mapsync.connectors.fortnox.simulator.loader import load_records
 from mapsync.connectors.fortnox.simulator.seed import seed_demo
 from mapsync.connectors.fortnox.simulator.store import FortnoxStore, Now, utc_now
 from mapsync.connectors.simkit import ProductSimulator, Request, Response, ServerRateLimiter, json_response
@@ -79,6 +81,10 @@ class FortnoxSimulator(ProductSimulator):
     def seed_demo(self) -> None:
         """Add the demo records (see ``mapsync.connectors.fortnox.simulator.seed``)."""
         seed_demo(self.backend)
+
+    def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
+        """Records of a snapshot, ids kept (see ``mapsync.connectors.fortnox.simulator.loader``)."""
+        return load_records(self.store, entity, records)
 
     def expire_tokens(self) -> None:
         self.auth.expire_access_tokens()

@@ -15,8 +15,9 @@ ERP would), ``POST /_sim/customerinvoice/{number}/status/{status}``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from mapsync.connectors.simkit import (
     CONTROL_PREFIX,
@@ -30,6 +31,7 @@ from mapsync.connectors.simkit import (
 from mapsync.connectors.vismanet.simulator.auth import TOKEN_PATH, VismanetAuth, VismanetAuthConfig
 from mapsync.connectors.vismanet.simulator.backend import VismanetBackend
 from mapsync.connectors.vismanet.simulator.handlers import build_router, no_resource, not_allowed
+from mapsync.connectors.vismanet.simulator.loader import load_records
 from mapsync.connectors.vismanet.simulator.ratelimit import POLICY, FixedWindowRateLimiter
 from mapsync.connectors.vismanet.simulator.seed import seed_demo
 from mapsync.connectors.vismanet.simulator.store import Now, VismanetStore, utc_now
@@ -127,6 +129,10 @@ class VismanetSimulator(ProductSimulator):
     def seed_demo(self) -> None:
         """Add the demo records (see ``mapsync.connectors.vismanet.simulator.seed``)."""
         seed_demo(self.backend)
+
+    def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
+        """Records of a snapshot, ids kept (see ``mapsync.connectors.vismanet.simulator.loader``)."""
+        return load_records(self.store, entity, records)
 
     def expire_tokens(self) -> None:
         self.auth.expire_tokens()

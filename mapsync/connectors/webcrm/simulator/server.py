@@ -10,13 +10,15 @@ request was throttled. The limit of 250 requests per minute is reached", "Type":
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from mapsync.connectors.simkit import ProductSimulator, Request, Response, ServerRateLimiter, json_response
 from mapsync.connectors.webcrm.simulator.auth import WebcrmAuth, WebcrmAuthConfig
 from mapsync.connectors.webcrm.simulator.backend import WebcrmBackend
 from mapsync.connectors.webcrm.simulator.handlers import build_router, no_resource, not_allowed
+from mapsync.connectors.webcrm.simulator.loader import load_records
 from mapsync.connectors.webcrm.simulator.seed import seed_demo
 from mapsync.connectors.webcrm.simulator.store import Now, WebcrmStore, utc_now
 
@@ -73,6 +75,10 @@ class WebcrmSimulator(ProductSimulator):
     def seed_demo(self) -> None:
         """Add the demo records (see ``mapsync.connectors.webcrm.simulator.seed``)."""
         seed_demo(self.backend)
+
+    def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
+        """Records of a snapshot, ids kept (see ``mapsync.connectors.webcrm.simulator.loader``)."""
+        return load_records(self.store, entity, records)
 
     def expire_tokens(self) -> None:
         self.auth.expire_access_tokens()
