@@ -2,7 +2,7 @@
 (`.pre-commit-hooks.yaml`, tried with `pre-commit try-repo`, which installs mapsync from a git copy of this
 repository into pre-commit's own environment) and the local hooks of the generated
 `.pre-commit-config.yaml` (the installed mapsync). Both pass on the skeleton and fail, with the
-diagnostic, once ruleset.yaml is broken. Only `mapsync-validate` runs here (docs/ci.md)."""
+diagnostic, once ruleset.yaml is broken. Both hooks run: mapsync-validate and mapsync-test (docs/ci.md)."""
 
 from __future__ import annotations
 
@@ -63,18 +63,20 @@ def _customer_repo(folder: Path, env: dict[str, str], *, broken: bool) -> Path:
 
 def _assert_passed(done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "mapsync validate" in done.stdout and "Passed" in done.stdout
+    assert "mapsync validate" in done.stdout and "mapsync test" in done.stdout
+    assert "Failed" not in done.stdout and done.stdout.count("Passed") == 2
 
 
 def _assert_failed(done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "mapsync validate" in done.stdout and "Failed" in done.stdout
+    assert "mapsync validate" in done.stdout and "mapsync test" in done.stdout
+    assert done.stdout.count("Failed") == 2  # the tests do not run on a rule set with errors
     assert "ruleset.yaml" in done.stdout and "error MS204 'invoices' is not allowed here" in done.stdout
 
 
 def test_the_generated_local_hooks_pass_on_the_skeleton_and_fail_on_a_broken_rule_set(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    hook = [sys.executable, "-m", "pre_commit", "run", "mapsync-validate", "--all-files"]
+    hook = [sys.executable, "-m", "pre_commit", "run", "--all-files"]  # mapsync-validate and mapsync-test
     customer = _customer_repo(tmp_path / "acme", env, broken=False)
     _assert_passed(_run(hook, customer, env))
     ruleset = customer / "ruleset.yaml"
@@ -94,7 +96,7 @@ def test_the_published_hooks_pass_on_the_skeleton_and_fail_on_a_broken_rule_set(
     for broken in (False, True):
         customer = _customer_repo(tmp_path / ("broken" if broken else "valid"), env, broken=broken)
         tries[broken] = subprocess.Popen(
-            [sys.executable, "-m", "pre_commit", "try-repo", str(source), "mapsync-validate", "--all-files"],
+            [sys.executable, "-m", "pre_commit", "try-repo", str(source), "--all-files"],  # every hook
             cwd=customer, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = {}
     for broken, process in tries.items():
