@@ -22,6 +22,7 @@ from mapsync.engine.ruleset.loader import display_path
 from mapsync.engine.ruleset.schema import check_schema
 from mapsync.engine.ruleset.source import PathKey, SourceDocument, read_source
 from mapsync.engine.ruletest.matchers import Expected, MatcherError, compile_expected
+from mapsync.engine.snapshot import SnapshotError, SnapshotFolder
 
 TEST_SUFFIX = ".test.yaml"
 TEST_SCHEMA = "ruletest.schema.json"
@@ -107,6 +108,7 @@ class _Reader:
         self.catalogues = catalogues
         self.mappings = {m.name: m for m in ruleset.mappings}
         self.diagnostics: list[Diagnostic] = []
+        self.snapshots: dict[Path, SnapshotFolder] = {}
 
     def error(self, code: str, message: str, path: PathKey, hint: str = "", *, key: bool = False) -> None:
         self.diagnostics.append(Diagnostic(code, message, self.doc.location(path, key=key), hint=hint))
@@ -164,6 +166,37 @@ class _Reader:
             out[side] = MappingProxyType(kept)
         return out
 
+    def records(self, data: dict[str, Any], path: PathKey) -> dict[Side, Record]:
+        """The test's crm and erp records: as written, or taken from a snapshot by id (``crm_id``, ``erp_id``)
+        with the fields written under ``crm``/``erp`` changed."""
+        records = {side: dict(data[side.value]) for side in Side if isinstance(data.get(side.value), dict)}
+        wanted = {side: data[f"{side.value}_id"] for side in Side if f"{side.value}_id" in data}
+        if not wanted:
+            return records
+        if "snapshot" not in data:
+            self.error("MS603", "crm_id and erp_id take records from a snapshot: name it with `snapshot:`",
+                       (*path, f"{next(iter(wanted)).value}_id"))
+            return records
+        folder = Path(self.doc.file).parent / data["snapshot"]
+        try:
+            snapshot = self.snapshots.get(folder) or SnapshotFolder(folder)
+        except SnapshotError as exc:
+            self.error("MS603", str(exc), (*path, "snapshot"), hint="the folder is relative to this test file; "
+                       "`mapsync snapshot RULESET --out DIR` writes one (docs/rehearsal.md)")
+            return records
+        self.snapshots[folder] = snapshot
+        mapping = self.mappings.get(data["mapping"])
+        for side, record_id in wanted.items():
+            if mapping is None:
+                continue
+            try:
+                record = snapshot.record(side.value, mapping.entity(side), record_id)
+            except SnapshotError as exc:
+                self.error("MS603", str(exc), (*path, f"{side.value}_id"))
+                continue
+            records[side] = {**record, **records.get(side, {})}
+        return records
+
     def test(self, data: dict[str, Any], path: PathKey) -> RuleTest | None:
         count = len(self.diagnostics)
         mapping = self.mappings.get(data["mapping"])
@@ -171,9 +204,10 @@ class _Reader:
             names = ", ".join(self.mappings)
             self.error("MS601", f"no enabled mapping {data['mapping']!r} in rule set {self.ruleset.name}",
                        (*path, "mapping"), hint=f"mappings: {names}")
-        records = {side: dict(data[side.value]) for side in Side if isinstance(data.get(side.value), dict)}
-        source = Side(data["from"]) if "from" in data else (Side.CRM if Side.CRM in records else Side.ERP)
-        if source not in records:
+        records = self.records(data, path)
+        given = Side.CRM in records or "crm_id" in data
+        source = Side(data["from"]) if "from" in data else (Side.CRM if given else Side.ERP)
+        if source not in records and len(self.diagnostics) == count:  # not already reported by records()
             self.error("MS603", f"the test reads the {source.value} record (from: {source.value}) but gives none",
                        (*path, "from"))
         base = data.get("base")
