@@ -6,6 +6,9 @@ themselves are tested in tests/connectors. Every test gets fresh simulators and 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +29,26 @@ from mapsync.engine.sync.passrun import SyncPass
 from mapsync.engine.sync.report import PassReport
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without connection settings or a PYTHONPATH into the repository: what a consultant's
+    shell has before the tutorial or a customer repository sets anything."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCRM_", "FORTNOX_", "VISMANET_", "MAPSYNC_"))}
+    env.pop("PYTHONPATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """mapsync built as a wheel, once per test session (``pip wheel`` of the repository)."""
+    wheels = tmp_path_factory.mktemp("wheels")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+                           capture_output=True, text=True, timeout=300, env=clean_env())
+    assert built.returncode == 0, built.stderr
+    [wheel] = wheels.glob("mapsync-*.whl")
+    return wheel
 
 
 class E2E:

@@ -1,22 +1,23 @@
-"""docs/tutorial.md runs as written: its rule set and its `mapsync` commands (sections 2 to 6), in order,
-against seeded simulators over real sockets; a Partner organisation becomes a Fortnox company customer.
+"""docs/tutorial.md runs as written, from an empty folder outside the repository, with mapsync installed from
+its wheel: every ```sh command and every ```yaml file (``# file: PATH``) of sections 1 to 10, in order, in
+one bash session, as a consultant would type them; ``pip install mapsync`` installs the wheel built from this
+repository. The transcript (each command after ``$``, then its output) is kept; with
+``MAPSYNC_TUTORIAL_TRANSCRIPT=FILE`` it is also written to FILE.
 
-The commands are taken from the tutorial's ```sh blocks before "## 7. Go live" (which points at the real
-systems); `mapsync sandbox` (this test starts the simulators itself) and `--watch` (endless) are left out.
+Section 11 ("Go live") points at the real systems and is not run.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
-import shutil
-from collections.abc import Iterator
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from mapsync.engine.cli import main
-from mapsync.engine.sandbox import Sandbox, start_sandbox
+from tests.e2e.conftest import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "tutorial.md"
@@ -26,77 +27,67 @@ _BLOCK = re.compile(r"^```(yaml|sh)\n(.*?)^```", re.S | re.M)
 _FILE_LINE = re.compile(r"^# file: (\S+)\n")
 
 
-def _tutorial() -> tuple[dict[str, str], list[list[str]]]:
-    """The complete rule files (path -> text) and the commands of sections up to "Go live"."""
-    text = TUTORIAL.read_text(encoding="utf-8").split("## 7. Go live")[0]
-    files: dict[str, str] = {}
-    commands: list[list[str]] = []
+def tutorial_script(wheel: Path) -> tuple[str, list[str], list[str]]:
+    """The bash script of sections 1 to 10, the commands in it and the files it writes."""
+    text = TUTORIAL.read_text(encoding="utf-8").split("## 11. Go live")[0]
+    lines = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
+    commands: list[str] = []
+    files: list[str] = []
     for kind, body in _BLOCK.findall(text):
         if kind == "yaml":
             match = _FILE_LINE.match(body)
             if match:
-                files[match.group(1)] = body
+                path = match.group(1)
+                files.append(path)
+                lines += [f"echo {shlex.quote('$ cat > ' + path)}",
+                          f"cat > {shlex.quote(path)} <<'MAPSYNC_TUTORIAL_EOF'", body.rstrip("\n"),
+                          "MAPSYNC_TUTORIAL_EOF"]
             continue
         for line in body.splitlines():
-            argv = shlex.split(line, comments=True)
-            if argv[:1] == ["mapsync"] and argv[1] != "sandbox" and "--watch" not in argv:
-                commands.append(argv[1:])
-    return files, commands
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            commands.append(line)
+            run = f"pip install -q {shlex.quote(str(wheel))}" if line.strip() == "pip install mapsync" else line
+            lines += [f"echo {shlex.quote('$ ' + line)}", run]
+    return "\n".join(lines) + "\n", commands, files
 
 
-@pytest.fixture
-def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    sb = start_sandbox(tmp_path / "sandbox", seed=True, realistic_limits=False, products=("webcrm", "fortnox"))
-    for key, value in sb.env.items():
-        monkeypatch.setenv(key, value)
-    try:
-        yield sb
-    finally:
-        sb.stop()
-
-
-def test_the_tutorial_runs_as_written(seeded: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    files, commands = _tutorial()
-    assert "rules/customers/acme/ruleset.yaml" in files
-    assert [c[0] for c in commands] == ["validate", "validate", "plan", "run", "status"]
-    work = tmp_path / "work"
-    shutil.copytree(ROOT / "mapsync" / "rules" / "standard", work / "rules" / "standard")
-    for path, body in files.items():
-        (work / path).parent.mkdir(parents=True, exist_ok=True)
-        (work / path).write_text(body, encoding="utf-8")
-    monkeypatch.chdir(work)
-    webcrm, fortnox = seeded.simulators["webcrm"].backend, seeded.simulators["fortnox"].backend
-    partner = webcrm.create("organisation", {"OrganisationName": "Partnerbolaget AB", "OrganisationType": "Partner",
-                                             "OrganisationExtraCustom1": "7001"})
-    outputs: dict[str, str] = {}
-    for argv in commands:
-        code = main(argv)
-        out = capsys.readouterr()
-        assert code == 0, f"mapsync {shlex.join(argv)} exited {code}:\n{out.out}\n{out.err}"
-        outputs.setdefault(argv[0], out.out)
-    assert outputs["validate"].startswith("ok: 7 file(s) valid")  # what section 4 says
-    assert not (work / "acme.sqlite").exists() or "run" in outputs  # the plan created nothing
-    # The Partner organisation became a Fortnox customer of type COMPANY, and got no quarantine.
-    customer = fortnox.get("customer", "7001")
-    assert customer["Name"] == "Partnerbolaget AB" and customer["Type"] == "COMPANY"
-    assert webcrm.get("organisation", partner)["OrganisationType"] == "Partner"
-    assert "Quarantined records: 0" in outputs["status"]
-    # "A second pass right after writes nothing."
-    assert main(["run", "rules/customers/acme", "--state", "acme.sqlite", "--format", "json"]) == 0
-    assert '"created": 0, "updated": 0' in capsys.readouterr().out
-
-
-def test_the_tutorials_first_run_needs_its_flag(seeded: Sandbox, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without `--first-import` the tutorial's run against the seeded systems would be refused."""
-    files, commands = _tutorial()
-    run = next(c for c in commands if c[0] == "run")
-    assert "--first-import" in run
-    shutil.copytree(ROOT / "mapsync" / "rules" / "standard", tmp_path / "rules" / "standard")
-    for path, body in files.items():
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(body, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    assert main([a for a in run if a != "--first-import"]) == 1
-    assert not (tmp_path / "acme.sqlite").exists()
+def test_the_tutorial_runs_as_written(tmp_path: Path, built_wheel: Path) -> None:
+    script, commands, files = tutorial_script(built_wheel)
+    assert files == ["ruleset.yaml", "tests/customers.test.yaml"]
+    names = [c.split()[1] for c in commands if c.startswith("mapsync ")]
+    for name in ("init", "validate", "test", "render", "doc", "sandbox", "plan", "snapshot", "run", "status",
+                 "explain"):
+        assert name in names, f"the tutorial no longer shows mapsync {name}"
+    folder = tmp_path / "consultant"  # an empty folder outside the repository
+    folder.mkdir()
+    env = clean_env() | {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit"), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                         "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig")}
+    done = subprocess.run(["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=900)
+    transcript = done.stdout + (f"\n[stderr]\n{done.stderr}" if done.stderr.strip() else "")
+    if os.environ.get("MAPSYNC_TUTORIAL_TRANSCRIPT"):
+        Path(os.environ["MAPSYNC_TUTORIAL_TRANSCRIPT"]).write_text(transcript, encoding="utf-8")
+    assert done.returncode == 0, transcript[-6000:]
+    out = done.stdout
+    acme = folder / "acme"
+    # 1-2: installed from the wheel, not from the repository; the skeleton is there
+    assert "mapsync 0." in out
+    assert not list((folder / ".venv").glob("lib/*/site-packages/__editable__*"))  # the wheel, not editable
+    assert (acme / ".github" / "workflows" / "mapsync.yml").is_file()
+    # 4-5: valid, every rule test passes, with the coverage report
+    assert re.search(r"^ok: \d+ file\(s\) valid", out, re.M)
+    assert "4 passed, 0 failed (1 test file(s))" in out
+    assert "coverage: field rules" in out and "mapping deliveries-invoices: no test" in out
+    # 6: the review documents
+    assert "# from ruleset.yaml:" in (acme / "effective.yaml").read_text(encoding="utf-8")
+    assert "customers" in (acme / "acme-integration.md").read_text(encoding="utf-8")
+    # 8: the plan as a pull-request comment
+    plan = (acme / "plan.md").read_text(encoding="utf-8")
+    assert "<details>" in plan and "customers" in plan
+    # 9: the rehearsal ran on the snapshot's ids, and explain shows organisation 1
+    assert (folder / "snapshots" / "acme" / "snapshot.yaml").is_file()
+    assert "Nordisk Trä AB" in out
+    # 10: the real run, then a second run that writes nothing; the pre-commit hooks pass
+    assert (acme / ".mapsync" / "state.sqlite").is_file()
+    assert out.count("mapsync validate") >= 1 and re.search(r"mapsync test\.+Passed", out)

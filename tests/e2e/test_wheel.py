@@ -5,29 +5,24 @@ customer rule set outside the repository extends a standard one by name (``mapsy
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
 def _run(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBCRM_", "FORTNOX_", "VISMANET_"))}
-    env.pop("PYTHONPATH", None)
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=clean_env())
 
 
-def test_the_wheel_works_outside_the_repository(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)], tmp_path)
-    assert built.returncode == 0, built.stderr
-    [wheel] = wheels.glob("mapsync-*.whl")
+def test_the_wheel_works_outside_the_repository(tmp_path: Path, built_wheel: Path) -> None:
+    wheel = built_wheel
     venv.create(tmp_path / "venv", with_pip=True)
     python = tmp_path / "venv" / "bin" / "python"
     installed = _run([str(python), "-m", "pip", "install", "-q", str(wheel)], tmp_path)
