@@ -19,13 +19,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from mapsync.connectors.catalogue import load_catalogue
 from mapsync.connectors.registry import make_client
+from mapsync.engine.composition import run_pass
 from mapsync.engine.connections import resolve_connection
-from mapsync.engine.ruleset import Side, load_ruleset
+from mapsync.engine.ruleset import load_ruleset
 from mapsync.engine.sandbox import start_sandbox
 from mapsync.engine.state import SqliteStateStore
-from mapsync.engine.sync.passrun import SyncPass
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,19 +62,13 @@ def main() -> None:
             with SqliteStateStore(Path(tmp) / "state.sqlite") as store:
                 def one_pass(label: str) -> None:
                     before = requests()
-                    connectors = {side: make_client(ruleset.system(side).connector,
-                                                    resolve_connection(ruleset.system(side), sandbox.env),
-                                                    token_store=store, **options) for side in Side}
-                    catalogues = {side: load_catalogue(ruleset.system(side).connector) for side in Side}
                     tracemalloc.start()
                     started = time.perf_counter()
-                    report = SyncPass(ruleset, connectors, catalogues, store, apply=True).run()
+                    report = run_pass(ruleset, sandbox.env, store, apply=True, **options)
                     seconds = time.perf_counter() - started
                     peak = tracemalloc.get_traced_memory()[1]
                     tracemalloc.stop()
                     after = requests()
-                    for connector in connectors.values():
-                        connector.close()
                     served = {name: after[name] - before[name] for name in after}
                     print(f"{label}: {seconds:.1f} s wall, requests {served} (total {sum(served.values())}), "
                           f"created {report.total('created')}, updated {report.total('updated')}, "

@@ -18,14 +18,13 @@ from typing import Any
 import pytest
 
 from mapsync.connectors.base import Connector
-from mapsync.connectors.catalogue import load_catalogue
 from mapsync.connectors.registry import make_client
+from mapsync.engine.composition import run_pass
 from mapsync.engine.connections import resolve_connection
 from mapsync.engine.extractors import FieldPath
 from mapsync.engine.ruleset import RuleSet, Side, load_ruleset
 from mapsync.engine.sandbox import Sandbox, start_sandbox
 from mapsync.engine.state import SqliteStateStore
-from mapsync.engine.sync.passrun import SyncPass
 from mapsync.engine.sync.report import PassReport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +61,7 @@ class E2E:
         self.erp = self.client(Side.ERP)
 
     def client(self, side: Side) -> Connector:
+        """A client for the test to act as a user with (the pass makes its own)."""
         system = self.ruleset.system(side)
         return make_client(system.connector, resolve_connection(system, self.sandbox.env),
                            token_store=self.store, rate_limit=None)
@@ -70,13 +70,7 @@ class E2E:
         return self.sandbox.simulators[self.ruleset.system(side).connector]
 
     def run(self, *, apply: bool = True) -> PassReport:
-        connectors = {side: self.client(side) for side in Side}
-        try:
-            catalogues = {side: load_catalogue(self.ruleset.system(side).connector) for side in Side}
-            return SyncPass(self.ruleset, connectors, catalogues, self.store, apply=apply).run()
-        finally:
-            for connector in connectors.values():
-                connector.close()
+        return run_pass(self.ruleset, self.sandbox.env, self.store, apply=apply, rate_limit=None)
 
     def close(self) -> None:
         self.crm.close()

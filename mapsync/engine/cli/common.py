@@ -1,4 +1,8 @@
-"""Helpers shared by the commands: the ``--state`` option, rule set loading for a pass, connectors."""
+"""Helpers shared by the commands: the ``--state`` option, opening the state store, loading rule sets.
+
+A pass and its connectors are wired in one place, ``mapsync.engine.composition``; the commands give it
+their process environment.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from mapsync.connectors.base import Connector
-from mapsync.connectors.catalogue import Catalogue, load_catalogue
-from mapsync.connectors.registry import make_client
-from mapsync.engine.connections import MissingEnvironment, resolve_connection
 from mapsync.engine.diagnostics import Severity, render
-from mapsync.engine.ruleset import LoadResult, RuleSet, Side, UsageError, load_ruleset
+from mapsync.engine.ruleset import LoadResult, RuleSet, UsageError, load_ruleset
 from mapsync.engine.state import SqliteStateStore
 
 DEFAULT_STATE = ".mapsync/state.sqlite"
@@ -69,23 +69,3 @@ def load_for_pass(folder: str) -> RuleSet:
     return result.ruleset
 
 
-def connect(ruleset: RuleSet, store: SqliteStateStore) -> tuple[dict[Side, Connector], dict[Side, Catalogue]]:
-    connectors: dict[Side, Connector] = {}
-    catalogues: dict[Side, Catalogue] = {}
-    for side in Side:
-        system = ruleset.system(side)
-        settings = resolve_connection(system, os.environ)
-        connectors[side] = make_client(system.connector, settings, token_store=store)
-        catalogues[side] = load_catalogue(system.connector)
-    return connectors, catalogues
-
-
-def rotates_refresh_token(ruleset: RuleSet) -> bool:
-    """Whether a connection rotates an OAuth refresh token (the new one must be kept: decision 0004)."""
-    for side in Side:
-        try:
-            if resolve_connection(ruleset.system(side), os.environ).get("refresh_token"):
-                return True
-        except MissingEnvironment:
-            continue  # reported when connecting
-    return False

@@ -16,13 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mapsync.connectors.catalogue import load_catalogue
-from mapsync.connectors.registry import make_client
-from mapsync.engine.connections import resolve_connection
+from mapsync.engine.composition import connect, run_pass
 from mapsync.engine.ruleset import RuleSet, Side, load_ruleset
 from mapsync.engine.sandbox import ENV_FILE, Sandbox, start_sandbox
 from mapsync.engine.state import SqliteStateStore
-from mapsync.engine.sync.passrun import SyncPass
 from mapsync.engine.sync.report import PassReport, render_text
 
 STANDARD = Path(__file__).resolve().parents[2] / "rules" / "standard"
@@ -44,21 +41,8 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _connect(ruleset: RuleSet, sandbox: Sandbox, store: SqliteStateStore, side: Side) -> Any:
-    system = ruleset.system(side)
-    return make_client(system.connector, resolve_connection(system, sandbox.env), token_store=store)
-
-
 def _pass(ruleset: RuleSet, sandbox: Sandbox, store: SqliteStateStore, title: str) -> PassReport:
-    connectors = {}
-    try:
-        for side in Side:
-            connectors[side] = _connect(ruleset, sandbox, store, side)
-        catalogues = {side: load_catalogue(ruleset.system(side).connector) for side in Side}
-        report = SyncPass(ruleset, connectors, catalogues, store, apply=True).run()
-    finally:
-        for connector in connectors.values():
-            connector.close()
+    report = run_pass(ruleset, sandbox.env, store, apply=True, tenant=f"demo-{ruleset.erp.connector}")
     print(f"\n== {title} ==")
     sys.stdout.write(render_text(report, max_actions=3))
     return report
@@ -67,16 +51,12 @@ def _pass(ruleset: RuleSet, sandbox: Sandbox, store: SqliteStateStore, title: st
 def _edit_both_sides(ruleset: RuleSet, sandbox: Sandbox, store: SqliteStateStore) -> list[str]:
     """As users would, through the APIs: a customer renamed in webCRM, its phone changed in the ERP."""
     link = store.links("customers")[0]
-    crm = _connect(ruleset, sandbox, store, Side.CRM)
-    erp = _connect(ruleset, sandbox, store, Side.ERP)
-    try:
+    with connect(ruleset, sandbox.env, store) as systems:
+        crm, erp = systems.connectors[Side.CRM], systems.connectors[Side.ERP]
         org = crm.get("organisation", link.crm_id) or {}
         new_name = f"{org.get('OrganisationName', 'Customer')} (renamed)"
         crm.update("organisation", link.crm_id, {"OrganisationName": new_name})
         erp.update("customer", link.erp_id, ERP_EDITS[ruleset.erp.connector])
-    finally:
-        crm.close()
-        erp.close()
     return [f"webCRM: organisation {link.crm_id} renamed to {new_name!r}",
             f"{ruleset.erp.connector}: customer {link.erp_id} phone changed to {PHONE!r}"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mapsync.connectors.base import Connector, ConnectorError, FatalError
-from mapsync.engine.cli.common import CommandError, add_state_option, connect, load_for_pass, rotates_refresh_token
+from mapsync.engine.cli.common import CommandError, add_state_option, load_for_pass
+from mapsync.engine.composition import connect, rotates_refresh_token
 from mapsync.engine.connections import MissingEnvironment
 from mapsync.engine.expressions import ExpressionError
 from mapsync.engine.ruleset import RuleSet, Side
@@ -98,14 +100,11 @@ def _explain(args: argparse.Namespace) -> dict[str, Any]:
         store = _copy_store(args.state, folder)
         token_store = store
         try:
-            if rotates_refresh_token(ruleset) and Path(args.state).exists():
+            if rotates_refresh_token(ruleset, os.environ) and Path(args.state).exists():
                 token_store = SqliteStateStore(args.state)  # a rotated refresh token must be kept (decision 0005)
-            connectors, catalogues = connect(ruleset, token_store)
-            try:
-                doc = _explain_record(ruleset, connectors, catalogues, store, args.mapping, side, record_id)
-            finally:
-                for connector in connectors.values():
-                    connector.close()
+            with connect(ruleset, os.environ, token_store) as systems:
+                doc = _explain_record(ruleset, systems.connectors, systems.catalogues, store, args.mapping, side,
+                                      record_id)
         finally:
             if token_store is not store:
                 token_store.close()

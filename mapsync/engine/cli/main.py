@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,7 @@ from mapsync.engine.cli import (
     validate_cmd,
 )
 from mapsync.engine.cli.common import CommandError
+from mapsync.engine.logs import configure_logging
 from mapsync.engine.state import StateError
 
 EXIT_USAGE = 2
@@ -36,6 +38,12 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mapsync", description="Declarative webCRM <-> ERP sync engine.")
     parser.add_argument("--version", action="version", version=f"mapsync {__version__}")
+    parser.add_argument("--log-level", default=os.environ.get("MAPSYNC_LOG_LEVEL"),
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"), type=str.upper,
+                        help="log to stderr at this level, each record with tenant, mapping and run "
+                             "(default: $MAPSYNC_LOG_LEVEL; no logging when unset)")
+    parser.add_argument("--log-json", action="store_true", default=os.environ.get("MAPSYNC_LOG_FORMAT") == "json",
+                        help="log records as JSON lines (also: MAPSYNC_LOG_FORMAT=json)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     init_cmd.register(commands)
     validate_cmd.register(commands)
@@ -55,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.log_level:
+        configure_logging(args.log_level, json=args.log_json)
     try:
         code: int = args.handler(args)
     except (StateError, CommandError, OSError) as exc:

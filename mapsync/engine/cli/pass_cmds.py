@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -20,16 +21,13 @@ from mapsync.connectors.base import FatalError
 from mapsync.engine.cli.common import (
     CommandError,
     add_state_option,
-    connect,
     load_for_pass,
     open_store,
-    rotates_refresh_token,
 )
-from mapsync.engine.connections import MissingEnvironment
+from mapsync.engine.composition import MissingEnvironment, rotates_refresh_token, run_pass
 from mapsync.engine.ruleset import RuleSet
 from mapsync.engine.state import SqliteStateStore
 from mapsync.engine.sync.markdown import render_markdown
-from mapsync.engine.sync.passrun import SyncPass
 from mapsync.engine.sync.report import PassReport, render_text
 
 EXIT_OK, EXIT_FATAL, EXIT_QUARANTINED = 0, 1, 3
@@ -83,14 +81,8 @@ def _is_new(path: str) -> bool:
 
 def _pass_with(ruleset: RuleSet, store: SqliteStateStore, *, apply: bool, force: bool = False) -> PassReport:
     try:
-        connectors, catalogues = connect(ruleset, store)
-        try:
-            progress = _progress if sys.stderr.isatty() else None
-            return SyncPass(ruleset, connectors, catalogues, store, apply=apply, progress=progress,
-                            force=force).run()
-        finally:
-            for connector in connectors.values():
-                connector.close()
+        return run_pass(ruleset, os.environ, store, apply=apply, force=force,
+                        progress=_progress if sys.stderr.isatty() else None)
     except MissingEnvironment as exc:
         raise CommandError(str(exc)) from exc
 
@@ -114,7 +106,7 @@ def _guard_new_store(args: argparse.Namespace, ruleset: RuleSet) -> None:
     it creates nothing and writes nothing. Without links, the run goes ahead (an empty ERP, say).
     """
     exists = Path(args.state).exists()
-    if not exists and rotates_refresh_token(ruleset):
+    if not exists and rotates_refresh_token(ruleset, os.environ):
         # Checking would spend the configured refresh token, with no store to keep the rotated one in.
         raise CommandError(
             f"state store {args.state} does not exist, and the connection rotates its OAuth refresh token, "
@@ -145,7 +137,7 @@ def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
         # A plan writes nothing, except a rotated OAuth refresh token (decision 0005): losing it would end
         # the integration, so with a refresh token configured the plan needs the existing state store.
         if not Path(args.state).exists():
-            if rotates_refresh_token(ruleset):
+            if rotates_refresh_token(ruleset, os.environ):
                 raise CommandError(
                     f"no state store at {args.state}: the connection rotates its OAuth refresh token and a plan "
                     "has nowhere to keep the new one; pass --state PATH of the existing store")

@@ -15,14 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mapsync.connectors.base import ConnectorError
-from mapsync.engine.cli.common import (
-    CommandError,
-    add_state_option,
-    connect,
-    load_for_pass,
-    open_store,
-    rotates_refresh_token,
-)
+from mapsync.engine.cli.common import CommandError, add_state_option, load_for_pass, open_store
+from mapsync.engine.composition import connect, rotates_refresh_token
 from mapsync.engine.connections import MissingEnvironment, resolve_connection
 from mapsync.engine.ruleset import Side
 from mapsync.engine.snapshot import PERSONAL_DATA_WARNING, EntityEntry, SnapshotError, take_snapshot
@@ -70,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mapsync snapshot: {out} already exists and is not an empty folder; choose a new folder",
               file=sys.stderr)
         return 1
-    if not Path(args.state).exists() and rotates_refresh_token(ruleset):
+    if not Path(args.state).exists() and rotates_refresh_token(ruleset, os.environ):
         print(f"mapsync snapshot: no state store at {args.state}: the connection rotates its OAuth refresh token "
               "and the snapshot has nowhere to keep the new one; pass --state PATH of the existing store",
               file=sys.stderr)
@@ -78,15 +72,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"WARNING: the snapshot folder {out} {PERSONAL_DATA_WARNING}", file=sys.stderr)
     store = open_store(args.state, create=False)
     try:
-        connectors, catalogues = connect(ruleset, store)
-        try:
+        with connect(ruleset, os.environ, store) as systems:
             base_urls = {side: resolve_connection(ruleset.system(side), os.environ).get("base_url", "")
                          for side in Side}
-            manifest = take_snapshot(ruleset, connectors, catalogues, out, limit=args.limit, base_urls=base_urls,
-                                     progress=_progress)
-        finally:
-            for connector in connectors.values():
-                connector.close()
+            manifest = take_snapshot(ruleset, systems.connectors, systems.catalogues, out, limit=args.limit,
+                                     base_urls=base_urls, progress=_progress)
     except (MissingEnvironment, ConnectorError, SnapshotError) as exc:
         print(f"mapsync snapshot: {exc}; no snapshot was written", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 from mapsync.connectors.base import Connector, ConnectorError, FatalError, TransientError
 from mapsync.connectors.catalogue import Catalogue
 from mapsync.engine.expressions import ExpressionError, as_record
+from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.ruleset.compiler import thaw
 from mapsync.engine.state import Base, StateStore
@@ -44,6 +46,7 @@ from mapsync.engine.sync.report import Action, MappingReport, PassReport
 
 Record = dict[str, Any]
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("mapsync.sync")
 
 
 @dataclass
@@ -105,22 +108,33 @@ class SyncPass:
         self.run_id = self.store.start_run()
         if self.apply:
             report.run_id = self.run_id
-        try:
-            for bound in bind_ruleset(self.ruleset, dict(self.catalogues)):
-                mreport = MappingReport(bound.name)
-                report.mappings.append(mreport)
-                self._mapping(bound, mreport)
-        except ConnectorError as exc:
-            # Fatal (auth refused), or a system that cannot even be read (down, rate limit outlasting the
-            # retries): nothing more can be done in this pass. Cursors of the failed mapping stay put.
-            kind = "" if isinstance(exc, FatalError) else f"{type(exc).__name__}: "
-            report.fatal = f"{kind}{exc}"
-        except GuardrailStop as stop:
-            report.fatal = str(stop)
-        report.seconds = time.monotonic() - started
-        status: RunStatus = "fatal" if report.fatal else ("quarantined" if report.total("quarantined") else "ok")
-        summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
-        self.store.finish_run(self.run_id, status, summary)
+        mode = "run" if self.apply else "plan"
+        with log_context(run=self.run_id if self.apply else None):
+            log.info("%s of rule set %s started", mode, self.ruleset.name)
+            try:
+                for bound in bind_ruleset(self.ruleset, dict(self.catalogues)):
+                    mreport = MappingReport(bound.name)
+                    report.mappings.append(mreport)
+                    with log_context(mapping=bound.name):
+                        self._mapping(bound, mreport)
+                        log.info("%s: %s", mode, ", ".join(f"{n} {k}" for k, n in mreport.counts.items()))
+            except ConnectorError as exc:
+                # Fatal (auth refused), or a system that cannot even be read (down, rate limit outlasting the
+                # retries): nothing more can be done in this pass. Cursors of the failed mapping stay put.
+                kind = "" if isinstance(exc, FatalError) else f"{type(exc).__name__}: "
+                report.fatal = f"{kind}{exc}"
+            except GuardrailStop as stop:
+                report.fatal = str(stop)
+            report.seconds = time.monotonic() - started
+            status: RunStatus = "fatal" if report.fatal else (
+                "quarantined" if report.total("quarantined") else "ok")
+            summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
+            self.store.finish_run(self.run_id, status, summary)
+            if report.fatal:
+                log.error("%s of rule set %s stopped: %s", mode, self.ruleset.name, report.fatal)
+            else:
+                log.info("%s of rule set %s finished in %.1f s: %s", mode, self.ruleset.name, report.seconds,
+                         status)
         return report
 
     def _mapping(self, bound: BoundMapping, report: MappingReport) -> None:
@@ -280,6 +294,7 @@ class SyncPass:
             "transient" if isinstance(exc, TransientError) else "rejected")
         self.store.quarantine(bound.mapping.name, item.side.value, item.record_id, error_class, str(exc), self._run(),
                               fingerprint=fingerprint(item.record))
+        log.warning("%s %s quarantined (%s): %s", item.side.value, item.record_id, error_class, exc)
         return Action("quarantine", None, ids.get(Side.CRM), ids.get(Side.ERP), reason=f"{error_class}: {exc}")
 
     def _condition_holds(self, bound: BoundMapping, side: Side, record: Record, *, create: bool = False) -> bool:

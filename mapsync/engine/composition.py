@@ -1,0 +1,95 @@
+"""The composition root: the one place where a sync pass is wired from a rule set, an environment and a store.
+
+Everything that runs a pass goes through here: ``mapsync plan`` and ``run``, ``explain``, the demo, the
+multi-tenant runner, the end-to-end tests and the benchmarks. Connection settings are resolved from the
+``environ`` mapping given (``${env:NAME}`` in ruleset.yaml; for one tenant, that tenant's secrets), never from
+``os.environ`` behind the caller's back: only the command line passes its own process environment.
+
+- ``connect``: the connectors of both systems (clients registered in ``mapsync.connectors.registry``) with
+  their field catalogues, the state store keeping rotated OAuth refresh tokens; a context manager that closes
+  the clients.
+- ``run_pass``: connect, run one pass (``apply=False``: the plan), close; the report.
+- ``rotates_refresh_token``: whether a connection rotates its OAuth refresh token (decision 0004).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from mapsync.connectors.base import Connector
+from mapsync.connectors.catalogue import Catalogue, load_catalogue
+from mapsync.connectors.registry import make_client
+from mapsync.engine.connections import MissingEnvironment, resolve_connection
+from mapsync.engine.logs import log_context
+from mapsync.engine.ruleset import RuleSet, Side
+from mapsync.engine.state import StateStore
+from mapsync.engine.sync.passrun import Progress, SyncPass
+from mapsync.engine.sync.report import PassReport
+
+__all__ = ["Connected", "MissingEnvironment", "connect", "rotates_refresh_token", "run_pass"]
+
+
+@dataclass
+class Connected:
+    """The two systems' connectors and catalogues of one rule set; close them when done (or use ``with``)."""
+
+    connectors: dict[Side, Connector] = field(default_factory=dict)
+    catalogues: dict[Side, Catalogue] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+        self.connectors.clear()
+
+    def __enter__(self) -> Connected:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def connect(ruleset: RuleSet, environ: Mapping[str, str], token_store: StateStore | None,
+            **client_options: Any) -> Connected:
+    """Connectors for both systems of ``ruleset``, their settings resolved from ``environ``.
+
+    ``token_store`` keeps a rotated OAuth refresh token (None: nothing rotates, or a probe that must not
+    keep one); ``client_options`` go to every client (``rate_limit=None`` in tests, say).
+    ``MissingEnvironment`` when a setting's variable is not in ``environ``."""
+    connected = Connected()
+    try:
+        for side in Side:
+            system = ruleset.system(side)
+            settings = resolve_connection(system, environ)
+            connected.connectors[side] = make_client(system.connector, settings, token_store=token_store,
+                                                     **client_options)
+            connected.catalogues[side] = load_catalogue(system.connector)
+    except BaseException:
+        connected.close()
+        raise
+    return connected
+
+
+def run_pass(ruleset: RuleSet, environ: Mapping[str, str], store: StateStore, *, apply: bool,
+             force: bool = False, progress: Progress | None = None, tenant: str | None = None,
+             token_store: StateStore | None = None, **client_options: Any) -> PassReport:
+    """One pass of ``ruleset`` (``apply=False``: a plan, writing nothing), its clients opened and closed here.
+
+    ``token_store`` keeps rotated refresh tokens (default: ``store``); ``tenant`` names the tenant in every
+    log record of the pass (``mapsync.engine.logs``)."""
+    with log_context(tenant=tenant), connect(ruleset, environ, token_store or store, **client_options) as systems:
+        return SyncPass(ruleset, systems.connectors, systems.catalogues, store, apply=apply, progress=progress,
+                        force=force).run()
+
+
+def rotates_refresh_token(ruleset: RuleSet, environ: Mapping[str, str]) -> bool:
+    """Whether a connection rotates an OAuth refresh token (the new one must be kept: decision 0004)."""
+    for side in Side:
+        try:
+            if resolve_connection(ruleset.system(side), environ).get("refresh_token"):
+                return True
+        except MissingEnvironment:
+            continue  # reported when connecting
+    return False
