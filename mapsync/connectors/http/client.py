@@ -47,7 +47,9 @@ class HttpOptions(TypedDict, total=False):
 class HttpClientBase:
     """Base of the connector clients: HTTP client, rate limit, retries, auth renewal, error mapping.
 
-    Give ``http`` (an ``httpx.Client`` to borrow) or ``transport`` (for tests, e.g. ``httpx.MockTransport``).
+    Give ``http`` (an ``httpx.Client`` to borrow) or ``transport`` (for tests, e.g. ``httpx.MockTransport``);
+    ``limiter`` replaces the client's own ``rate_limit`` with one shared by every client of the same credential
+    (the multi-tenant runner's, so that concurrent passes spend one budget together).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class HttpClientBase:
         map_error: MapError,
         rate_limit: tuple[int, float] | None,
         retry: RetryPolicy,
+        limiter: SlidingWindowRateLimiter | None = None,
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
@@ -74,9 +77,8 @@ class HttpClientBase:
         self._clock = clock
         self._monotonic = monotonic
         self._random = random
-        limiter = (
-            SlidingWindowRateLimiter(rate_limit[0], rate_limit[1], clock=monotonic, sleep=sleep) if rate_limit else None
-        )
+        if limiter is None and rate_limit:  # else: a limiter shared by every client of the same credential
+            limiter = SlidingWindowRateLimiter(rate_limit[0], rate_limit[1], clock=monotonic, sleep=sleep)
         self._executor = RequestExecutor(self._http, policy=retry, limiter=limiter, sleep=sleep, random=random)
 
     def _token_executor(self) -> RequestExecutor:

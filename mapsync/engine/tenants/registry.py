@@ -1,0 +1,171 @@
+"""The tenants registry: which customers one installation syncs, read and checked like a rule set.
+
+A registry is a YAML file (``tenants.yaml``, schema ``mapsync/schemas/tenants.schema.json``): per tenant an
+id, its rule set folder, where its secrets come from (a dotenv file, or the process environment's variables
+with a prefix), its interval, its state store and whether it is enabled, with ``defaults`` for the interval
+and the state store. ``load_registry`` reads it with positions and reports every problem at once as located
+diagnostics: schema (MS2xx), a duplicate id (MS701), a rule set that is missing or does not validate with the
+tenant's own secrets (MS702, with the rule set's own diagnostics), secrets that cannot be read (MS703). A
+tenant with a problem is left out; the others stay. docs/deployment.md documents the format.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from mapsync.engine.diagnostics import Diagnostic, Location, Severity
+from mapsync.engine.ruleset import UsageError, load_ruleset
+from mapsync.engine.ruleset.loader import display_path
+from mapsync.engine.ruleset.schema import check_schema
+from mapsync.engine.ruleset.source import read_source
+
+SCHEMA = "tenants.schema.json"
+DEFAULT_INTERVAL = "6m"
+DEFAULT_STATE = "state/{id}.sqlite"
+_INTERVAL = re.compile(r"(\d+(?:\.\d+)?)([smh]?)")
+
+
+def interval_seconds(text: str) -> float:
+    """``30s``, ``6m``, ``1h`` (a bare number: seconds) in seconds; ``ValueError`` otherwise."""
+    match = _INTERVAL.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not an interval like 30s, 6m or 1h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+class SecretsError(Exception):
+    """A tenant's secrets cannot be read (a missing or unreadable env file)."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Where a tenant's connection settings come from; read afresh for every pass (a rotated secret is seen)."""
+
+    kind: str  # "env_file" or "env_prefix"
+    value: str  # the file (absolute) or the prefix
+
+    def read(self, process_env: Mapping[str, str] | None = None) -> dict[str, str]:
+        if self.kind == "env_prefix":
+            env = os.environ if process_env is None else process_env
+            return {name[len(self.value):]: value for name, value in env.items() if name.startswith(self.value)}
+        path = Path(self.value)
+        if not path.is_file():
+            raise SecretsError(f"secrets file {display_path(path)} does not exist")
+        try:
+            values = dotenv_values(path, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretsError(f"secrets file {display_path(path)} cannot be read: {exc}") from exc
+        return {name: value for name, value in values.items() if value is not None}
+
+    def describe(self) -> str:
+        return f"env file {display_path(Path(self.value))}" if self.kind == "env_file" else (
+            f"environment variables {self.value}*")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One customer: its rule set, secrets, cadence and state store."""
+
+    id: str
+    ruleset: Path
+    secrets: Secrets
+    interval: float  # seconds between the starts of two passes
+    state: str  # a SQLite path or a postgresql:// URL
+    enabled: bool
+    location: Location  # where the registry names it
+
+    def environ(self, process_env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The tenant's connection settings (``SecretsError`` when they cannot be read)."""
+        return self.secrets.read(process_env)
+
+
+@dataclass
+class Registry:
+    path: Path
+    tenants: list[Tenant] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        return next((t for t in self.tenants if t.id == tenant_id), None)
+
+
+def _state(pattern: str, tenant_id: str, folder: Path) -> str:
+    if pattern.startswith(("postgresql://", "postgres://")):
+        return pattern
+    return str((folder / pattern.replace("{id}", tenant_id)).resolve())
+
+
+def check_tenant_ruleset(tenant: Tenant, process_env: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """The tenant's rule set checked with the tenant's own secrets: its diagnostics, and one at the tenant's
+    entry in the registry when it has errors (MS702) or its secrets cannot be read (MS703)."""
+    try:
+        environ = tenant.environ(process_env)
+    except SecretsError as exc:
+        return [Diagnostic("MS703", f"tenant {tenant.id}: {exc}", tenant.location.at(f"{tenant.location.json_path}"
+                                                                                      ".secrets"))]
+    try:
+        result = load_ruleset(tenant.ruleset, environ, for_run=True)
+    except UsageError as exc:
+        return [Diagnostic("MS702", f"tenant {tenant.id}: {exc}", tenant.location)]
+    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+    if not errors:
+        return []
+    unset = sorted({d.message.split()[2] for d in errors if d.code == "MS502"})
+    hint = (f"{tenant.secrets.describe()} lacks {', '.join(unset)}" if unset else
+            "fix the rule set's errors listed with this one")
+    return [Diagnostic("MS702", f"tenant {tenant.id}: its rule set {display_path(tenant.ruleset)} has "
+                                f"{len(errors)} error(s) with its secrets", tenant.location, hint=hint), *errors]
+
+
+def load_registry(path: Path | str, *, check_rulesets: bool = True,
+                  process_env: Mapping[str, str] | None = None) -> Registry:
+    """Read and check a tenants registry; every problem located. ``check_rulesets``: load each enabled
+    tenant's rule set with its secrets (a tenant whose rule set fails is left out)."""
+    path = Path(path)
+    registry = Registry(path)
+    doc = read_source(path, display_path(path))
+    registry.files.append(doc.file)
+    registry.diagnostics.extend(doc.diagnostics)
+    if doc.data is None:
+        return registry
+    problems = check_schema(doc, SCHEMA)
+    registry.diagnostics.extend(problems)
+    if problems:
+        return registry
+    folder = path.resolve().parent
+    defaults = doc.data.get("defaults") or {}
+    seen: dict[str, int] = {}
+    for index, item in enumerate(doc.data["tenants"]):
+        at = ("tenants", index)
+        if item["id"] in seen:
+            registry.diagnostics.append(Diagnostic(
+                "MS701", f"tenant id {item['id']!r} is used twice (first at tenants[{seen[item['id']]}])",
+                doc.location((*at, "id"))))
+            continue
+        seen[item["id"]] = index
+        interval_text = item.get("interval", defaults.get("interval", DEFAULT_INTERVAL))
+        kind, value = next(iter(item["secrets"].items()))
+        secrets = Secrets(kind, str((folder / value).resolve()) if kind == "env_file" else value)
+        tenant = Tenant(
+            id=item["id"], ruleset=(folder / item["ruleset"]).resolve(), secrets=secrets,
+            interval=interval_seconds(interval_text),
+            state=_state(item.get("state", defaults.get("state", DEFAULT_STATE)), item["id"], folder),
+            enabled=item.get("enabled", True), location=doc.location(at))
+        if check_rulesets and tenant.enabled:
+            found = check_tenant_ruleset(tenant, process_env)
+            registry.diagnostics.extend(found)
+            if any(d.severity is Severity.ERROR for d in found):
+                continue
+        registry.tenants.append(tenant)
+    return registry
