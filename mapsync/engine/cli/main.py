@@ -14,6 +14,7 @@ from mapsync.engine.cli import (
     pass_cmds,
     render_cmd,
     sandbox_cmd,
+    schema_cmd,
     status_cmd,
     transform_cmd,
     validate_cmd,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.register(commands)
     explain_cmd.register(commands)
     transform_cmd.register(commands)
+    schema_cmd.register(commands)
     sandbox_cmd.register(commands)
     demo_cmd.register(commands)
     return parser
