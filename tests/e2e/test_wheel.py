@@ -1,6 +1,7 @@
 """The built wheel, installed (not editable) into a fresh virtual environment, works from any folder: the
-schemas, the standard rule sets, the catalogues and the simulators' data ship inside ``mapsync``, and a
-customer rule set outside the repository extends a standard one by name (``mapsync:standard/fortnox``)."""
+schemas, the standard rule sets, the catalogues and the simulators' data ship inside ``mapsync``, a
+customer rule set outside the repository extends a standard one by name (``mapsync:standard/fortnox``), and
+``mapsync schema --out`` writes the editor schemas there."""
 
 from __future__ import annotations
 
@@ -44,5 +45,10 @@ def test_the_wheel_works_outside_the_repository(tmp_path: Path) -> None:
     assert _run([mapsync, "validate", "acme"], customer.parent).returncode == 0
     rendered = _run([mapsync, "render", "acme", "--format", "json"], customer.parent)
     assert rendered.returncode == 0 and '"customers"' in rendered.stdout
+    schemas = _run([mapsync, "schema", "--out", "schemas"], customer.parent)  # for the customer's editor
+    assert schemas.returncode == 0, schemas.stderr
+    written = sorted(p.name for p in (customer.parent / "schemas").iterdir())
+    assert written == sorted(p.name for p in (ROOT / "mapsync" / "schemas" / "editor").iterdir())
+    assert all(f"wrote schemas/{name}" in schemas.stdout for name in written)
     site = _run([str(python), "-c", "import engine"], tmp_path)
     assert site.returncode != 0  # one namespace: no top-level `engine` or `connectors` package

@@ -121,7 +121,7 @@ def test_keys_equal_once_read_are_duplicates() -> None:
 
 def test_bad_key_value_is_reported_once_with_its_reason() -> None:
     doc = parse_text("a: 1\n!!int x: 2\n", "f.yaml")
-    assert _codes(doc) == [("MS101", 2, 1)] and "as int" in doc.diagnostics[0].message
+    assert _codes(doc) == [("MS101", 2, 1)] and "as a whole number" in doc.diagnostics[0].message
 
 
 def test_merge_keys() -> None:
