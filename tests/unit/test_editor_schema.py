@@ -43,8 +43,14 @@ VALIDATORS = _validators()
 
 
 def _errors(schema_name: str, data: Any) -> list[str]:
-    errors = VALIDATORS[schema_name].iter_errors(data)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:120]}" for e in errors]
+    """``path: message`` of each error, at the most specific place: within an ``anyOf``, the deepest error of its
+    branches (an editor reports the branch that fits the value best, a side object's ``field``)."""
+    out = []
+    for error in VALIDATORS[schema_name].iter_errors(data):
+        while error.context:
+            error = max(error.context, key=lambda e: len(e.absolute_path))
+        out.append(f"{'/'.join(map(str, error.absolute_path))}: {error.message[:120]}")
+    return out
 
 
 def _schemas_for(file: str, erp: str | None) -> list[str]:
@@ -120,6 +126,45 @@ def test_entity_names_and_field_names_with_their_facts_are_offered() -> None:
     assert then["match"]["items"]["properties"]["crm"] == {"$ref": "#/$defs/name.webcrm.organisation"}
     lines = conditions[("erp", "sales_order")]["properties"]["lines"]["items"]
     assert lines["properties"]["erp"]["properties"]["collection"]["enum"] == ["lines"]
+
+
+def _completions(schema: Any, root: dict[str, Any]) -> list[Any]:
+    """The values an editor offers for a property, collected as the YAML language server does: ``enum`` values
+    through ``$ref``, ``anyOf``, ``oneOf`` and ``allOf`` (never through the branches of an ``if``)."""
+    if not isinstance(schema, dict):
+        return []
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    found = list(schema.get("enum", []))
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, []):
+            found.extend(_completions(sub, root))
+    return found
+
+
+@pytest.mark.parametrize("name", [MAPPING_SCHEMA, "mapping.fortnox.schema.json", "mapping.vismanet.schema.json"])
+def test_an_editor_can_complete_every_field_name(name: str) -> None:
+    schema = es.editor_schemas()[name]
+    fields = list(load_catalogue("webcrm").entities["delivery"].fields)
+    [then] = [c["then"] for c in schema["allOf"] if c["if"]["properties"].get("crm") == {"const": "delivery"}]
+    rule = then["properties"]["fields"]["items"]["properties"]["crm"]
+    assert set(_completions(rule, schema)) == set(fields)
+    key = then["properties"]["match"]["items"]["properties"]["crm"]
+    assert set(_completions(key, schema)) == set(fields)
+    [line] = [c["then"] for c in schema["$defs"]["line_rule"]["allOf"]
+              if c["if"]["properties"]["crm"]["properties"]["entity"] == {"const": "quotation_line"}]
+    parent_field = line["properties"]["crm"]["properties"]["parent_field"]
+    assert "QuotationLineOpportunityId" in _completions(parent_field, schema)
+    erp = next(e for e in schema["properties"]["erp"]["enum"] if e in ("order", "sales_order"))
+    [then] = [c["then"] for c in schema["allOf"] if c["if"]["properties"].get("erp") == {"const": erp}]
+    collection = then["properties"]["lines"]["items"]["properties"]["erp"]["properties"]["collection"]
+    assert _completions(collection, schema) in (["OrderRows"], ["lines"])
+
+
+def test_the_rule_sets_person_checkbox_is_completed() -> None:
+    schema = es.editor_schemas()[RULESET_SCHEMA]
+    offered = _completions(schema["properties"]["settings"]["properties"]["person_checkbox"], schema)
+    assert offered == list(load_catalogue("webcrm").entities["person"].fields)
 
 
 # -- never refuses what validate accepts --------------------------------------------------------------------

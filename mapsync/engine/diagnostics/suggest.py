@@ -1,4 +1,4 @@
-""""Did you mean" hints: the one place that decides how close a name must be to be proposed.
+"""Did-you-mean hints: the one place that decides how close a name must be to be proposed.
 
 Every diagnostic that names something unknown (a property, a value, an entity, a field, a setting, a
 mapping, a function, a name in an expression) proposes the closest known one the same way:

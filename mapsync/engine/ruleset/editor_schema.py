@@ -11,8 +11,12 @@ the field catalogues, the names an editor with the YAML language server complete
   ``erp.collection``, and the line entities' fields, keyed on the line's own entity and collection);
 - in ``ruleset.yaml``, the field names of ``overrides`` (every entity of the webCRM side; of the ERP the
   rule set names by ``systems.erp.connector`` or by ``extends: mapsync:standard/<erp>``, both ERPs when it
-  names none), and suggestions (never errors) for the field names of ``settings.crm_fields`` and
-  ``settings.person_checkbox``.
+  names none), and suggestions (never errors) for the field names of ``settings.person_checkbox`` and
+  ``settings.crm_fields``.
+
+The conditions sit where an editor evaluates them (``if``/``then`` on the mapping, the line rule, the rule set);
+the names themselves are ``enum``s reached through ``anyOf`` only, which is what the YAML language server
+collects completions from.
 
 A field name given by a setting (``${settings.path}``) is always accepted: the editor cannot see the
 settings, ``validate`` resolves and checks it. A mapping file does not say its ERP, so there are three
@@ -106,16 +110,12 @@ class _Defs:
         return name
 
     def names(self, key: str, parts: Sequence[tuple[str, EntityCatalogue]]) -> str:
-        """A field name of any of ``parts`` (connector, entity), or a ``${settings.path}`` reference. The
-        ``if`` keeps the two apart, so that an editor reports a misspelt name as not one of the names."""
+        """A field name of any of ``parts`` (connector, entity), or a ``${settings.path}`` reference. Only
+        ``anyOf`` (no ``if``): the YAML language server completes values from ``enum``, ``anyOf``, ``oneOf`` and
+        ``allOf``, not from the branches of an ``if``."""
         name = f"name.{key}"
         if name not in self.defs:
-            enums = [_ref(self.fields(c, e)) for c, e in parts]
-            self.defs[name] = {
-                "if": {"type": "string", "pattern": r"\$\{"},
-                "then": _ref(self.setting()),
-                "else": enums[0] if len(enums) == 1 else {"anyOf": enums},
-            }
+            self.defs[name] = {"anyOf": [*(_ref(self.fields(c, e)) for c, e in parts), _ref(self.setting())]}
         return name
 
     def side(self, key: str, parts: Sequence[tuple[str, EntityCatalogue]]) -> str:
@@ -123,7 +123,7 @@ class _Defs:
         name = f"side.{key}"
         if name not in self.defs:
             names = _ref(self.names(key, parts))
-            self.defs[name] = {"if": {"type": "object"}, "then": {"properties": {"field": names}}, "else": names}
+            self.defs[name] = {"anyOf": [names, {"type": "object", "properties": {"field": names}}]}
         return name
 
 
