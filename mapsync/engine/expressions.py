@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
+
+from mapsync.engine.diagnostics.suggest import closest, did_you_mean
 
 
 def _text(value: Any) -> str:
@@ -144,12 +145,16 @@ _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
 
 @dataclass(frozen=True)
 class ExpressionProblem:
-    """A problem found while compiling an expression; ``column`` is 1-based within the expression."""
+    """A problem found while compiling an expression. ``line`` and ``column`` (in characters) are 1-based within
+    the expression as parsed (stripped of surrounding blanks); ``end_column`` ends the span on that line
+    (exclusive; 0 when the problem is at one point)."""
 
     code: str
     message: str
     column: int = 0
     hint: str = ""
+    line: int = 1
+    end_column: int = 0
 
 
 class ExpressionError(Exception):
@@ -193,10 +198,13 @@ class Expression:
 def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Expression | None, list[ExpressionProblem]]:
     """Parse and check ``text``; returns the expression or every problem found."""
     allowed = frozenset(allowed_names)
+    source_lines = text.strip().splitlines() or [""]
     try:
         module = ast.parse(text.strip())
     except SyntaxError as exc:
-        return None, [ExpressionProblem("MS401", exc.msg, exc.offset or 0)]
+        line = exc.lineno or 1
+        end = exc.end_offset or 0 if exc.end_lineno == exc.lineno and (exc.end_offset or 0) > (exc.offset or 0) else 0
+        return None, [ExpressionProblem("MS401", exc.msg, exc.offset or 0, line=line, end_column=end)]
     except ValueError as exc:  # NUL characters on older Pythons
         return None, [ExpressionProblem("MS401", str(exc), 1)]
     except (MemoryError, RecursionError):  # absurd nesting
@@ -204,8 +212,9 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
     if len(module.body) != 1 or not isinstance(module.body[0], ast.Expr):
         first = module.body[0] if module.body else None
         if isinstance(first, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            line, column, _ = _position(first, source_lines)
             return None, [ExpressionProblem("MS404", "an assignment is not allowed (to compare, write ==)",
-                                            first.col_offset + 1)]
+                                            column, line=line)]
         return None, [ExpressionProblem("MS404", "only a single expression is allowed, no statements or ';'", 1)]
     tree: ast.AST = module.body[0]
     problems: list[ExpressionProblem] = []
@@ -213,36 +222,39 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
     attributes: list[tuple[str, str]] = []
     operators = EvalWithCompoundTypes().operators
 
-    def visit(node: ast.AST, *, called: bool = False, outer: int = 0) -> None:
-        column = getattr(node, "col_offset", outer - 1) + 1
+    def visit(node: ast.AST, *, called: bool = False, outer: tuple[int, int, int] = (1, 1, 0)) -> None:
+        line, column, end = _position(node, source_lines) if hasattr(node, "col_offset") else outer
+
+        def problem(code: str, message: str, hint: str = "") -> None:
+            problems.append(ExpressionProblem(code, message, column, hint=hint, line=line, end_column=end))
+
         if isinstance(node, ast.operator | ast.unaryop | ast.cmpop):
             if type(node) not in operators:
-                problems.append(ExpressionProblem(
-                    "MS404", f"operator {type(node).__name__} is not allowed", column))
+                problem("MS404", f"operator {type(node).__name__} is not allowed")
             return
         if not isinstance(node, _ALLOWED_NODES):
-            problems.append(ExpressionProblem(
-                "MS404", f"{type(node).__name__} is not allowed in expressions", column))
+            problem("MS404", f"{type(node).__name__} is not allowed in expressions")
             return  # do not report what lies inside a refused construct
         if isinstance(node, ast.Name):
             if called:
                 if node.id not in FUNCTIONS:
-                    problems.append(ExpressionProblem("MS403", f"unknown function {node.id!r}", column,
-                                                      hint=_did_you_mean(node.id, FUNCTIONS)))
+                    problem("MS403", f"unknown function {node.id!r}", did_you_mean(node.id, FUNCTIONS))
             elif node.id not in allowed:
-                problems.append(ExpressionProblem("MS402", f"unknown name {node.id!r}", column))
+                problem("MS402", f"unknown name {node.id!r}", did_you_mean(node.id, allowed))
             else:
                 used_names.add(node.id)
             return
         if isinstance(node, ast.Attribute):
             if node.attr.startswith("_"):
-                problems.append(ExpressionProblem(
-                    "MS404", f"private attribute {node.attr!r} is not allowed", column))
+                problem("MS404", f"private attribute {node.attr!r} is not allowed")
                 return
             if called:
-                suggestion = f"; use {node.attr}(...)" if node.attr in FUNCTIONS else ""
-                problems.append(ExpressionProblem(
-                    "MS403", f"method call .{node.attr}() is not allowed{suggestion}", column))
+                if node.attr in FUNCTIONS:
+                    problem("MS403", f"method call .{node.attr}() is not allowed; use {node.attr}(...)")
+                else:
+                    close = closest(node.attr, FUNCTIONS)
+                    problem("MS403", f"method call .{node.attr}() is not allowed",
+                            f"did you mean {close}({ast.unparse(node.value)})?" if close else "")
             if isinstance(node.value, ast.Name):
                 attributes.append((node.value.id, node.attr))
         if isinstance(node, ast.Call):
@@ -250,30 +262,38 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
                 before = len(problems)
                 visit(node.func)
                 if len(problems) == before:
-                    problems.append(ExpressionProblem(
-                        "MS404", "only functions can be called by name, e.g. upper(value)", column))
+                    problem("MS404", "only functions can be called by name, e.g. upper(value)")
                 return
             visit(node.func, called=True)
             for child in [*node.args, *node.keywords]:
                 visit(child)
             return
         for child in ast.iter_child_nodes(node):
-            visit(child, outer=column)
+            visit(child, outer=(line, column, 0))
 
     try:
         visit(tree)
     except RecursionError:
         return None, [ExpressionProblem("MS404", "the expression is too deeply nested", 1)]
-    problems.sort(key=lambda p: p.column)
+    problems.sort(key=lambda p: (p.line, p.column))
     if problems:
         return None, problems
     return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes), _chains(tree)), []
 
 
-def _did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``did you mean 'x'?`` for the closest known name, or nothing."""
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
+def _position(node: ast.AST, lines: list[str]) -> tuple[int, int, int]:
+    """(line, column, end column) of a node, 1-based and in characters (``ast`` counts UTF-8 bytes); the end is
+    0 when the node ends on another line."""
+    line = getattr(node, "lineno", 1)
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    encoded = text.encode("utf-8")
+
+    def chars(offset: int) -> int:
+        return len(encoded[:offset].decode("utf-8", errors="replace")) + 1
+
+    end_offset = getattr(node, "end_col_offset", None)
+    end = chars(end_offset) if getattr(node, "end_lineno", None) == line and end_offset is not None else 0
+    return line, chars(getattr(node, "col_offset", 0)), end
 
 
 def _chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ import jmespath
 import jmespath.functions
 from jmespath.exceptions import JMESPathError, LexerError, ParseError
 from jmespath.parser import ParsedResult
+
+from mapsync.engine.diagnostics.suggest import did_you_mean
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
 """A field absent from a record; distinct from None (rule 4: missing is not null)."""
@@ -78,8 +81,21 @@ class JmesExtractor:
 
 @dataclass(frozen=True)
 class JmesProblem:
+    """Why an extractor does not compile; ``line`` and ``column`` are 1-based (0: no position), ``end_column``
+    ends the span on that line (exclusive; 0 for a point)."""
+
     message: str
     column: int
+    hint: str = ""
+    line: int = 1
+    end_column: int = 0
+
+
+def _at(expression: str, index: int, length: int = 0) -> tuple[int, int, int]:
+    """(line, column, end column) of the character ``index`` of ``expression``, spanning ``length`` characters."""
+    line = expression.count("\n", 0, index) + 1
+    column = index - (expression.rfind("\n", 0, index) + 1) + 1
+    return line, column, column + length if length else 0
 
 
 def compile_jmespath(expression: str) -> tuple[JmesExtractor | None, JmesProblem | None]:
@@ -90,21 +106,27 @@ def compile_jmespath(expression: str) -> tuple[JmesExtractor | None, JmesProblem
             warnings.simplefilter("error", PendingDeprecationWarning)
             compiled = jmespath.compile(expression)
     except PendingDeprecationWarning:
-        column = expression.find("`") + 1
-        return None, JmesProblem("a `literal` must be valid JSON (write `\"text\"` or 'text' for a string)", column)
+        line, column, _ = _at(expression, expression.find("`"))
+        return None, JmesProblem("a `literal` must be valid JSON (write `\"text\"` or 'text' for a string)", column,
+                                 line=line)
     except (ParseError, LexerError) as exc:
         position = getattr(exc, "lex_position", None)
-        column = (position + 1) if isinstance(position, int) else 0
-        return None, JmesProblem(str(exc).splitlines()[0].rstrip(":"), column)
+        if not isinstance(position, int):
+            return None, JmesProblem(str(exc).splitlines()[0].rstrip(":"), 0)
+        line, column, _ = _at(expression, position)
+        return None, JmesProblem(str(exc).splitlines()[0].rstrip(":"), column, line=line)
     except JMESPathError as exc:
         return None, JmesProblem(str(exc).splitlines()[0], 0)
     calls = _function_calls(compiled.parsed)
     for name, arguments in calls:
+        call = re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", expression)
+        line, column, end = _at(expression, call.start(), len(name)) if call else (1, 0, 0)
         if name not in _FUNCTIONS:
-            return None, JmesProblem(f"unknown JMESPath function {name!r}", expression.find(name) + 1)
+            return None, JmesProblem(f"unknown JMESPath function {name!r}", column,
+                                     did_you_mean(name, _FUNCTIONS), line, end)
         problem = _arity_problem(name, arguments)
         if problem:
-            return None, JmesProblem(problem, expression.find(name) + 1)
+            return None, JmesProblem(problem, column, line=line, end_column=end)
     return JmesExtractor(expression, compiled), None
 
 

@@ -1,7 +1,8 @@
 """The built wheel, installed (not editable) into a fresh virtual environment, works from any folder: the
-schemas, the standard rule sets, the catalogues and the simulators' data ship inside ``mapsync``, and a
-customer rule set outside the repository extends a standard one by name (``mapsync:standard/fortnox``), and
-``mapsync init`` writes a customer repository from the templates shipped inside it."""
+schemas, the standard rule sets, the catalogues and the simulators' data ship inside ``mapsync``, a
+customer rule set outside the repository extends a standard one by name (``mapsync:standard/fortnox``),
+``mapsync schema --out`` writes the editor schemas there, and ``mapsync init`` writes a customer
+repository from the templates shipped inside it."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def test_the_wheel_works_outside_the_repository(tmp_path: Path, built_wheel: Pat
     assert _run([mapsync, "validate", "acme"], customer.parent).returncode == 0
     rendered = _run([mapsync, "render", "acme", "--format", "json"], customer.parent)
     assert rendered.returncode == 0 and '"customers"' in rendered.stdout
+    schemas = _run([mapsync, "schema", "--out", "schemas"], customer.parent)  # for the customer's editor
+    assert schemas.returncode == 0, schemas.stderr
+    written = sorted(p.name for p in (customer.parent / "schemas").iterdir())
+    assert written == sorted([*(p.name for p in (ROOT / "mapsync" / "schemas" / "editor").iterdir()),
+                              "ruletest.schema.json", "tenants.schema.json"])
+    assert all(f"wrote schemas/{name}" in schemas.stdout for name in written)
     started = _run([mapsync, "init", "beta", "--erp", "vismanet"], customer.parent)  # the templates ship too
     assert started.returncode == 0, started.stderr
     assert (customer.parent / "beta" / ".github" / "workflows" / "mapsync.yml").is_file()

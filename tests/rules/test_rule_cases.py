@@ -193,17 +193,18 @@ def test_cli_junit(capsys: pytest.CaptureFixture[str]) -> None:
     suites = ET.fromstring(out.split("\n", 1)[1])
     cases = suites.findall("./testsuite/testcase")
     names = [c.get("name") for c in cases]
-    assert len(names) == len(set(names)), "one <testcase> per file"
+    assert len(names) == len(set(names)), "test case names are unique"
     expected = list(_combined())
-    files = {path for path, *_ in expected}
-    assert files <= set(names)
-    for case in cases:
-        failures = case.findall("failure")
-        mine = [e for e in expected if e[0] == case.get("name")]
-        assert len(failures) == len(mine), case.get("name")
-        for path, line, column, diag in mine:
-            assert any(f.get("type") == diag and f"{path}:{line}:{column}" in (f.text or "") for f in failures)
-    assert suites.get("failures") == str(len(files))
+    failed = [c for c in cases if c.findall("failure")]
+    assert len(failed) == len(expected), "one <testcase> per diagnostic"
+    for path, line, column, diag in expected:
+        matching = [c for c in failed if (c.get("file"), c.get("line")) == (path, str(line))
+                    and (c.get("name") or "").startswith(f"{path}:{line}:{column} {diag} ")]
+        assert len(matching) == 1, (path, line, column, diag)
+        [failure] = matching[0].findall("failure")
+        assert failure.get("type") == diag and f"{path}:{line}:{column}" in (failure.text or "")
+    assert suites.get("failures") == str(len(expected))
+    assert suites.get("tests") == str(len(cases))
 
 
 def test_cli_unset_variable_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:

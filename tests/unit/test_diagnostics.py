@@ -8,7 +8,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from mapsync.engine.diagnostics import CODES, FORMATS, Diagnostic, Location, Severity, render, sort_diagnostics
+from mapsync.engine.diagnostics import CODES, FORMATS, Diagnostic, Excerpt, Location, Severity, render, sort_diagnostics
+from mapsync.engine.diagnostics.formats import TAB_WIDTH, excerpt_lines
+from mapsync.engine.ruleset.compiler import compile_lone_mapping
+from mapsync.engine.ruleset.source import parse_text
 
 ERROR = Diagnostic("MS303", "customer has no field 'Nmae'", Location("r/customers.yaml", 7, 11, "$.fields[0].erp"),
                    hint="did you mean 'Name'?")
@@ -58,7 +61,7 @@ def test_json_is_one_document() -> None:
     assert doc["diagnostics"][0] == {
         "file": "r/customers.yaml", "line": 7, "column": 11, "path": "$.fields[0].erp", "code": "MS303",
         "severity": "error", "title": CODES["MS303"].title, "message": "customer has no field 'Nmae'",
-        "hint": "did you mean 'Name'?"}
+        "hint": "did you mean 'Name'?", "excerpt": None}
     assert json.loads(render("json", [WARNING], FILES))["valid"] is True
 
 
@@ -72,24 +75,100 @@ def test_github_annotations_are_escaped() -> None:
     assert "100%25%0Asecond line, with comma" in lines[2]
 
 
-def test_junit_one_testcase_per_file() -> None:
-    out = render("junit", [ERROR, WARNING, ODD], FILES)
+def test_junit_one_testcase_per_diagnostic() -> None:
+    second = Diagnostic("MS305", "Name (string) cannot be written to Active (boolean)",
+                        Location("r/customers.yaml", 9, 5, "$.fields[2]"))
+    out = render("junit", [ERROR, second, WARNING, ODD], FILES)
     assert out.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
     root = ET.fromstring(out.split("\n", 1)[1])
     suite = root.find("testsuite")
     assert suite is not None
-    cases = {c.get("name"): c for c in suite.findall("testcase")}
-    assert list(cases) == [*FILES, "r/a,b:c.yaml"]
-    assert (root.get("tests"), root.get("failures")) == ("4", "2")
-    failure = cases["r/customers.yaml"].find("failure")
-    assert failure is not None and failure.get("type") == "MS303"
-    assert (failure.text or "").startswith("r/customers.yaml:7:11 [$.fields[0].erp]")
-    warning = cases["r/ruleset.yaml"]
+    cases = suite.findall("testcase")
+    names = [c.get("name") for c in cases]
+    assert len(names) == len(set(names)) == 5
+    assert names[0] == "r/ruleset.yaml:4:20 MS502 environment variable X is not set"
+    assert names[1:3] == ["r/customers.yaml:7:11 MS303 customer has no field 'Nmae'",
+                          "r/customers.yaml:9:5 MS305 Name (string) cannot be written to Active (boolean)"]
+    assert names[3] == "r/items.yaml: valid"  # a file without problems passes
+    assert names[4].startswith("r/a,b:c.yaml:1:2 MS101 ")
+    assert (root.get("tests"), root.get("failures")) == ("5", "3")
+    assert (suite.get("tests"), suite.get("failures")) == ("5", "3")
+    by_name = dict(zip(names, cases, strict=True))
+    first = by_name["r/customers.yaml:7:11 MS303 customer has no field 'Nmae'"]
+    assert (first.get("file"), first.get("line")) == ("r/customers.yaml", "7")
+    failures = first.findall("failure")
+    assert len(failures) == 1 and failures[0].get("type") == "MS303"
+    assert (failures[0].text or "").startswith("r/customers.yaml:7:11 [$.fields[0].erp]")
+    assert "hint: did you mean 'Name'?" in (failures[0].text or "")
+    warning = by_name["r/ruleset.yaml:4:20 MS502 environment variable X is not set"]
     assert warning.find("failure") is None
     assert (warning.findtext("system-out") or "").startswith("warning MS502 r/ruleset.yaml:4:20")
-    assert list(cases["r/items.yaml"]) == []
+    assert list(by_name["r/items.yaml: valid"]) == []
 
 
 def test_every_format_renders_nothing_found() -> None:
     for fmt in FORMATS:
         assert isinstance(render(fmt, [], FILES), str)
+
+
+# -- carets under excerpts ------------------------------------------------------------------------------------
+
+
+def _display_width(text: str) -> int:
+    """Columns a monospaced terminal gives ``text`` (no tabs in it)."""
+    import unicodedata
+
+    return sum(0 if unicodedata.category(c) in ("Mn", "Me") else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+@pytest.mark.parametrize(("excerpt", "lines"), [
+    (Excerpt("record.a == (x", 13), ["record.a == (x", "            ^"]),
+    (Excerpt("lenght(value)", 1, 7), ["lenght(value)", "^^^^^^"]),  # a span is underlined
+    (Excerpt("record.Active ==", 17), ["record.Active ==", "                ^"]),  # just after the end
+    (Excerpt("record.Active ==", 40), ["record.Active ==", "                ^"]),  # past the end: after it
+    (Excerpt("abc", 2, 10), ["abc", " ^^"]),  # a span running on past the line: to its end
+    (Excerpt("a\tand (", 7), ["a   and (", "        ^"]),  # a tab is spaces on both lines
+    (Excerpt("\t\tx(", 4), ["        x(", "         ^"]),
+    (Excerpt("x\ty", 2, 3), ["x   y", " ^^^"]),  # a tab in the span: as wide as it is drawn
+    (Excerpt("'日本' and foo(", 13), ["'日本' and foo(", " " * 14 + "^"]),  # wide characters: two columns
+    (Excerpt("x == '日本'", 6, 10), ["x == '日本'", "     ^^^^^^"]),
+    (Excerpt("'e\u0301' == foo(", 12), ["'e\u0301' == foo(", " " * 10 + "^"]),  # a combining accent: none
+])
+def test_excerpt_marks_line_up(excerpt: Excerpt, lines: list[str]) -> None:
+    assert excerpt_lines(excerpt) == lines
+    caret = lines[1].index("^")
+    # the caret stands under the character at the excerpt's column (or just after the end of the line)
+    column = min(excerpt.column, len(excerpt.text) + 1)
+    assert _display_width(excerpt.text[:column - 1].expandtabs(TAB_WIDTH)) == caret
+
+
+@pytest.mark.parametrize("text", ["a\x07b == c(", "'\u263a\ufe0f' == x(", "a\u200bb(", "\u0301"])
+def test_marks_that_could_not_line_up_are_left_out(text: str) -> None:
+    assert excerpt_lines(Excerpt(text, len(text), 0)) == []
+
+
+def test_text_draws_the_excerpt_under_the_message_and_github_never() -> None:
+    d = Diagnostic("MS403", "unknown function 'lenght' in expression \"'日本' == lenght(v)\" at column 8",
+                   Location("r/c.yaml", 6, 8, "$.conditions.crm"), hint="did you mean 'len'?",
+                   excerpt=Excerpt("'日本' == lenght(v)", 8, 14))
+    lines = render("text", [d], FILES).splitlines()
+    assert lines[1] == "        '日本' == lenght(v)"
+    assert lines[2] == "        " + " " * 9 + "^" * 6
+    assert lines[3] == "    hint: did you mean 'len'?"
+    assert "^" not in render("github", [d], FILES)
+    assert json.loads(render("json", [d], FILES))["diagnostics"][0]["excerpt"] == {
+        "text": "'日本' == lenght(v)", "column": 8, "end_column": 14}
+    junit = render("junit", [d], FILES)
+    assert "    '日本' == lenght(v)\n    " + " " * 9 + "^^^^^^\nhint: did you mean 'len'?" in junit
+
+
+def test_an_expression_of_several_lines_shows_the_line_of_the_problem() -> None:
+    doc = parse_text(
+        "name: c\ncrm: organisation\nerp: customer\ndirection: both\nconditions:\n"
+        "  crm: |\n    (record.OrganisationType == 'Customer' and\n     lenght(record.OrganisationName) > 0)\n"
+        "fields:\n  - {crm: OrganisationName, erp: Name}\n", "c.yaml")
+    [d] = compile_lone_mapping(doc)
+    assert d.code == "MS403" and "at line 2, column 2" in d.message
+    assert d.excerpt == Excerpt(" lenght(record.OrganisationName) > 0)", 2, 8)
+    assert excerpt_lines(d.excerpt) == [" lenght(record.OrganisationName) > 0)", " ^^^^^^"]

@@ -171,3 +171,34 @@ def test_safe_expressions_never_raise_anything_but_expression_errors(value: obje
         expr = _compile(text)
         with contextlib.suppress(ExpressionError):
             expr.evaluate({"value": value, "record": as_record({"a": value}), "settings": {}})
+
+
+# -- where a problem is, and what was meant ------------------------------------------------------------------
+
+
+def _first(text: str, names: tuple[str, ...] = NAMES) -> tuple[str, int, int, int, str]:
+    expr, problems = compile_expression(text, names)
+    assert expr is None and problems
+    p = problems[0]
+    return p.code, p.line, p.column, p.end_column, p.hint
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("lenght(value)", ("MS403", 1, 1, 7, "did you mean 'len'?")),  # the span of the name
+    ("'Tromsø' == lenght(value)", ("MS403", 1, 13, 19, "did you mean 'len'?")),  # characters, not UTF-8 bytes
+    ("'日本' == uper(value)", ("MS403", 1, 9, 13, "did you mean 'upper'?")),
+    ("value.uper()", ("MS403", 1, 1, 11, "did you mean upper(value)?")),
+    ("valeu + 1", ("MS402", 1, 1, 6, "did you mean 'value'?")),
+    ("recrod.Name", ("MS402", 1, 1, 7, "did you mean 'record'?")),
+    ("(record.Name ==\n    lenght(value))", ("MS403", 2, 5, 11, "did you mean 'len'?")),  # on its own line
+    ("'Tromsø' == (value", ("MS401", 1, 13, 0, "")),
+    ("(value ==\n  )", ("MS401", 2, 3, 4, "")),  # the span Python gives: the stray bracket
+])
+def test_problems_say_where_in_characters_and_what_was_meant(text: str, expected: tuple[str, int, int, int, str]) \
+        -> None:
+    assert _first(text) == expected
+
+
+def test_an_unknown_function_with_nothing_close_has_no_guess() -> None:
+    assert _first("capitalize(value)")[4] == ""
+    assert _first("Customer == value")[4] == ""  # a bare word meant as text: the code's fix says to quote it

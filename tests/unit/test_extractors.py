@@ -89,3 +89,17 @@ def test_a_backtick_literal_that_is_not_json_is_refused_not_warned() -> None:
     assert extractor is None and problem is not None
     assert "valid JSON" in problem.message and problem.column == 9
     assert compile_jmespath('name == `"Acme"`')[1] is None
+
+
+def test_an_unknown_function_is_marked_by_its_name_with_a_guess() -> None:
+    _, problem = compile_jmespath("length_of || lenght(Address1)")
+    assert problem is not None and "unknown JMESPath function 'lenght'" in problem.message
+    assert (problem.line, problem.column, problem.end_column) == (1, 14, 20)  # the call, not `length_of`
+    assert problem.hint == "did you mean 'length'?"
+    _, problem = compile_jmespath("Address1 ||\n  upper(ZipCode)")
+    assert problem is not None and (problem.line, problem.column, problem.end_column, problem.hint) == (2, 3, 8, "")
+
+
+def test_a_syntax_error_on_a_later_line_has_its_line() -> None:
+    _, problem = compile_jmespath("Address1 ||\n  a$b")
+    assert problem is not None and (problem.line, problem.column) == (2, 4)

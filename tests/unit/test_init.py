@@ -32,7 +32,8 @@ from mapsync.engine.ruleset.schema_files import write_schemas
 ERP_NAMES = sorted(ERPS)
 SKELETON = {"ruleset.yaml", "tests/customers.test.yaml", ".github/workflows/mapsync.yml", ".gitlab-ci.yml",
             ".pre-commit-config.yaml", ".gitignore", "README.md", "schemas/ruleset.schema.json",
-            "schemas/mapping.schema.json", "schemas/ruletest.schema.json"}
+            "schemas/mapping.schema.json", "schemas/mapping.fortnox.schema.json", "schemas/mapping.vismanet.schema.json",
+            "schemas/ruletest.schema.json", "schemas/tenants.schema.json"}
 ACTIONS = {"create", "update", "link", "unchanged", "skip", "conflict", "quarantine"}
 CONNECTION_ENV = re.compile(r"^(WEBCRM|FORTNOX|VISMANET)_")
 
@@ -232,13 +233,15 @@ def test_every_template_is_used() -> None:
     assert shipped == used
 
 
-def test_write_schemas_copies_every_shipped_schema(tmp_path: Path) -> None:
+def test_write_schemas_writes_the_editor_schemas_and_the_others(tmp_path: Path) -> None:
     out = tmp_path / "a" / "schemas"
     written = write_schemas(out)
-    assert [p.name for p in written] == sorted(p.name for p in SCHEMAS.glob("*.json"))
-    assert {"ruleset.schema.json", "mapping.schema.json"} <= {p.name for p in written}
+    editor = SCHEMAS / "editor"
+    expected = sorted([*(p.name for p in editor.glob("*.json")), "ruletest.schema.json", "tenants.schema.json"])
+    assert [p.name for p in written] == expected
     for path in written:
-        assert path.parent == out and path.read_bytes() == (SCHEMAS / path.name).read_bytes()
+        source = editor / path.name if (editor / path.name).is_file() else SCHEMAS / path.name
+        assert path.parent == out and path.read_bytes() == source.read_bytes()
     (out / "ruleset.schema.json").write_text("{}", encoding="utf-8")
     write_schemas(out)  # again: replaces
-    assert (out / "ruleset.schema.json").read_bytes() == (SCHEMAS / "ruleset.schema.json").read_bytes()
+    assert (out / "ruleset.schema.json").read_bytes() == (editor / "ruleset.schema.json").read_bytes()

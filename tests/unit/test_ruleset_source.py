@@ -62,9 +62,9 @@ def test_duplicate_keys_reported_at_the_second_key() -> None:
 
 
 @pytest.mark.parametrize(("text", "code", "line", "column"), [
-    ("a: [1, 2\nb: 3\n", "MS101", 2, 2),
-    ("a: 1\n b: 2\n", "MS101", 2, 3),
-    ("a: 'open\n", "MS101", 2, 1),
+    ("a: [1, 2\nb: 3\n", "MS101", 1, 4),  # at the bracket left open
+    ("a: 1\n b: 2\n", "MS101", 2, 2),  # at the line indented under a key that has a value
+    ("a: 'open\n", "MS101", 1, 4),  # at the quote left open
     ("a: 2024-02-30\n", "MS101", 1, 4),  # looks like a date, is not one
     ("a: 1\nb: !!int twelve\n", "MS101", 2, 4),
     ("a: !!timestamp 2020\n", "MS101", 1, 4),
@@ -121,7 +121,7 @@ def test_keys_equal_once_read_are_duplicates() -> None:
 
 def test_bad_key_value_is_reported_once_with_its_reason() -> None:
     doc = parse_text("a: 1\n!!int x: 2\n", "f.yaml")
-    assert _codes(doc) == [("MS101", 2, 1)] and "as int" in doc.diagnostics[0].message
+    assert _codes(doc) == [("MS101", 2, 1)] and "as a whole number" in doc.diagnostics[0].message
 
 
 def test_merge_keys() -> None:

@@ -17,6 +17,7 @@ from mapsync.engine.cli import (
     render_cmd,
     sandbox_cmd,
     snapshot_cmd,
+    schema_cmd,
     status_cmd,
     test_cmd,
     transform_cmd,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     transform_cmd.register(commands)
     test_cmd.register(commands)
     snapshot_cmd.register(commands)
+    schema_cmd.register(commands)
     sandbox_cmd.register(commands)
     demo_cmd.register(commands)
     return parser

@@ -6,7 +6,7 @@ text, JSON, GitHub annotations or JUnit XML.
 """
 
 from mapsync.engine.diagnostics.codes import CODES, CodeInfo
-from mapsync.engine.diagnostics.diagnostic import Diagnostic, Location, Severity, sort_diagnostics
+from mapsync.engine.diagnostics.diagnostic import Diagnostic, Excerpt, Location, Severity, sort_diagnostics
 from mapsync.engine.diagnostics.formats import FORMATS, render
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "FORMATS",
     "CodeInfo",
     "Diagnostic",
+    "Excerpt",
     "Location",
     "Severity",
     "render",

@@ -21,7 +21,8 @@ class CodeInfo:
 _CODES = [
     # files and YAML
     CodeInfo("MS101", "YAML syntax error",
-             "Fix the YAML at the reported position: check indentation, a missing ':' or an unclosed quote."),
+             "Fix the YAML at the reported position as the message says: indentation, a missing ':', an "
+             "unclosed quote or bracket."),
     CodeInfo("MS102", "File is not valid UTF-8",
              "Save the file as UTF-8 (with or without BOM). UTF-16 with a BOM is also accepted."),
     CodeInfo("MS103", "Duplicate key",

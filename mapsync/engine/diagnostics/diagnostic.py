@@ -30,6 +30,17 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Excerpt:
+    """The line of a value (an expression, an extractor) that a diagnostic points into, with the span it points
+    at: 1-based columns in characters, ``end_column`` exclusive (0: one character). The formats draw it with a
+    caret or underline below, or leave the marks out where they could not line up (``formats``)."""
+
+    text: str
+    column: int
+    end_column: int = 0
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """One problem, with everything a consultant needs to find and fix it."""
 
@@ -39,6 +50,7 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
     hint: str = ""
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    excerpt: Excerpt | None = None
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -63,6 +75,8 @@ class Diagnostic:
             "title": self.title,
             "message": self.message,
             "hint": self.effective_hint,
+            "excerpt": None if self.excerpt is None else {
+                "text": self.excerpt.text, "column": self.excerpt.column, "end_column": self.excerpt.end_column},
         }
 
 

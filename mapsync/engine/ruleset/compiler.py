@@ -9,14 +9,14 @@ before flipping the switch) but are left out of the model the engine runs.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from mapsync.engine.diagnostics import Diagnostic, Location
+from mapsync.engine.diagnostics import Diagnostic, Excerpt, Location
+from mapsync.engine.diagnostics.suggest import closest, did_you_mean, suggest
 from mapsync.engine.expressions import Expression, ExpressionError, compile_expression
 from mapsync.engine.extractors import MISSING, FieldPath, compile_jmespath
 from mapsync.engine.ruleset.loader import Located, RawRuleSet, is_overlay
@@ -76,8 +76,8 @@ def setting_hint(dotted: str, settings: dict[str, Any]) -> str:
         current = current[part]
     if not isinstance(current, dict):
         return ""
-    close = difflib.get_close_matches(parts[-1], [k for k in current if isinstance(k, str)], n=1, cutoff=0.7)
-    return f"did you mean {'.'.join([*parts[:-1], close[0]])!r}?" if close else ""
+    close = closest(parts[-1], current)
+    return f"did you mean {'.'.join([*parts[:-1], close])!r}?" if close is not None else ""
 
 
 def _locations(at: Located, *keys: str) -> MappingProxyType[str, Location]:
@@ -148,11 +148,12 @@ class _Builder:
         self.reported: set[tuple[str, Location, str]] = set()
 
     # -- helpers -------------------------------------------------------------------------------------
-    def error(self, code: str, message: str, location: Location, hint: str = "") -> None:
+    def error(self, code: str, message: str, location: Location, hint: str = "",
+              excerpt: Excerpt | None = None) -> None:
         if (code, location, message) in self.reported:
             return  # the same problem reached twice (a setting of an overlay used by several rules)
         self.reported.add((code, location, message))
-        self.diagnostics.append(Diagnostic(code, message, location, hint=hint))
+        self.diagnostics.append(Diagnostic(code, message, location, hint=hint, excerpt=excerpt))
 
     def expression(self, at: Located, names: tuple[str, ...]) -> Expression | None:
         text = at.value
@@ -160,9 +161,9 @@ class _Builder:
             return None
         compiled, problems = compile_expression(text, names)
         for problem in problems:
-            self.error(problem.code, f"{problem.message} in expression {text!r}"
-                       + (f" at column {problem.column}" if problem.column else ""), at.location(),
-                       hint="\n".join(h for h in (problem.hint, _caret(text, problem.column)) if h))
+            self.error(problem.code, f"{problem.message} in expression {text.strip()!r}"
+                       + _at(problem.line, problem.column, text.strip()), at.location(), hint=problem.hint,
+                       excerpt=_excerpt(text.strip(), problem.line, problem.column, problem.end_column))
         return compiled
 
     def setting(self, dotted: str) -> Any:
@@ -252,8 +253,8 @@ class _Builder:
             extractor, problem = compile_jmespath(read_at.value)
             if problem is not None:
                 self.error("MS405", f"{problem.message} in {read_at.value!r}"
-                           + (f" at column {problem.column}" if problem.column else ""),
-                           read_at.location(), hint=_caret(read_at.value, problem.column))
+                           + _at(problem.line, problem.column, read_at.value), read_at.location(), hint=problem.hint,
+                           excerpt=_excerpt(read_at.value, problem.line, problem.column, problem.end_column))
                 return None
             assert extractor is not None
             return FieldSide(reader=extractor, writer=writer, location=at.location(), setting=setting)
@@ -491,9 +492,9 @@ class _Builder:
 
     def unknown_rule(self, at: Located, label: str, rules: list[Located]) -> None:
         known = [lbl for r in rules if (lbl := _rule_label(r.value))]
-        close = difflib.get_close_matches(label, known, n=1, cutoff=0.6)
+        did = did_you_mean(label, known)
         self.error("MS321", f"no inherited field rule is labelled {label!r}", at.location(),
-                   hint=(f"did you mean {close[0]!r}? " if close else "") + "labels: " + ", ".join(known))
+                   hint=(f"{did} " if did else "") + "labels: " + ", ".join(known))
 
     def conditions(self, at: Located | None) -> dict[Side, Expression]:
         out: dict[Side, Expression] = {}
@@ -528,10 +529,19 @@ def _rule_label(rule: Any) -> str:
     return " <-> ".join(label for label in (_side_label(rule.get("crm")), _side_label(rule.get("erp"))) if label)
 
 
-def _caret(text: str, column: int) -> str:
+def _at(line: int, column: int, text: str) -> str:
+    """`` at column 5`` (`` at line 2, column 5`` in a text of several lines) for a message; nothing without one."""
     if column <= 0:
         return ""
-    return f"{text}\n{' ' * (column - 1)}^"
+    return f" at line {line}, column {column}" if "\n" in text else f" at column {column}"
+
+
+def _excerpt(text: str, line: int, column: int, end_column: int = 0) -> Excerpt | None:
+    """The line ``line`` of ``text`` with the span a problem points at, for the formats to mark."""
+    lines = text.splitlines() or [""]
+    if column <= 0 or not 0 < line <= len(lines):
+        return None
+    return Excerpt(lines[line - 1], column, end_column)
 
 
 def compile_raw(raw: RawRuleSet) -> Compilation:
@@ -559,7 +569,7 @@ def compile_raw(raw: RawRuleSet) -> Compilation:
         if name not in known:
             for at in located:
                 builder.error("MS316", f"overrides name {name!r}, which is not a mapping of this rule set",
-                              at.location(key=True), hint="known mappings: " + ", ".join(sorted(known)))
+                              at.location(key=True), hint=suggest(name, known, "known mappings"))
     result.diagnostics.extend(builder.diagnostics)
     return result
 

@@ -8,7 +8,6 @@ properties and bad enum values get a "did you mean" hint.
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import cache
 from pathlib import Path
@@ -18,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from mapsync.engine.diagnostics import Diagnostic
+from mapsync.engine.diagnostics.suggest import did_you_mean
 from mapsync.engine.ruleset.source import PathKey, SourceDocument
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -42,8 +42,8 @@ def schema_for(file_name: str) -> str:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}? " if close else ""
+    did = did_you_mean(word, choices)
+    return f"{did} " if did else ""
 
 
 def _type_names(expected: Any) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from mapsync.connectors.registry import (
     optional_settings,
 )
 from mapsync.engine.diagnostics import Diagnostic, Location, Severity
+from mapsync.engine.diagnostics.suggest import did_you_mean, suggest
 from mapsync.engine.expressions import Expression
 from mapsync.engine.extractors import MISSING, FieldPath
 from mapsync.engine.ruleset.compiler import Compilation, CompiledMapping, setting_hint, thaw, undefined_settings
@@ -119,6 +119,11 @@ def _readable_as(value: str | int | float, field_type: str) -> bool:
     return True
 
 
+def _tops(entity: EntityCatalogue) -> set[str]:
+    """The names ``record.X`` can use: fields, and the first part of dotted ones (``record.mainAddress``)."""
+    return {name.split(".", 1)[0] for name in entity.fields}
+
+
 def _article(word: str) -> str:
     return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
@@ -165,7 +170,7 @@ class _Checker:
             location = raw[key].location() if key in raw else system.location
             if key not in known:
                 self.error("MS317", f"{system.connector} has no connection setting {key!r}", location,
-                           hint="known: " + ", ".join(sorted(known)))
+                           hint=suggest(key, known, "known"))
                 continue
             match = ENV_REF.match(value.strip())
             if "${" in value and not match:
@@ -191,15 +196,14 @@ class _Checker:
         entity = catalogue.entity(name)
         if entity is None:
             self.error("MS302", f"{catalogue.connector} has no entity {name!r}", location,
-                       hint="entities: " + ", ".join(sorted(catalogue.entities)))
+                       hint=suggest(name, catalogue.entities, "entities"))
         return entity
 
     def field(self, entity: EntityCatalogue, path: FieldPath, location: Location,
               setting: SettingRef | None = None, use: str = "") -> FieldInfo | None:
         info = entity.field(path.name)
         if info is None:
-            close = difflib.get_close_matches(path.name, list(entity.fields), n=1, cutoff=0.7)
-            hint = f"did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(path.name, entity.fields)
             if setting is not None and setting.overlay:
                 self.named_problem(setting, f"setting {setting.path!r} names {path.name!r}, a field "
                                    f"{entity.name} does not have", hint, use)
@@ -252,7 +256,8 @@ class _Checker:
         for name, attr in expr.attributes:
             if name == "record" and entity is not None and entity.field(attr) is None \
                     and not any(f.startswith(attr + ".") for f in entity.fields):
-                self.error("MS303", f"{entity.name} has no field {attr!r} (used in {expr.text!r})", location)
+                self.error("MS303", f"{entity.name} has no field {attr!r} (used in {expr.text!r})", location,
+                           hint=did_you_mean(attr, _tops(entity)))
 
     def field_rules(self, rules: tuple[tuple[FieldRule, bool], ...],
                     entities: dict[Side, EntityCatalogue | None], mapping_creates: dict[Side, bool],
@@ -317,7 +322,8 @@ class _Checker:
                 known = [e for e in entities.values() if e is not None]
                 if known and not any(e.field(attr) or any(f.startswith(attr + ".") for f in e.fields)
                                      for e in known):
-                    self.error("MS303", f"no field {attr!r} on either side (used in {expr.text!r})", location)
+                    self.error("MS303", f"no field {attr!r} on either side (used in {expr.text!r})", location,
+                               hint=did_you_mean(attr, [f for e in known for f in _tops(e)]))
 
     def types(self, rule: FieldRule, target: Side, source: FieldInfo | None, info: FieldInfo,
               location: Location, named_by: str = "") -> None:
@@ -408,7 +414,7 @@ class _Checker:
                     self.field(entity, pair.side(side), pair.where(side.value), setting, what)
                     continue
                 self.error("MS319", f"{what}: {entity.name} has no field {pair.side(side).name!r}",
-                           pair.where(side.value))
+                           pair.where(side.value), hint=did_you_mean(pair.side(side).name, entity.fields))
 
     def mapping(self, compiled: CompiledMapping) -> None:
         rule = compiled.rule
@@ -495,14 +501,17 @@ class _Checker:
         crm_entity = self.entity(Side.CRM, line.crm_entity, line.where("crm.entity"))
         if crm_entity is not None and crm_entity.field(line.crm_parent_field.name) is None:
             self.error("MS318", f"{crm_entity.name} has no field {line.crm_parent_field.name!r}",
-                       line.where("crm.parent_field"))
+                       line.where("crm.parent_field"), hint=did_you_mean(line.crm_parent_field.name, crm_entity.fields))
         erp_parent = entities[Side.ERP]
         erp_entity: EntityCatalogue | None = None
         if erp_parent is not None:
             collection = erp_parent.field(line.erp_collection.name)
             if collection is None or not collection.lines:
+                collections = [f.name for f in erp_parent.fields.values() if f.lines]
                 self.error("MS318", f"{erp_parent.name}.{line.erp_collection.name} is not a collection of "
-                           "line records", line.where("erp.collection"))
+                           "line records", line.where("erp.collection"),
+                           hint=suggest(line.erp_collection.name, collections, "collections")
+                           or f"{erp_parent.name} has no collections of line records")
             else:
                 catalogue = self.catalogues[Side.ERP]
                 erp_entity = catalogue.entity(collection.lines) if catalogue else None
@@ -522,8 +531,9 @@ class _Checker:
                         not any(x.rule.name == m.rule.parent for x in self.comp.mappings):
                     continue  # it exists but could not be compiled: its own errors are reported
                 state = "disabled" if m.rule.parent in self.comp.raw.mappings else "missing"
+                hint = "" if state == "disabled" else did_you_mean(m.rule.parent, self.comp.raw.mappings)
                 self.error("MS309", f"parent mapping {m.rule.parent!r} is {state}",
-                           m.parent_location or m.rule.location)
+                           m.parent_location or m.rule.location, hint=hint)
                 continue
             chain = [m.rule.name]
             current: CompiledMapping | None = enabled[m.rule.parent]

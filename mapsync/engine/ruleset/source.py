@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from mapsync.engine.diagnostics import Diagnostic, Location
+from mapsync.engine.ruleset.yamlerrors import explain
 
 PathKey = tuple[Any, ...]  # mapping keys (mostly texts) and list indexes
 
@@ -162,10 +163,12 @@ class _Loader(yaml.SafeLoader):
         except Exception as exc:  # e.g. `2024-13-01` or `!!int abc`: a bad value, not a crash
             self.recursive_objects.pop(node, None)
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read the value {node.value!r} as {node.tag.rsplit(':', 1)[-1]}: {exc}",
+                None, None, f"cannot read the value {node.value!r} as "
+                f"{_TAG_WORDS.get(node.tag.rsplit(':', 1)[-1], node.tag.rsplit(':', 1)[-1])}: {exc}",
                 node.start_mark) from exc
 
 
+_TAG_WORDS = {"timestamp": "a date", "float": "a number", "int": "a whole number", "bool": "true or false"}
 _TYPE_WORDS = {"list": "a list", "str": "a text", "int": "a number", "float": "a number", "bool": "true or false",
                "NoneType": "empty (null)"}
 
@@ -183,11 +186,9 @@ def parse_text(text: str, file: str) -> SourceDocument:
         _walk(node, (), doc, loader)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        context = f" ({exc.context})" if exc.context else ""
-        doc.diagnostics.append(Diagnostic("MS101", f"{problem}{context}", Location(file, line, column)))
+        problem = explain(exc, text)
+        doc.diagnostics.append(Diagnostic("MS101", problem.message, Location(file, problem.line, problem.column),
+                                          hint=problem.hint))
         return doc
     except yaml.reader.ReaderError as exc:
         before = text[: exc.position]
