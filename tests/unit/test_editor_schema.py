@@ -177,7 +177,7 @@ def _doc_examples(tmp: Path) -> list[Path]:
     for doc in ("rules.md", "tutorial.md"):
         for block in _YAML_BLOCK.findall((ROOT / "docs" / doc).read_text(encoding="utf-8")):
             match = _FILE_LINE.match(block)
-            if match:
+            if match and not match.group(1).endswith(".test.yaml"):  # rule tests are not rule files
                 target = tmp / match.group(1)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(block, encoding="utf-8")
@@ -430,7 +430,8 @@ def test_cli_writes_every_schema_and_says_so(tmp_path: Path, capsys: pytest.Capt
     out = tmp_path / "repo" / "schemas"
     assert main(["schema", "--out", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed == [f"wrote {out / name}" for name in es.editor_schemas()]
+    names = sorted([*es.editor_schemas(), "ruletest.schema.json", "tenants.schema.json"])
+    assert printed == [f"wrote {out / name}" for name in names]
     for name in es.editor_schemas():
         assert (out / name).read_bytes() == (es.EDITOR_DIR / name).read_bytes()
     assert main(["schema", "--out", str(out)]) == 0  # again: replaced, same content
