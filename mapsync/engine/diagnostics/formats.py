@@ -15,14 +15,25 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from mapsync import STANDARD_RULES
 from mapsync.engine.diagnostics.diagnostic import Diagnostic, Excerpt, Severity
 
 TAB_WIDTH = 4
 """A tab in an excerpt is drawn as spaces up to the next multiple of this (on both lines)."""
 _UNDRAWABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
+
+
+def shown_file(path: str) -> str:
+    """A file as the user knows it: a standard rule set's file as ``mapsync:standard/fortnox/customers.yaml``
+    (where it was installed is no concern of theirs), any other as given (relative to the working folder)."""
+    try:
+        return "mapsync:" + Path(path).resolve().relative_to(STANDARD_RULES.resolve()).as_posix()
+    except (ValueError, OSError):
+        return path
 
 def _width(char: str) -> int | None:
     """Columns ``char`` takes in a monospaced terminal; None when that is not known for sure."""
@@ -71,7 +82,7 @@ def render_text(diags: Sequence[Diagnostic], files: Sequence[str]) -> str:
     for d in diags:
         loc = d.location
         lines.append(
-            f"{loc.file}:{loc.line}:{loc.column}: {d.severity.value} {d.code} {d.message} [{loc.json_path}]"
+            f"{shown_file(loc.file)}:{loc.line}:{loc.column}: {d.severity.value} {d.code} {d.message} [{loc.json_path}]"
         )
         if d.excerpt is not None:
             lines.extend(f"        {line}" for line in excerpt_lines(d.excerpt))
@@ -116,7 +127,7 @@ def render_github(diags: Sequence[Diagnostic], files: Sequence[str]) -> str:
         if d.effective_hint:
             message += f"\nhint: {d.effective_hint}"
         out.append(
-            f"::{kind} file={_escape_github(loc.file, prop=True)},line={loc.line},col={loc.column},"
+            f"::{kind} file={_escape_github(shown_file(loc.file), prop=True)},line={loc.line},col={loc.column},"
             f"title={_escape_github(d.code + ' ' + d.title, prop=True)}::{_escape_github(message)}"
         )
     return "".join(line + "\n" for line in out)
@@ -125,7 +136,7 @@ def render_github(diags: Sequence[Diagnostic], files: Sequence[str]) -> str:
 def _junit_text(d: Diagnostic) -> str:
     loc = d.location
     excerpt = [f"    {line}" for line in excerpt_lines(d.excerpt)] if d.excerpt is not None else []
-    return "\n".join([f"{loc.file}:{loc.line}:{loc.column} [{loc.json_path}] {d.message}", *excerpt,
+    return "\n".join([f"{shown_file(loc.file)}:{loc.line}:{loc.column} [{loc.json_path}] {d.message}", *excerpt,
                       f"hint: {d.effective_hint}"])
 
 
@@ -143,8 +154,9 @@ def render_junit(diags: Sequence[Diagnostic], files: Sequence[str]) -> str:
             tests += 1
         for d in mine:
             loc = d.location
+            shown = shown_file(loc.file)
             case = ET.SubElement(suite, "testcase", classname="mapsync.validate",
-                                 name=f"{loc.file}:{loc.line}:{loc.column} {d.code} {d.message}", file=loc.file,
+                                 name=f"{shown}:{loc.line}:{loc.column} {d.code} {d.message}", file=shown,
                                  line=str(loc.line))
             tests += 1
             if d.severity is Severity.ERROR:

@@ -16,28 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from mapsync import STANDARD_RULES
 from mapsync.engine.diagnostics import Location
+from mapsync.engine.diagnostics.formats import shown_file
 from mapsync.engine.expressions import ExpressionError, as_record
 from mapsync.engine.extractors import MISSING
 from mapsync.engine.ruleset import Side
-from mapsync.engine.ruleset.loader import display_path
 from mapsync.engine.sync.bound import BoundMapping, BoundRule, RuleGroup
 from mapsync.engine.sync.fieldmerge import read
 from mapsync.engine.sync.values import is_empty
 
 Record = dict[str, Any]
-
-
-def shown_file(path: str) -> str:
-    """A rule file as the user knows it: relative to the working directory, or ``mapsync:standard/...``."""
-    try:
-        return "mapsync:" + Path(path).resolve().relative_to(STANDARD_RULES.resolve()).as_posix()
-    except ValueError:
-        return display_path(Path(path))
 
 
 @dataclass(frozen=True)
