@@ -11,6 +11,8 @@ does not report them (MS502) and a pass leaves them out.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from collections.abc import Collection
 from typing import Any
 
@@ -104,3 +106,17 @@ def make_client(connector: str, settings: dict[str, str], *, token_store: Any = 
             **options,
         )
     raise KeyError(f"unknown connector {connector!r}")
+
+
+def rate_limit_of(connector: str) -> tuple[int, float] | None:
+    """The client's own rate limit (requests, seconds): what one credential may spend, as the client's
+    ``rate_limit`` default says (read from the client, so the two never differ)."""
+    classes = {"fortnox": ("mapsync.connectors.fortnox.client", "FortnoxClient"),
+               "webcrm": ("mapsync.connectors.webcrm.client", "WebcrmClient"),
+               "vismanet": ("mapsync.connectors.vismanet.client", "VismanetClient")}
+    if connector not in classes:
+        raise KeyError(f"unknown connector {connector!r}")
+    module_name, class_name = classes[connector]
+    client = getattr(importlib.import_module(module_name), class_name)
+    default = inspect.signature(client.__init__).parameters["rate_limit"].default
+    return (int(default[0]), float(default[1])) if default else None

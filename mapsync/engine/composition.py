@@ -14,13 +14,15 @@ multi-tenant runner, the end-to-end tests and the benchmarks. Connection setting
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from mapsync.connectors.base import Connector
 from mapsync.connectors.catalogue import Catalogue, load_catalogue
+from mapsync.connectors.http.ratelimit import SlidingWindowRateLimiter
 from mapsync.connectors.registry import make_client
 from mapsync.engine.connections import MissingEnvironment, resolve_connection
 from mapsync.engine.logs import log_context
@@ -51,20 +53,28 @@ class Connected:
         self.close()
 
 
-def connect(ruleset: RuleSet, environ: Mapping[str, str], token_store: StateStore | None,
-            **client_options: Any) -> Connected:
+LimiterFor = Callable[[str, Mapping[str, str]], SlidingWindowRateLimiter | None]
+
+
+def connect(ruleset: RuleSet, environ: Mapping[str, str], token_store: StateStore | None, *,
+            limiter_for: LimiterFor | None = None, **client_options: Any) -> Connected:
     """Connectors for both systems of ``ruleset``, their settings resolved from ``environ``.
 
     ``token_store`` keeps a rotated OAuth refresh token (None: nothing rotates, or a probe that must not
-    keep one); ``client_options`` go to every client (``rate_limit=None`` in tests, say).
-    ``MissingEnvironment`` when a setting's variable is not in ``environ``."""
+    keep one); ``limiter_for(connector, settings)`` gives a rate limiter shared by every client of the same
+    credential (the multi-tenant runner's ``LimiterPool``); ``client_options`` go to every client
+    (``rate_limit=None`` in tests, say). ``MissingEnvironment`` when a setting's variable is not in ``environ``."""
     connected = Connected()
     try:
         for side in Side:
             system = ruleset.system(side)
             settings = resolve_connection(system, environ)
+            options = dict(client_options)
+            shared = limiter_for(system.connector, settings) if limiter_for is not None else None
+            if shared is not None:
+                options["limiter"] = shared
             connected.connectors[side] = make_client(system.connector, settings, token_store=token_store,
-                                                     **client_options)
+                                                     **options)
             connected.catalogues[side] = load_catalogue(system.connector)
     except BaseException:
         connected.close()
@@ -74,14 +84,17 @@ def connect(ruleset: RuleSet, environ: Mapping[str, str], token_store: StateStor
 
 def run_pass(ruleset: RuleSet, environ: Mapping[str, str], store: StateStore, *, apply: bool,
              force: bool = False, progress: Progress | None = None, tenant: str | None = None,
-             token_store: StateStore | None = None, **client_options: Any) -> PassReport:
+             token_store: StateStore | None = None, stop: threading.Event | None = None,
+             limiter_for: LimiterFor | None = None, **client_options: Any) -> PassReport:
     """One pass of ``ruleset`` (``apply=False``: a plan, writing nothing), its clients opened and closed here.
 
     ``token_store`` keeps rotated refresh tokens (default: ``store``); ``tenant`` names the tenant in every
-    log record of the pass (``mapsync.engine.logs``)."""
-    with log_context(tenant=tenant), connect(ruleset, environ, token_store or store, **client_options) as systems:
+    log record of the pass (``mapsync.engine.logs``); ``stop``, once set, ends the pass after the record at
+    hand (``PassStopped`` in the report's ``fatal``)."""
+    with log_context(tenant=tenant), connect(ruleset, environ, token_store or store, limiter_for=limiter_for,
+                                             **client_options) as systems:
         return SyncPass(ruleset, systems.connectors, systems.catalogues, store, apply=apply, progress=progress,
-                        force=force).run()
+                        force=force, stop=stop).run()
 
 
 def rotates_refresh_token(ruleset: RuleSet, environ: Mapping[str, str]) -> bool:

@@ -121,13 +121,14 @@ def test_invalid_case(case: Path) -> None:
 
 
 RULE_TEST_CASES = Path(__file__).resolve().parents[1] / "ruletests" / "cases"
+TENANT_CASES = Path(__file__).resolve().parents[1] / "tenants" / "cases"
 
 
 def test_corpus_covers_every_producible_code() -> None:
-    """Every code is produced by an invalid rule case, or (MS6xx, problems in rule test files) by a rule test case
-    of tests/ruletests/cases."""
+    """Every code is produced by an invalid rule case, or by a rule test case of tests/ruletests/cases (MS6xx,
+    problems in rule test files) or a tenants registry case of tests/tenants/cases (MS7xx)."""
     covered = {entry["code"] for case in INVALID for entry in _expected(case)}
-    for expected in RULE_TEST_CASES.glob("*/expected.yaml"):
+    for expected in [*RULE_TEST_CASES.glob("*/expected.yaml"), *TENANT_CASES.glob("*/expected.yaml")]:
         covered |= {p["code"] for p in yaml.safe_load(expected.read_text(encoding="utf-8")).get("problems", [])}
     assert set(UNPRODUCIBLE) <= set(CODES)
     assert sorted(set(CODES) - set(UNPRODUCIBLE) - covered) == []

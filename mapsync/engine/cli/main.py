@@ -17,6 +17,7 @@ from mapsync.engine.cli import (
     render_cmd,
     sandbox_cmd,
     schema_cmd,
+    serve_cmd,
     snapshot_cmd,
     status_cmd,
     test_cmd,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     test_cmd.register(commands)
     snapshot_cmd.register(commands)
     schema_cmd.register(commands)
+    serve_cmd.register(commands)
     sandbox_cmd.register(commands)
     demo_cmd.register(commands)
     return parser

@@ -1,4 +1,5 @@
-"""``mapsync status``: links, cursors, quarantine, fields held back and the last run, from the state store."""
+"""``mapsync status``: links, cursors, quarantine, fields held back and the last run, from the state store;
+with a tenants registry, one line per tenant (``mapsync.engine.tenants.status``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from mapsync.engine.cli.common import add_state_option, open_store
+from mapsync.engine.diagnostics import render
+from mapsync.engine.tenants.registry import load_registry
+from mapsync.engine.tenants.status import registry_status
+from mapsync.engine.tenants.status import render_text as render_tenants
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("status", help="show links, cursors and quarantined records")
+    parser.add_argument("tenants", metavar="TENANTS", nargs="?",
+                        help="a tenants registry: per tenant the last and next pass, counts, quarantine and the "
+                             "last error (instead of one state store)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     add_state_option(parser)
     parser.set_defaults(handler=run)
@@ -31,7 +39,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _tenants(args: argparse.Namespace) -> int:
+    registry = load_registry(args.tenants, check_rulesets=False)
+    if not registry.ok:
+        sys.stderr.write(render("text", registry.diagnostics, registry.files))
+    statuses = registry_status(registry)
+    if args.format == "json":
+        sys.stdout.write(json.dumps([s.as_dict() for s in statuses], ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_tenants(statuses))
+    return 0 if registry.ok else 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.tenants is not None:
+        return _tenants(args)
     if not Path(args.state).exists():
         print(f"mapsync status: no state store at {args.state} (no pass has run yet)", file=sys.stderr)
         return 1

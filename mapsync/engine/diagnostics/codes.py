@@ -3,7 +3,7 @@
 Codes are stable: CI pipelines filter on them. ``docs/diagnostics.md`` documents each one and a test
 fails when the two drift apart. Ranges: MS1xx files and YAML, MS2xx schema, MS3xx references to
 connectors, entities, fields and mappings, MS4xx expressions and extractors, MS5xx secrets and
-environment, MS6xx rule tests (`mapsync test`).
+environment, MS6xx rule tests (`mapsync test`), MS7xx the tenants registry (`mapsync serve`).
 """
 
 from __future__ import annotations
@@ -133,6 +133,14 @@ _CODES = [
     CodeInfo("MS603", "Rule test records do not fit the test",
              "Give the record the test reads (`from`), both records with a `base`, and entities of the "
              "connectors' catalogues under `records`."),
+    # tenants registry
+    CodeInfo("MS701", "Duplicate tenant id",
+             "Give every tenant of the registry its own id: state stores, leases and logs are keyed by it."),
+    CodeInfo("MS702", "Tenant rule set missing or invalid",
+             "Fix the tenant's rule set (its diagnostics follow), or give the variables its secrets lack; "
+             "until then the tenant is not run and the others are."),
+    CodeInfo("MS703", "Tenant secrets unreadable",
+             "Create the tenant's env file (NAME=value lines) where the registry says, readable by mapsync."),
 ]
 
 CODES: dict[str, CodeInfo] = {c.code: c for c in _CODES}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,14 +68,21 @@ class GuardrailStop(Exception):
     """A mapping's plans go beyond the rule set's guardrails: the run stops before writing it."""
 
 
+class PassStopped(Exception):
+    """The pass was asked to stop (``stop`` set: SIGTERM to ``mapsync serve``); the record being applied
+    was finished, the mapping's cursors stay where they were, so the next pass reads the rest again."""
+
+
 class SyncPass:
     """Runs (or plans) one pass. Connectors and the store are given and stay the caller's; a plan makes (and
     closes) its own scratch copy of the store."""
 
     def __init__(self, ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
-                 store: StateStore, *, apply: bool, progress: Progress | None = None, force: bool = False) -> None:
+                 store: StateStore, *, apply: bool, progress: Progress | None = None, force: bool = False,
+                 stop: threading.Event | None = None) -> None:
         self.ruleset = ruleset
         self.apply = apply
+        self.stop = stop  # set: finish the record at hand, then stop (cursors not advanced)
         self.force = force  # go beyond the guardrails
         if not apply:  # plan: the same pass against dry-run connectors and a scratch copy of the store
             connectors = {side: DryRunConnector(c, catalogues[side]) for side, c in connectors.items()}
@@ -125,6 +133,8 @@ class SyncPass:
                 report.fatal = f"{kind}{exc}"
             except GuardrailStop as stop:
                 report.fatal = str(stop)
+            except PassStopped as stopped:
+                report.fatal = str(stopped)
             report.seconds = time.monotonic() - started
             status: RunStatus = "fatal" if report.fatal else (
                 "quarantined" if report.total("quarantined") else "ok")
@@ -178,6 +188,9 @@ class SyncPass:
                 raise GuardrailStop(stop)
             report.warnings.append(stop + (" (forced)" if self.apply else " (a run stops here without --force)"))
         for index, (item, ids, outcome) in enumerate(decided, len(work)):
+            if self.stop is not None and self.stop.is_set():
+                raise PassStopped(f"stopped on request in mapping {mapping.name} after {index - len(work)} of "
+                                  f"{len(decided)} record(s); the next pass goes on from there")
             if self.progress:
                 self.progress(mapping.name, index, 2 * len(work))
             report.add(outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome))

@@ -29,6 +29,7 @@ SCHEMA = "tenants.schema.json"
 DEFAULT_INTERVAL = "6m"
 DEFAULT_STATE = "state/{id}.sqlite"
 _INTERVAL = re.compile(r"(\d+(?:\.\d+)?)([smh]?)")
+_TENANT_PATH = re.compile(r"^\$\.tenants\[(\d+)\]")
 
 
 def interval_seconds(text: str) -> float:
@@ -79,6 +80,10 @@ class Tenant:
     state: str  # a SQLite path or a postgresql:// URL
     enabled: bool
     location: Location  # where the registry names it
+    locations: Mapping[str, Location] = field(default_factory=dict, compare=False)  # of its keys (secrets, ...)
+
+    def where(self, key: str) -> Location:
+        return self.locations.get(key, self.location)
 
     def environ(self, process_env: Mapping[str, str] | None = None) -> dict[str, str]:
         """The tenant's connection settings (``SecretsError`` when they cannot be read)."""
@@ -112,12 +117,11 @@ def check_tenant_ruleset(tenant: Tenant, process_env: Mapping[str, str] | None =
     try:
         environ = tenant.environ(process_env)
     except SecretsError as exc:
-        return [Diagnostic("MS703", f"tenant {tenant.id}: {exc}", tenant.location.at(f"{tenant.location.json_path}"
-                                                                                      ".secrets"))]
+        return [Diagnostic("MS703", f"tenant {tenant.id}: {exc}", tenant.where("secrets"))]
     try:
         result = load_ruleset(tenant.ruleset, environ, for_run=True)
     except UsageError as exc:
-        return [Diagnostic("MS702", f"tenant {tenant.id}: {exc}", tenant.location)]
+        return [Diagnostic("MS702", f"tenant {tenant.id}: {exc}", tenant.where("ruleset"))]
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     if not errors:
         return []
@@ -125,7 +129,7 @@ def check_tenant_ruleset(tenant: Tenant, process_env: Mapping[str, str] | None =
     hint = (f"{tenant.secrets.describe()} lacks {', '.join(unset)}" if unset else
             "fix the rule set's errors listed with this one")
     return [Diagnostic("MS702", f"tenant {tenant.id}: its rule set {display_path(tenant.ruleset)} has "
-                                f"{len(errors)} error(s) with its secrets", tenant.location, hint=hint), *errors]
+                                f"{len(errors)} error(s) with its secrets", tenant.where("ruleset"), hint=hint), *errors]
 
 
 def load_registry(path: Path | str, *, check_rulesets: bool = True,
@@ -141,13 +145,16 @@ def load_registry(path: Path | str, *, check_rulesets: bool = True,
         return registry
     problems = check_schema(doc, SCHEMA)
     registry.diagnostics.extend(problems)
-    if problems:
-        return registry
+    broken = {int(m.group(1)) for d in problems if (m := _TENANT_PATH.match(d.location.json_path))}
+    if any(not _TENANT_PATH.match(d.location.json_path) for d in problems):
+        return registry  # the file as a whole is wrong: no tenant is taken from it
     folder = path.resolve().parent
     defaults = doc.data.get("defaults") or {}
     seen: dict[str, int] = {}
     for index, item in enumerate(doc.data["tenants"]):
         at = ("tenants", index)
+        if index in broken:
+            continue  # reported by the schema; the other tenants stay
         if item["id"] in seen:
             registry.diagnostics.append(Diagnostic(
                 "MS701", f"tenant id {item['id']!r} is used twice (first at tenants[{seen[item['id']]}])",
@@ -161,7 +168,8 @@ def load_registry(path: Path | str, *, check_rulesets: bool = True,
             id=item["id"], ruleset=(folder / item["ruleset"]).resolve(), secrets=secrets,
             interval=interval_seconds(interval_text),
             state=_state(item.get("state", defaults.get("state", DEFAULT_STATE)), item["id"], folder),
-            enabled=item.get("enabled", True), location=doc.location(at))
+            enabled=item.get("enabled", True), location=doc.location(at),
+            locations={key: doc.location((*at, key)) for key in item})
         if check_rulesets and tenant.enabled:
             found = check_tenant_ruleset(tenant, process_env)
             registry.diagnostics.extend(found)
