@@ -122,7 +122,7 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path, sandboxes: dict[str, San
                 not (registry.parent / "state" / "acme.sqlite").exists():
             time.sleep(0.1)
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=120)
+        _, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)

@@ -128,8 +128,9 @@ def check_tenant_ruleset(tenant: Tenant, process_env: Mapping[str, str] | None =
     unset = sorted({d.message.split()[2] for d in errors if d.code == "MS502"})
     hint = (f"{tenant.secrets.describe()} lacks {', '.join(unset)}" if unset else
             "fix the rule set's errors listed with this one")
-    return [Diagnostic("MS702", f"tenant {tenant.id}: its rule set {display_path(tenant.ruleset)} has "
-                                f"{len(errors)} error(s) with its secrets", tenant.where("ruleset"), hint=hint), *errors]
+    message = (f"tenant {tenant.id}: its rule set {display_path(tenant.ruleset)} has {len(errors)} error(s) with "
+               "its secrets")
+    return [Diagnostic("MS702", message, tenant.where("ruleset"), hint=hint), *errors]
 
 
 def load_registry(path: Path | str, *, check_rulesets: bool = True,
