@@ -93,8 +93,12 @@ def run_pass(ruleset: RuleSet, environ: Mapping[str, str], store: StateStore, *,
     hand (``PassStopped`` in the report's ``fatal``)."""
     with log_context(tenant=tenant), connect(ruleset, environ, token_store or store, limiter_for=limiter_for,
                                              **client_options) as systems:
-        return SyncPass(ruleset, systems.connectors, systems.catalogues, store, apply=apply, progress=progress,
-                        force=force, stop=stop).run()
+        report = SyncPass(ruleset, systems.connectors, systems.catalogues, store, apply=apply, progress=progress,
+                          force=force, stop=stop).run()
+        for connector in systems.connectors.values():
+            report.requests[connector.name] = getattr(connector, "requests_sent", 0)
+            report.rate_limited[connector.name] = getattr(connector, "rate_limited_responses", 0)
+        return report
 
 
 def rotates_refresh_token(ruleset: RuleSet, environ: Mapping[str, str]) -> bool:

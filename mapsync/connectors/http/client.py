@@ -90,6 +90,11 @@ class HttpClientBase:
         """API requests actually sent (retries included, token requests not)."""
         return self._executor.attempts
 
+    @property
+    def rate_limited_responses(self) -> int:
+        """Of the API requests sent, those answered 429 (each retried or, at the last attempt, failed)."""
+        return self._executor.rate_limited
+
     # ----------------------------------------------------------------- requests
     def _request(
         self,

@@ -96,6 +96,7 @@ class RequestExecutor:
         self._random = random
         self._on_retry = on_retry
         self.attempts = 0  # requests actually sent (for tests and diagnostics)
+        self.rate_limited = 0  # of those, answered 429 (metrics)
 
     def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Response:
         self.attempts += 1
@@ -136,6 +137,7 @@ class RequestExecutor:
                 continue
             status = response.status_code
             if status == 429:
+                self.rate_limited += 1
                 if last:
                     raise TransientError(f"{where}: rate limited (HTTP 429) after {attempt} attempts", status=429)
                 wait = retry_after_seconds(response)

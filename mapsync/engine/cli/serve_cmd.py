@@ -17,6 +17,7 @@ from mapsync.engine.diagnostics import render
 from mapsync.engine.logs import configure_logging
 from mapsync.engine.tenants.registry import load_registry
 from mapsync.engine.tenants.serve import Server
+from mapsync.engine.tenants.web import start_status_server
 
 
 def register(commands: Any) -> None:
@@ -28,6 +29,9 @@ def register(commands: Any) -> None:
     parser.add_argument("tenants", metavar="TENANTS", help="the tenants registry (tenants.yaml)")
     parser.add_argument("--workers", type=int, default=8, help="passes at once (default 8; the work is I/O)")
     parser.add_argument("--once", action="store_true", help="one pass of every enabled tenant, then stop")
+    parser.add_argument("--http", metavar="HOST:PORT", default=None,
+                        help="serve the status page (/), /status.json and Prometheus /metrics here, e.g. "
+                             "127.0.0.1:8765 (default: not served)")
     parser.add_argument("--check", action="store_true",
                         help="only validate the registry and each tenant's rule set with its secrets")
     parser.set_defaults(handler=run)
@@ -50,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.log_level:
         configure_logging("INFO", json=args.log_json)
     server = Server(args.tenants, workers=args.workers)
+    httpd = None
+    if args.http:
+        host, _, port = args.http.rpartition(":")
+        if not port.isdigit():
+            print(f"mapsync serve: --http wants HOST:PORT, not {args.http!r}", file=sys.stderr)
+            return 2
+        httpd = start_status_server(server, host or "127.0.0.1", int(port))
+        print(f"status page: http://{httpd.server_name}:{httpd.server_port}/", file=sys.stderr)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop.set()
@@ -60,4 +72,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
     return 0

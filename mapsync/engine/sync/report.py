@@ -59,6 +59,8 @@ class PassReport:
     fatal: str | None = None
     run_id: int | None = None
     seconds: float = 0.0
+    requests: dict[str, int] = field(default_factory=dict)  # per system (connector): API requests sent
+    rate_limited: dict[str, int] = field(default_factory=dict)  # per system: of those, answered 429
 
     def total(self, counter: str) -> int:
         return sum(m.counts[counter] for m in self.mappings)
@@ -75,6 +77,8 @@ class PassReport:
             "fatal": self.fatal,
             "seconds": round(self.seconds, 3),
             "totals": {c: self.total(c) for c in COUNTED},
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
             "mappings": [m.as_dict() for m in self.mappings],
         }
 

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from mapsync.engine.diagnostics import Severity
 from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import LoadResult, RuleSet, UsageError, load_ruleset
 from mapsync.engine.state import SqliteStateStore, StateError
+from mapsync.engine.tenants.metrics import PassMetrics
 from mapsync.engine.tenants.registry import Registry, SecretsError, Tenant, load_registry
 
 log = logging.getLogger("mapsync.serve")
@@ -94,23 +96,43 @@ class TenantState:
     next_due: float = 0.0  # monotonic time
     passes: int = 0
     last_started: float | None = None
+    last_started_at: datetime | None = None  # wall clock, for people
     last_seconds: float | None = None
+    last_status: str = ""  # ok, quarantined, fatal, not run
     last_totals: dict[str, int] = field(default_factory=dict)
     last_error: str = ""
+    quarantined: int = 0
     cache: CachedRuleset = field(default_factory=CachedRuleset)
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        """For the status page: times as ISO text (UTC), the next pass relative to ``now`` (monotonic)."""
+        wall = datetime.now(UTC)
+        return {
+            "id": self.tenant.id, "running": self.running, "passes": self.passes,
+            "last_started": self.last_started_at.isoformat(timespec="seconds") if self.last_started_at else None,
+            "last_seconds": round(self.last_seconds, 2) if self.last_seconds is not None else None,
+            "last_status": self.last_status or None,
+            "next_due": (wall + timedelta(seconds=max(0.0, self.next_due - now))).isoformat(timespec="seconds"),
+            "totals": self.last_totals, "quarantined": self.quarantined, "last_error": self.last_error,
+            "interval": self.tenant.interval,
+        }
 
 
 class Server:
     """Runs the passes of a registry's enabled tenants on their cadence until ``stop`` is set."""
 
     def __init__(self, registry_path: Path | str, *, workers: int = 8, process_env: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.monotonic, **client_options: Any) -> None:
+                 clock: Callable[[], float] = time.monotonic, shared_limits: bool = True,
+                 **client_options: Any) -> None:
         self.registry_path = Path(registry_path)
+        # False (or rate_limit=None given): each client keeps its own limit, as client_options say
+        self.shared_limits = shared_limits and client_options.get("rate_limit", ()) is not None
         self.workers = workers
         self.process_env = process_env
         self.clock = clock
         self.client_options = client_options
         self.limiters = LimiterPool()
+        self.metrics = PassMetrics()
         self.stop = threading.Event()
         self.states: dict[str, TenantState] = {}
         self.registry: Registry | None = None
@@ -183,24 +205,34 @@ class Server:
         """One pass of one tenant; never raises (a failure is logged and kept in ``state``)."""
         tenant = state.tenant
         started = self.clock()
+        state.last_started_at = datetime.now(UTC)
         with log_context(tenant=tenant.id):
             try:
                 environ = tenant.environ(self.process_env)
                 ruleset = self._ruleset(state, environ)
                 if ruleset is None:
                     state.last_error = f"rule set: {state.cache.problem}"
+                    state.last_status = "not run"
+                    self.metrics.failed(tenant.id)
                     return
                 Path(tenant.state).parent.mkdir(parents=True, exist_ok=True)
                 with SqliteStateStore(tenant.state) as store:
                     report = run_pass(ruleset, environ, store, apply=True, tenant=tenant.id, stop=self.stop,
-                                      limiter_for=self.limiters, **self.client_options)
+                                      limiter_for=self.limiters if self.shared_limits else None,
+                                      **self.client_options)
+                    state.quarantined = sum(m.quarantined for m in store.summary().mappings)
+                self.metrics.observe(tenant.id, report, state.quarantined)
                 state.last_totals = report.as_dict()["totals"]
+                state.last_status = "fatal" if report.fatal else (
+                    "quarantined" if report.total("quarantined") else "ok")
                 state.last_error = report.fatal or (f"rule set: {state.cache.problem}" if state.cache.problem else "")
             except (SecretsError, StateError, OSError) as exc:
-                state.last_error = str(exc)
+                state.last_error, state.last_status = str(exc), "not run"
+                self.metrics.failed(tenant.id)
                 log.error("pass not run: %s", exc)
             except Exception as exc:  # a bug must not stop the other tenants; it is logged with its traceback
-                state.last_error = f"{type(exc).__name__}: {exc}"
+                state.last_error, state.last_status = f"{type(exc).__name__}: {exc}", "not run"
+                self.metrics.failed(tenant.id)
                 log.exception("pass failed")
             finally:
                 state.passes += 1
@@ -245,3 +277,8 @@ class Server:
     def snapshot(self) -> list[TenantState]:
         with self._lock:
             return list(self.states.values())
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every scheduled tenant as the status page shows it."""
+        now = self.clock()
+        return [s.as_dict(now) for s in sorted(self.snapshot(), key=lambda s: s.tenant.id)]
