@@ -51,7 +51,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,10 +60,11 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from mapsync.connectors.base import ChangeBatch, Connector, Record
-from mapsync.connectors.catalogue import Catalogue, EntityCatalogue, FieldInfo, load_catalogue
+from mapsync.connectors.catalogue import Catalogue, EntityCatalogue, load_catalogue
 from mapsync.engine import __version__
 from mapsync.engine.extractors import MISSING, FieldPath
 from mapsync.engine.ruleset import RuleSet, Side
+from mapsync.engine.ruleset.compiler import thaw
 from mapsync.engine.sync.bound import BoundRule, RuleGroup, bind
 from mapsync.engine.sync.fieldmerge import RuleError, values_for_create
 
@@ -270,7 +271,7 @@ class WrittenReference:
 
     side: Side  # the side the values come from (the other side is written)
     entity: str
-    group: RuleGroup  # the bound mapping or line rule
+    group: RuleGroup  # the bound mapping or line rule, with only the rule that writes ``field``
     field: str  # the refers_to field written (a name of the target entity or line entity)
     label: str
     settings: Mapping[str, Any]
@@ -292,7 +293,7 @@ class WrittenReference:
         if self.rows is not None:
             rows = self.rows
             records = [row for record in records for row in _rows(rows, record)]
-        settings = dict(self.settings)
+        settings = thaw(self.settings)  # as a pass gives them to the rules
         for record in records:
             try:
                 values = values_for_create(self.group, self.side.other, dict(record), settings, [])
@@ -365,23 +366,25 @@ def scope(ruleset: RuleSet, catalogues: Mapping[Side, Catalogue] | None = None) 
         for target in Side:
             source = target.other
             for br in bound.rules:
-                if (info := _written(br, target, bound.entity(target))) is not None:
-                    refer(target, info.refers_to or "", WrittenReference(
-                        source, mapping.entity(source), bound, info.name,
-                        f"the {bound.entity(target).name}.{info.name} values mapping {mapping.name} makes from "
+                if (written := _written(br, target, bound.entity(target))) is not None:
+                    name, referred = written
+                    refer(target, referred, WrittenReference(
+                        source, mapping.entity(source), replace(bound, rules=(br,)), name,
+                        f"the {bound.entity(target).name}.{name} values mapping {mapping.name} makes from "
                         f"the kept {mapping.entity(source)} records", ruleset.settings))
             for lines_bound in bound.lines:
                 line = lines_bound.line
                 for br in lines_bound.rules:
-                    if (info := _written(br, target, lines_bound.entity(target))) is None:
+                    if (written := _written(br, target, lines_bound.entity(target))) is None:
                         continue
+                    name, referred = written
                     if source is Side.CRM:  # crm lines of the kept records, by their parent field
                         origin, line_owner, rows = line.crm_entity, (mapping.crm_entity, line.crm_parent_field), None
                     else:  # erp rows inside the kept documents
                         origin, line_owner, rows = mapping.erp_entity, None, line.erp_collection
-                    refer(target, info.refers_to or "", WrittenReference(
-                        source, origin, lines_bound, info.name,
-                        f"the {lines_bound.entity(target).name}.{info.name} values mapping {mapping.name} makes "
+                    refer(target, referred, WrittenReference(
+                        source, origin, replace(lines_bound, rules=(br,)), name,
+                        f"the {lines_bound.entity(target).name}.{name} values mapping {mapping.name} makes "
                         f"from the kept {lines_bound.entity(source).name} records", ruleset.settings, line_owner, rows))
     while pending:  # what the records read name by refers_to fields, the records referred to included
         side, entity = pending.pop(0)
@@ -428,13 +431,14 @@ def scope(ruleset: RuleSet, catalogues: Mapping[Side, Catalogue] | None = None) 
     return ordered
 
 
-def _written(br: BoundRule, target: Side, entity: EntityCatalogue) -> FieldInfo | None:
-    """The catalogue field a rule writes on ``target`` when that field names a record (``refers_to``)."""
+def _written(br: BoundRule, target: Side, entity: EntityCatalogue) -> tuple[str, str] | None:
+    """The field a rule writes on ``target`` and the entity it names, when that field names a record
+    (``refers_to`` in the catalogue)."""
     side = br.rule.side(target)
     if not br.writes[target] or side is None or side.writer is None:
         return None
     info = entity.field(side.writer.name)
-    return info if info is not None and info.refers_to is not None else None
+    return (info.name, info.refers_to) if info is not None and info.refers_to is not None else None
 
 
 # -- taking a snapshot -------------------------------------------------------------------------------------
@@ -529,7 +533,7 @@ class _Reader:
 
 
 def _referred_to(item: EntityScope) -> str:
-    labels = [reference.label for reference in item.referred_by]
+    labels = list(dict.fromkeys(reference.label for reference in item.referred_by))
     return "the records referred to by " + (", ".join(labels[:-1]) + " and " if len(labels) > 1 else "") + labels[-1]
 
 
