@@ -22,7 +22,8 @@ File format::
       order_row:
         line_of: order             # a line entity: only lives inside its parent's collection
         id: RowId
-        fields: {...}
+        fields:
+          ArticleNumber: {type: string, refers_to: article}   # the value is an article's id
         locked:                    # states in which the product refuses any change
           - {field: Booked, in: [true], reason: booked invoice}
           - {field: status, not_in: [Hold, Balanced], reason: released invoice}
@@ -30,6 +31,10 @@ File format::
 Types: ``string``, ``integer``, ``number``, ``boolean``, ``date``, ``datetime``, ``array``, ``object``.
 ``wire: string`` notes that the API sends a number or boolean as a string ("1", "false"); ``write_only: true``
 marks a field the API accepts on write but never returns (webCRM ``QuotationLineLinkedDataId``).
+``refers_to: ENTITY`` marks a field whose value is the id of a record of ``ENTITY`` in the same catalogue (a
+Fortnox order row's ``ArticleNumber`` names an ``article``): the product refuses a record that names one it
+does not have, so a snapshot (``mapsync.engine.snapshot``) takes the records referred to along. ``ENTITY``
+must be a catalogue entity that is not a line entity (a line has no id of its own to be named by).
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class FieldInfo:
     lines: str | None = None
     wire: str | None = None
     description: str = ""
+    refers_to: str | None = None  # the entity whose id the value is
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,16 @@ class EntityCatalogue:
 
     def field(self, name: str) -> FieldInfo | None:
         return self.fields.get(name)
+
+    @property
+    def references(self) -> tuple[FieldInfo, ...]:
+        """The fields that name a record of another entity (``refers_to``), in catalogue order."""
+        return tuple(f for f in self.fields.values() if f.refers_to is not None)
+
+    @property
+    def line_collections(self) -> tuple[FieldInfo, ...]:
+        """The fields that hold this entity's line records (``lines``), in catalogue order."""
+        return tuple(f for f in self.fields.values() if f.lines is not None)
 
     @property
     def required_on_create(self) -> tuple[str, ...]:
@@ -150,6 +166,7 @@ def _field(name: str, spec: dict[str, Any]) -> FieldInfo:
         lines=spec.get("lines"),
         wire=spec.get("wire"),
         description=spec.get("description", ""),
+        refers_to=spec.get("refers_to"),
     )
 
 
@@ -183,6 +200,15 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
         for f in ent.fields.values():
             if f.lines and f.lines not in entities:
                 raise ValueError(f"{ent.name}.{f.name}: line entity {f.lines!r} is not defined")
+            if f.refers_to is not None:
+                referred = entities.get(f.refers_to)
+                if referred is None:
+                    raise ValueError(f"{ent.name}.{f.name}: refers_to entity {f.refers_to!r} is not defined")
+                if referred.line_of is not None:
+                    raise ValueError(f"{ent.name}.{f.name}: refers_to entity {f.refers_to!r} is a line entity "
+                                     f"(of {referred.line_of}), which no field can name by id")
+                if f.type in ("array", "object"):
+                    raise ValueError(f"{ent.name}.{f.name}: a refers_to field holds an id, not an {f.type}")
     return Catalogue(connector=data["connector"], entities=entities)
 
 

@@ -19,12 +19,23 @@ that nothing else can be called. Records are read full: the fields asked for are
 the entity's catalogue, so a connector whose lists give a subset (Fortnox) fetches each record, as a pass
 does. Lines are kept for the kept parent records only (the lines of webCRM opportunities, say, are not).
 
+Records the kept ones refer to come along, whether or not a mapping covers their entity: a product refuses
+a record naming one it does not have (Fortnox "Kan inte hitta artikeln"), and a rehearsal must not report
+problems the real systems would not have. The catalogues say which fields name a record (``refers_to``) and
+which fields hold a document's rows (``lines``): the kept records and their rows are read for those fields
+(``FieldReference``: the ``ArticleNumber`` of a Fortnox order's rows), and so are the values the enabled
+mappings' field and line rules would write into such a field, made from the kept records of the other side
+(``WrittenReference``: the item number of a webCRM quotation line, which becomes the ``ArticleNumber`` of the
+invoice row created from it). The records named are fetched with ``get``; an entity no mapping covers holds
+those only, a mapping's entity its own selection and those.
+
 ``limit`` caps the records per entity, and keeps the references whole: children are chosen before their
 parents (the first ``limit`` records in the list's order); a parent entity then keeps every record its
 kept children refer to by the rule set's ``parent_key`` (fetched with ``get`` when needed), and fills up
 to ``limit`` with the first others, so it holds ``max(limit, parents needed)`` records; lines are never cut
-(a document with some of its lines would be wrong data). The manifest says per entity whether records were
-left out (``limited``). Partners on the other side are not chosen by match keys: a limited rehearsal shows
+(a document with some of its lines would be wrong data), nor are the records named by kept ones (an
+invoice without its articles would be refused). The manifest says per entity whether records were left
+out (``limited``). Partners on the other side are not chosen by match keys: a limited rehearsal shows
 creates for records whose partner was left out.
 
 Nothing secret is written: records and the base URL of each system (without user info or query) only,
@@ -40,7 +51,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,10 +60,13 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from mapsync.connectors.base import ChangeBatch, Connector, Record
-from mapsync.connectors.catalogue import Catalogue
+from mapsync.connectors.catalogue import Catalogue, EntityCatalogue, load_catalogue
 from mapsync.engine import __version__
 from mapsync.engine.extractors import MISSING, FieldPath
 from mapsync.engine.ruleset import RuleSet, Side
+from mapsync.engine.ruleset.compiler import thaw
+from mapsync.engine.sync.bound import BoundRule, RuleGroup, bind
+from mapsync.engine.sync.fieldmerge import RuleError, values_for_create
 
 FORMAT = 1
 MANIFEST = "snapshot.yaml"
@@ -203,6 +217,96 @@ class Manifest:
 
 # -- what a rule set touches -------------------------------------------------------------------------------
 
+Kept = Mapping[tuple[Side, str], Mapping[str, Record]]  # the records kept so far, by side and entity
+
+
+def _id(value: Any) -> str | None:
+    """A value naming a record, as text; None for no value."""
+    if value is MISSING or value is None or value == "" or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+def _reference(path: FieldPath, record: Mapping[str, Any]) -> str | None:
+    return _id(path.get(record))
+
+
+def _rows(collection: FieldPath, record: Mapping[str, Any]) -> list[Record]:
+    """The line records in a record's collection (a document's rows)."""
+    value = collection.get(record)
+    return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class FieldReference:
+    """Ids named by a ``refers_to`` field of the kept records of one entity, or, with ``rows``, of the line
+    records in that collection of each of them (a Fortnox order's ``OrderRows``: ``ArticleNumber``)."""
+
+    side: Side
+    entity: str  # the entity whose kept records are read
+    field: FieldPath  # the refers_to field, in the record or in each row
+    label: str  # in words, for the manifest
+    rows: FieldPath | None = None
+
+    @property
+    def sources(self) -> tuple[tuple[Side, str], ...]:
+        """The entities to read before these ids are known."""
+        return ((self.side, self.entity),)
+
+    def ids(self, kept: Kept) -> Iterable[str]:
+        for record in kept.get((self.side, self.entity), {}).values():
+            for item in _rows(self.rows, record) if self.rows is not None else (record,):
+                if (value := _reference(self.field, item)) is not None:
+                    yield value
+
+
+@dataclass(frozen=True)
+class WrittenReference:
+    """Ids a mapping's field rules would write into a ``refers_to`` field on the other side, made from the kept
+    records of one entity: the item number of a webCRM quotation line becomes the ``ArticleNumber`` of the
+    Fortnox invoice row created from it, and Fortnox refuses the row when it has no such article.
+
+    ``owner`` (crm lines) keeps only the lines whose parent field names a kept record of the owner entity;
+    ``rows`` (erp rows) takes the rows in that collection of each kept record."""
+
+    side: Side  # the side the values come from (the other side is written)
+    entity: str
+    group: RuleGroup  # the bound mapping or line rule, with only the rule that writes ``field``
+    field: str  # the refers_to field written (a name of the target entity or line entity)
+    label: str
+    settings: Mapping[str, Any]
+    owner: tuple[str, FieldPath] | None = None
+    rows: FieldPath | None = None
+
+    @property
+    def sources(self) -> tuple[tuple[Side, str], ...]:
+        if self.owner is not None:
+            return (self.side, self.entity), (self.side, self.owner[0])
+        return ((self.side, self.entity),)
+
+    def ids(self, kept: Kept) -> Iterable[str]:
+        records: Iterable[Record] = kept.get((self.side, self.entity), {}).values()
+        if self.owner is not None:
+            owner, parent_field = self.owner
+            owners = kept.get((self.side, owner), {})
+            records = [r for r in records if _reference(parent_field, r) in owners]
+        if self.rows is not None:
+            rows = self.rows
+            records = [row for record in records for row in _rows(rows, record)]
+        settings = thaw(self.settings)  # as a pass gives them to the rules
+        for record in records:
+            try:
+                values = values_for_create(self.group, self.side.other, dict(record), settings, [])
+            except RuleError:  # the rehearsal reports that record; it names nothing to take along
+                continue
+            for change in values:
+                if change.field == self.field and (value := _id(change.new)) is not None:
+                    yield value
+
+
+Reference = FieldReference | WrittenReference
+
+
 @dataclass
 class EntityScope:
     """What to read of one entity of one side, and how its records relate to others."""
@@ -210,21 +314,37 @@ class EntityScope:
     side: Side
     entity: str
     mappings: list[str] = field(default_factory=list)
-    whole: bool = False  # a mapping's entity (else only lines of kept parents)
+    whole: bool = False  # a mapping's entity (else only lines of kept parents, or records referred to)
     parents: list[tuple[FieldPath, str]] = field(default_factory=list)  # refers to parent entity ids by field
     lines_of: list[tuple[str, FieldPath]] = field(default_factory=list)  # lines of an owner entity by field
+    referred_by: list[Reference] = field(default_factory=list)  # records naming records of this entity
 
 
-def scope(ruleset: RuleSet) -> list[EntityScope]:
+def _catalogues(ruleset: RuleSet) -> dict[Side, Catalogue]:
+    return {side: load_catalogue(ruleset.system(side).connector) for side in Side}
+
+
+def scope(ruleset: RuleSet, catalogues: Mapping[Side, Catalogue] | None = None) -> list[EntityScope]:
     """The entities a rule set touches, in the order to read them: children before the parents they refer
-    to, line owners before their lines."""
+    to, line owners before their lines, records before the records they refer to (``refers_to`` in the
+    catalogues, read from ``catalogues`` or the shipped ones)."""
+    catalogues = catalogues if catalogues is not None else _catalogues(ruleset)
     scopes: dict[tuple[Side, str], EntityScope] = {}
+    pending: list[tuple[Side, str]] = []
 
-    def add(side: Side, entity: str, mapping: str) -> EntityScope:
-        found = scopes.setdefault((side, entity), EntityScope(side, entity))
-        if mapping not in found.mappings:
+    def add(side: Side, entity: str, mapping: str | None = None) -> EntityScope:
+        if (side, entity) not in scopes:
+            scopes[(side, entity)] = EntityScope(side, entity)
+            pending.append((side, entity))
+        found = scopes[(side, entity)]
+        if mapping is not None and mapping not in found.mappings:
             found.mappings.append(mapping)
         return found
+
+    def refer(side: Side, entity: str, reference: Reference) -> None:
+        referred = add(side, entity)
+        if reference not in referred.referred_by:
+            referred.referred_by.append(reference)
 
     for mapping in ruleset.mappings:
         for side in Side:
@@ -241,7 +361,54 @@ def scope(ruleset: RuleSet) -> list[EntityScope]:
             owned_by = (mapping.crm_entity, line.crm_parent_field)
             if owned_by not in lines.lines_of:
                 lines.lines_of.append(owned_by)
-    # "a before b": a child before the parent it refers to, an owner before its lines
+    for mapping in ruleset.mappings:  # what the rules would write into a field naming a record
+        bound = bind(mapping, dict(catalogues), ruleset.settings)
+        for target in Side:
+            source = target.other
+            for br in bound.rules:
+                if (written := _written(br, target, bound.entity(target))) is not None:
+                    name, referred = written
+                    refer(target, referred, WrittenReference(
+                        source, mapping.entity(source), replace(bound, rules=(br,)), name,
+                        f"the {bound.entity(target).name}.{name} values mapping {mapping.name} makes from "
+                        f"the kept {mapping.entity(source)} records", ruleset.settings))
+            for lines_bound in bound.lines:
+                line = lines_bound.line
+                for br in lines_bound.rules:
+                    if (written := _written(br, target, lines_bound.entity(target))) is None:
+                        continue
+                    name, referred = written
+                    if source is Side.CRM:  # crm lines of the kept records, by their parent field
+                        origin, line_owner, rows = line.crm_entity, (mapping.crm_entity, line.crm_parent_field), None
+                    else:  # erp rows inside the kept documents
+                        origin, line_owner, rows = mapping.erp_entity, None, line.erp_collection
+                    refer(target, referred, WrittenReference(
+                        source, origin, replace(lines_bound, rules=(br,)), name,
+                        f"the {lines_bound.entity(target).name}.{name} values mapping {mapping.name} makes "
+                        f"from the kept {lines_bound.entity(source).name} records", ruleset.settings, line_owner, rows))
+    while pending:  # what the records read name by refers_to fields, the records referred to included
+        side, entity = pending.pop(0)
+        spec = catalogues[side].entity(entity)
+        if spec is None:
+            continue
+        for info in spec.references:
+            if not info.write_only and info.refers_to is not None:
+                refer(side, info.refers_to, FieldReference(side, entity, FieldPath(info.name),
+                                                           f"the kept {entity} records ({entity}.{info.name})"))
+        for collection in spec.line_collections:
+            line_spec = catalogues[side].entity(collection.lines or "")
+            if line_spec is None:
+                continue
+            for info in line_spec.references:
+                if not info.write_only and info.refers_to is not None:
+                    refer(side, info.refers_to, FieldReference(
+                        side, entity, FieldPath(info.name),
+                        f"the {collection.name} of the kept {entity} records ({line_spec.name}.{info.name})",
+                        FieldPath(collection.name)))
+    for item in scopes.values():  # the fields of the records first, then what the rules make of them
+        item.referred_by.sort(key=lambda reference: isinstance(reference, WrittenReference))
+    # "a before b": a child before the parent it refers to, an owner before its lines, records before those
+    # they name
     before: dict[tuple[Side, str], set[tuple[Side, str]]] = {key: set() for key in scopes}
     for key, item in scopes.items():
         for _, parent_entity in item.parents:
@@ -250,26 +417,31 @@ def scope(ruleset: RuleSet) -> list[EntityScope]:
         for owner, _ in item.lines_of:
             if (item.side, owner) in scopes and (item.side, owner) != key:
                 before[key].add((item.side, owner))
+        for reference in item.referred_by:
+            before[key].update(source for source in reference.sources if source in scopes and source != key)
     ordered: list[EntityScope] = []
-    pending = list(scopes)
-    while pending:
-        ready = [key for key in pending if not (before[key] & set(pending))]
+    waiting = list(scopes)
+    while waiting:
+        ready = [key for key in waiting if not (before[key] & set(waiting))]
         if not ready:  # a cycle of references: read the rest in rule set order
-            ready = pending[:1]
+            ready = waiting[:1]
         for key in ready:
             ordered.append(scopes[key])
-            pending.remove(key)
+            waiting.remove(key)
     return ordered
 
 
-# -- taking a snapshot -------------------------------------------------------------------------------------
-
-def _reference(path: FieldPath, record: Mapping[str, Any]) -> str | None:
-    value = path.get(record)
-    if value is MISSING or value is None or value == "" or isinstance(value, dict | list):
+def _written(br: BoundRule, target: Side, entity: EntityCatalogue) -> tuple[str, str] | None:
+    """The field a rule writes on ``target`` and the entity it names, when that field names a record
+    (``refers_to`` in the catalogue)."""
+    side = br.rule.side(target)
+    if not br.writes[target] or side is None or side.writer is None:
         return None
-    return str(value)
+    info = entity.field(side.writer.name)
+    return (info.name, info.refers_to) if info is not None and info.refers_to is not None else None
 
+
+# -- taking a snapshot -------------------------------------------------------------------------------------
 
 class _Reader:
     """Chooses and reads the records of each entity in scope (see the module docstring)."""
@@ -294,7 +466,9 @@ class _Reader:
         limited = False
         choice: list[str] = []
         if item.whole:
-            wanted = self._referenced(item, everything)
+            parents = self._parents(item, everything)
+            referred = self._referred(item)
+            wanted = list(dict.fromkeys([*parents, *referred]))
             batch = connector.read_changes(entity, None, self._fields(item.side, entity))
             if self.limit is None:
                 for record in batch.records:
@@ -314,8 +488,9 @@ class _Reader:
                         break
                     records[record_id] = record
                 choice.append(f"the first {self.limit} record(s) listed" + (
-                    ", and every record the kept children refer to" if wanted else ""))
-            for record_id in wanted:  # parents that are not listed (or changed while reading)
+                    ", and every record the kept children refer to" if parents else "") + (
+                    ", and " + _referred_to(item) if referred else ""))
+            for record_id in wanted:  # records named but not listed (or changed while reading)
                 if record_id not in records and (found := connector.get(entity, record_id)) is not None:
                     records[record_id] = found
         if item.lines_of:
@@ -326,13 +501,20 @@ class _Reader:
                     records.setdefault(connector.record_id(entity, record), record)
             limited = limited or any(self.limited.get((item.side, owner), False) for owner, _ in item.lines_of)
             choice.append("the lines of the kept " + " and ".join(owner for owner, _ in item.lines_of) + " records")
+        if item.referred_by and not item.whole:  # only the records named: every one of them, whatever the limit
+            for record_id in self._referred(item):
+                if record_id not in records and (found := connector.get(entity, record_id)) is not None:
+                    records[record_id] = found
+            limited = limited or any(self.limited.get(source, False) for reference in item.referred_by
+                                     for source in reference.sources)
+            choice.append(_referred_to(item))
         ordered = {key: records[key] for key in sorted(records, key=order_key)}
         self.kept[(item.side, entity)] = ordered
         self.limited[(item.side, entity)] = limited
         return ordered, limited, "; ".join(choice)
 
-    def _referenced(self, item: EntityScope, everything: list[EntityScope]) -> list[str]:
-        """Ids of ``item``'s records that kept records of other entities refer to (in order, once each)."""
+    def _parents(self, item: EntityScope, everything: list[EntityScope]) -> list[str]:
+        """Ids of ``item``'s records that kept child records refer to by ``parent_key`` (in order, once each)."""
         wanted: dict[str, None] = {}
         for child in everything:
             if child.side is not item.side:
@@ -344,6 +526,15 @@ class _Reader:
                     if (value := _reference(path, record)) is not None:
                         wanted.setdefault(value, None)
         return list(wanted)
+
+    def _referred(self, item: EntityScope) -> list[str]:
+        """Ids of ``item``'s records that kept records name (``item.referred_by``; in order, once each)."""
+        return list(dict.fromkeys(value for reference in item.referred_by for value in reference.ids(self.kept)))
+
+
+def _referred_to(item: EntityScope) -> str:
+    labels = list(dict.fromkeys(reference.label for reference in item.referred_by))
+    return "the records referred to by " + (", ".join(labels[:-1]) + " and " if len(labels) > 1 else "") + labels[-1]
 
 
 def take_snapshot(ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
@@ -365,7 +556,7 @@ def take_snapshot(ruleset: RuleSet, connectors: Mapping[Side, Connector], catalo
     try:
         entries: list[EntityEntry] = []
         reader = _Reader(readers, catalogues, limit)
-        items = scope(ruleset)
+        items = scope(ruleset, catalogues)
         for item in items:
             records, limited, selection = reader.read(item, items)
             system = ruleset.system(item.side)

@@ -22,6 +22,7 @@ from mapsync.connectors.catalogue import load_catalogue
 from mapsync.connectors.registry import CONNECTION_SETTINGS, make_client
 from mapsync.engine.cli import main
 from mapsync.engine.connections import resolve_connection
+from mapsync.engine.extractors import FieldPath
 from mapsync.engine.ruleset import Side
 from mapsync.engine.sandbox import Sandbox, running_sandbox, start_sandbox
 from mapsync.engine.snapshot import SnapshotFolder
@@ -130,7 +131,8 @@ def test_limit_keeps_the_parents_of_the_kept_children(real: Sandbox, tmp_path: P
     entries = {(e.connector, e.entity): e for e in folder.manifest.entities}
     assert folder.manifest.limit == 1
     for (connector, entity), entry in entries.items():
-        assert entry.count <= (3 if entity in ("customer", "organisation") else 2), (connector, entity)
+        if entity != "article":  # articles: every one the kept documents and delivery lines name (below)
+            assert entry.count <= (3 if entity in ("customer", "organisation") else 2), (connector, entity)
     assert entries[("fortnox", "customer")].count == 2 and entries[("fortnox", "customer")].limited
     organisations = {str(r["OrganisationId"]) for r in folder.records("crm", "organisation")}
     deliveries = folder.records("crm", "delivery")
@@ -140,6 +142,11 @@ def test_limit_keeps_the_parents_of_the_kept_children(real: Sandbox, tmp_path: P
     customers = {r["CustomerNumber"] for r in folder.records("erp", "customer")}
     documents = folder.records("erp", "order") + folder.records("erp", "invoice")
     assert documents and all(d["CustomerNumber"] in customers for d in documents)
+    named = {row["ArticleNumber"] for d in folder.records("erp", "order") for row in d["OrderRows"]}
+    named |= {row["ArticleNumber"] for d in folder.records("erp", "invoice") for row in d["InvoiceRows"]}
+    named |= {line["QuotationLineData1"] for line in folder.records("crm", "quotation_line")}
+    articles = {r["ArticleNumber"] for r in folder.records("erp", "article")}
+    assert len(named - {""}) > 1 and articles == named - {""}  # beyond the limit: every article named
 
 
 def _env_file(path: Path) -> dict[str, str]:
@@ -236,3 +243,45 @@ def test_vismanet_snapshot_round_trip(real: Sandbox, tmp_path: Path, capsys: pyt
     links = {(m["name"], a["crm_id"], a["erp_id"]) for m in plan["mappings"] for a in m["actions"]
              if a["action"] == "link"}
     assert {("customers", "701", "10002"), ("persons", "801", "84")} <= links
+
+
+@pytest.mark.parametrize(("standard", "target", "items", "rows"), [
+    (FORTNOX, "invoice", "article", [("invoice", "InvoiceRows", "ArticleNumber")]),
+    (VISMANET, "order", "inventory_item", [("sales_order", "lines", "inventory.number"),
+                                           ("customer_invoice", "invoiceLines", "inventoryNumber")])])
+def test_a_rehearsal_without_the_item_register_has_the_items_its_documents_name(
+        real: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        standard: str, target: str, items: str, rows: list[tuple[str, str, str]]) -> None:
+    """The customer keeps the item register out of webCRM (`items` switched off): the documents' rows, and those
+    of the documents the rehearsal makes from webCRM deliveries, name items the real ERP has; the rehearsal has
+    them too, and the first import quarantines nothing."""
+    rules = tmp_path / "acme"
+    rules.mkdir()
+    (rules / "ruleset.yaml").write_text(f"name: acme\nextends: {standard}\nsettings:\n  delivery_target: {target}\n"
+                                        "overrides:\n  items:\n    enabled: false\n", encoding="utf-8")
+    out = tmp_path / "snap"
+    snapshot([str(rules), "--out", str(out), "--state", str(tmp_path / "s.sqlite")], capsys)
+    assert only_reads(real) == []
+    folder = SnapshotFolder(out)
+    entry = folder.entry("erp", items)
+    assert entry.mappings == () and entry.selection.startswith("the records referred to by ")
+    with pytest.raises(LookupError):
+        folder.entry("crm", "catalogue_item")  # the mapping is off: webCRM's catalogue is not read
+    named = {str(line["QuotationLineData1"]) for line in folder.records("crm", "quotation_line")}
+    for entity, collection, path in rows:
+        for document in folder.records("erp", entity):
+            for row in document[collection]:
+                value = FieldPath(path).get(row)
+                if isinstance(value, str) and value:
+                    named.add(value)
+    id_field = load_catalogue(folder.connector("erp")).entities[items].id_field
+    assert {str(record[id_field]) for record in folder.records("erp", items)} == named and len(named) > 1
+    with running_sandbox(None, snapshot=folder, realistic_limits=False) as rehearsal:
+        for key, value in rehearsal.env.items():
+            monkeypatch.setenv(key, value)
+        code = main(["run", str(rules), "--state", str(tmp_path / "r.sqlite"), "--first-import", "--format", "json"])
+        report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert report["totals"]["quarantined"] == 0 and not report["fatal"]
+    documents = next(m for m in report["mappings"] if m["name"] == f"deliveries-{target}s")
+    assert any(a["action"] == "create" and a["target"] == "erp" for a in documents["actions"]), documents

@@ -15,18 +15,20 @@ import yaml
 
 from mapsync.connectors.base import ChangeBatch, FatalError, Record
 from mapsync.connectors.catalogue import load_catalogue
-from mapsync.engine.ruleset import RuleSet, Side
+from mapsync.engine.ruleset import RuleSet, Side, load_ruleset
 from mapsync.engine.snapshot import (
     MANIFEST,
+    FieldReference,
     Manifest,
     NotInSnapshot,
     SnapshotError,
     SnapshotFolder,
+    WrittenReference,
     public_url,
     scope,
     take_snapshot,
 )
-from tests.engine.conftest import fortnox_ruleset
+from tests.engine.conftest import ENV, ROOT, fortnox_ruleset
 from tests.engine.fakes import FakeConnector
 
 
@@ -234,3 +236,88 @@ def test_the_manifest_in_docs_is_the_manifest_written(ruleset: RuleSet, systems:
     assert list(documented["entities"][0]) == list(written["entities"][0])
     assert documented["systems"]["crm"].keys() == written["systems"]["crm"].keys()
     assert Manifest.from_dict(documented).entities[0].limited
+
+
+# -- records the kept ones refer to --------------------------------------------------------------------------
+
+def without_items(tmp_path: Path) -> RuleSet:
+    """A customer who invoices straight away and keeps the article register out of webCRM (docs/tutorial.md)."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "ruleset.yaml").write_text(
+        f"name: acme\nextends: {ROOT / 'mapsync/rules/standard/fortnox'}\nsettings:\n  delivery_target: invoice\n"
+        "overrides:\n  items:\n    enabled: false\n", encoding="utf-8")
+    result = load_ruleset(tmp_path, ENV, for_run=True)
+    assert result.ruleset is not None, [d.message for d in result.diagnostics]
+    return result.ruleset
+
+
+@pytest.fixture
+def referring(systems: dict[Side, ReadOnlySystem]) -> dict[Side, ReadOnlySystem]:
+    """Documents whose rows name articles, and delivery lines whose item numbers become such rows."""
+    crm, erp = systems[Side.CRM], systems[Side.ERP]
+    for line_id, deal, item in ((105, 10, "D"), (106, 11, "B"), (107, 50, "E")):  # 107: the opportunity's
+        crm.seed("quotation_line", {"QuotationLineId": line_id, "QuotationLineOpportunityId": deal,
+                                    "QuotationLineData1": item})
+    erp.edit("invoice", "30", InvoiceRows=[{"RowId": 1, "ArticleNumber": "A"}, {"RowId": 2, "ArticleNumber": ""},
+                                           {"RowId": 3, "ArticleNumber": "GONE"}])  # no such article
+    erp.edit("invoice", "31", InvoiceRows=[{"RowId": 4, "ArticleNumber": "B"}])
+    erp.edit("order", "20", OrderRows=[{"RowId": 5, "ArticleNumber": "C"}])
+    for number in ("C", "D", "E", "F"):
+        erp.seed("article", {"ArticleNumber": number, "Description": number.lower()})
+    for system in (crm, erp):
+        system.calls.clear()
+    return systems
+
+
+def test_scope_takes_along_the_entities_kept_records_refer_to(tmp_path: Path) -> None:
+    items = scope(without_items(tmp_path))
+    order = [(item.side.value, item.entity) for item in items]
+    assert ("erp", "order") not in order and ("crm", "catalogue_item") not in order  # mappings switched off
+    article = next(item for item in items if item.entity == "article")
+    assert not article.whole and article.mappings == [] and not article.parents and not article.lines_of
+    assert order.index(("erp", "invoice")) < order.index(("erp", "article"))  # rows first, then what they name
+    assert order.index(("crm", "quotation_line")) < order.index(("erp", "article"))
+    rows, written = article.referred_by
+    assert isinstance(rows, FieldReference) and (rows.side, rows.entity, rows.field.name) == (
+        Side.ERP, "invoice", "ArticleNumber") and rows.rows is not None and rows.rows.name == "InvoiceRows"
+    assert isinstance(written, WrittenReference) and (written.side, written.entity, written.field) == (
+        Side.CRM, "quotation_line", "ArticleNumber") and written.owner is not None and written.owner[0] == "delivery"
+    customer = next(item for item in items if item.entity == "customer")
+    assert customer.whole and [r.label for r in customer.referred_by] == [
+        "the kept invoice records (invoice.CustomerNumber)"]
+
+
+def test_an_entity_no_mapping_covers_holds_the_records_referred_to(
+        referring: dict[Side, ReadOnlySystem], tmp_path: Path) -> None:
+    folder = snap(without_items(tmp_path / "rules"), referring, tmp_path / "snap")
+    # A, B: invoice rows; D, B: the item numbers of the lines of kept deliveries (made into invoice rows);
+    # not C (an order's: orders are not synced), E (an opportunity's line) or F (named by nothing)
+    assert ids(folder, "erp", "article") == ["A", "B", "D"]
+    entry = folder.entry("erp", "article")
+    assert entry.mappings == () and not entry.limited
+    assert entry.selection == (
+        "the records referred to by the InvoiceRows of the kept invoice records (invoice_row.ArticleNumber) and "
+        "the invoice_row.ArticleNumber values mapping deliveries-invoices makes from the kept quotation_line records")
+    assert {call for call, entity in referring[Side.ERP].calls if entity == "article"} == {"get"}  # never listed
+    assert referring[Side.ERP].writes() == [] and referring[Side.CRM].writes() == []
+
+
+def test_limit_keeps_every_record_the_kept_documents_refer_to(
+        referring: dict[Side, ReadOnlySystem], tmp_path: Path) -> None:
+    folder = snap(without_items(tmp_path / "rules"), referring, tmp_path / "snap", limit=1)
+    assert ids(folder, "erp", "invoice") == ["30"] and ids(folder, "crm", "delivery") == ["10"]
+    assert ids(folder, "erp", "article") == ["A", "D"]  # beyond the limit; B only for documents left out
+    assert folder.entry("erp", "article").limited  # the articles of the documents left out are not there
+
+
+def test_a_mappings_entity_keeps_its_selection_and_the_records_referred_to(
+        ruleset: RuleSet, referring: dict[Side, ReadOnlySystem], tmp_path: Path) -> None:
+    full = snap(ruleset, referring, tmp_path / "full")
+    assert ids(full, "erp", "article") == ["A", "B", "C", "D", "E", "F"]
+    assert full.entry("erp", "article").selection == "every record"
+    limited = snap(ruleset, referring, tmp_path / "limited", limit=1)
+    # order 20 names C, invoice 30 names A, the lines of delivery 10 name D: all kept, nothing more
+    assert ids(limited, "erp", "article") == ["A", "C", "D"]
+    entry = limited.entry("erp", "article")
+    assert entry.limited and entry.mappings == ("items",)
+    assert entry.selection.startswith("the first 1 record(s) listed, and the records referred to by the OrderRows")

@@ -109,6 +109,46 @@ def test_parse_undefined_line_entity_raises() -> None:
         parse_catalogue(_doc({"Id": {}, "Rows": {"type": "array", "lines": "nowhere"}}))
 
 
+def _referring(refers_to: str) -> dict[str, Any]:
+    return {
+        "connector": "test",
+        "entities": {
+            "item": {"id": "No", "fields": {"No": {}}},
+            "order": {"id": "No", "fields": {"No": {}, "Customer": {"refers_to": "order"},
+                                             "Rows": {"type": "array", "lines": "order_row"}}},
+            "order_row": {"line_of": "order", "id": "RowId",
+                          "fields": {"RowId": {"type": "integer"}, "Item": {"refers_to": refers_to},
+                                     "Link": {"refers_to": "item", "write_only": True}}},
+        },
+    }
+
+
+def test_parse_refers_to() -> None:
+    cat = parse_catalogue(_referring("item"))
+    row = cat.entities["order_row"]
+    assert row.fields["Item"].refers_to == "item" and row.fields["RowId"].refers_to is None
+    assert [(f.name, f.refers_to) for f in row.references] == [("Item", "item"), ("Link", "item")]
+    assert [(f.name, f.lines) for f in cat.entities["order"].line_collections] == [("Rows", "order_row")]
+    assert [f.name for f in cat.entities["order"].references] == ["Customer"]  # its own entity is allowed
+
+
+def test_parse_refers_to_an_unknown_entity_raises() -> None:
+    with pytest.raises(ValueError, match=r"order_row\.Item: refers_to entity 'article' is not defined"):
+        parse_catalogue(_referring("article"))
+
+
+def test_parse_refers_to_a_line_entity_raises() -> None:
+    with pytest.raises(ValueError, match=r"order_row\.Item: refers_to entity 'order_row' is a line entity"):
+        parse_catalogue(_referring("order_row"))
+
+
+def test_parse_refers_to_from_a_collection_raises() -> None:
+    data = _referring("item")
+    data["entities"]["item"]["fields"]["Parts"] = {"type": "array", "refers_to": "item"}
+    with pytest.raises(ValueError, match="holds an id, not an array"):
+        parse_catalogue(data)
+
+
 def test_parse_enum_wire_and_required() -> None:
     cat = parse_catalogue(
         _doc(
@@ -171,6 +211,9 @@ def test_catalogue_loads_and_is_consistent(connector: str) -> None:
                 assert f.enum and all(isinstance(v, str) for v in f.enum), f.name
             assert f.wire in (None, "string")
             assert f.max_length is None or f.max_length > 0
+            if f.refers_to is not None:  # parse_catalogue checked the entity; the value is that entity's id
+                referred = cat.entities[f.refers_to]
+                assert f.type == referred.fields[referred.id_field].type, f"{ent.name}.{f.name}"
 
 
 @pytest.mark.parametrize("connector", CONNECTOR_NAMES)
@@ -400,6 +443,9 @@ def test_fortnox_key_facts() -> None:
     assert invoice.fields["InvoiceRows"].lines == "invoice_row"
     assert cat.entities["invoice_row"].line_of == "invoice"
     assert cat.entities["invoice_row"].id_field == "RowId"
+    references = {(e.name, f.name): f.refers_to for e in cat.entities.values() for f in e.references}
+    assert references == {("order_row", "ArticleNumber"): "article", ("invoice_row", "ArticleNumber"): "article",
+                          ("order", "CustomerNumber"): "customer", ("invoice", "CustomerNumber"): "customer"}
 
 
 # --------------------------------------------------------------------------- Visma.net
@@ -556,3 +602,13 @@ def test_visma_key_fields() -> None:
         "vatCode.id",
     ):
         assert name in inv_line.fields, name
+    references = {(e.name, f.name): f.refers_to for e in cat.entities.values() for f in e.references}
+    assert references == {("sales_order_line", "inventory.number"): "inventory_item",
+                          ("customer_invoice_line", "inventoryNumber"): "inventory_item",
+                          ("sales_order", "customer.number"): "customer",
+                          ("customer_invoice", "customer.number"): "customer"}
+
+
+def test_webcrm_refers_to_nothing_readable() -> None:
+    # QuotationLineLinkedDataId names a catalogue item but is write-only: no snapshot could follow it
+    assert not [f.name for e in load_catalogue("webcrm").entities.values() for f in e.references]

@@ -93,6 +93,7 @@ def test_every_yaml_example_parses(doc: str) -> None:
 def test_complete_examples_validate(doc: str, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "mapsync" / "rules" / "standard", tmp_path / "rules" / "standard")
     folders: set[Path] = set()
+    written: list[Path] = []
     for block in _YAML_BLOCK.findall((DOCS / doc).read_text(encoding="utf-8")):
         match = _FILE_LINE.match(block)
         if match is None:
@@ -100,9 +101,12 @@ def test_complete_examples_validate(doc: str, tmp_path: Path) -> None:
         target = tmp_path / match.group(1)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(block, encoding="utf-8")
-        if target.name == "ruleset.yaml":  # a rule set folder (other files: its mapping files, its rule tests)
+        written.append(target)
+        if target.name == "ruleset.yaml":
             folders.add(target.parent)
-    assert folders, f"docs/{doc} has no complete (# file:) rule set examples"
+    assert folders, f"docs/{doc} has no complete (# file: ruleset.yaml) examples"
+    orphans = [str(path) for path in written if not any(path.is_relative_to(folder) for folder in folders)]
+    assert not orphans, f"not in or below a rule set folder (with its ruleset.yaml): {orphans}"
     for folder in sorted(folders):
         diagnostics, _ = validate_paths([folder])
         errors = [f"{d.location.file}:{d.location.line}: {d.code} {d.message}"
