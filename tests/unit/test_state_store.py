@@ -623,3 +623,58 @@ def test_links_stay_one_to_one_and_match_a_model(operations: list[tuple[str, str
             for crm_id, erp_id in pairs.items():
                 by_erp = store.link_by_erp(mapping, erp_id)
                 assert by_erp is not None and by_erp.crm_id == crm_id
+
+
+# ---------------------------------------------------------------------- the lease
+
+LEASE = timedelta(minutes=5)
+
+
+def test_the_lease_has_one_holder_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqliteStateStore(path) as a, SqliteStateStore(path) as b:  # two processes sharing the file
+        assert a.acquire_lease("worker-a", LEASE)
+        assert not b.acquire_lease("worker-b", LEASE)
+        assert not b.renew_lease("worker-b", LEASE)
+        assert not b.release_lease("worker-b")
+        assert b.acquire_lease("worker-a", LEASE)  # the holder may take it again: it is extended
+        assert a.renew_lease("worker-a", LEASE)
+        assert a.release_lease("worker-a")
+        assert not a.release_lease("worker-a")
+        assert not a.renew_lease("worker-a", LEASE)  # released: renewing is no way back in
+        assert b.acquire_lease("worker-b", LEASE)
+        assert not a.acquire_lease("worker-a", LEASE)
+
+
+def test_the_lease_is_refused_inside_a_transaction(store: SqliteStateStore) -> None:
+    with store.transaction():
+        for attempt in (lambda: store.acquire_lease("worker-a", LEASE), lambda: store.renew_lease("worker-a", LEASE),
+                        lambda: store.release_lease("worker-a")):
+            with pytest.raises(StateError, match="inside transaction"):
+                attempt()
+    assert store.acquire_lease("worker-b", LEASE)
+
+
+@pytest.mark.parametrize("holder, ttl", [("", LEASE), ("  ", LEASE), ("w", timedelta(0)), ("w", 30)])
+def test_lease_arguments_are_checked(store: SqliteStateStore, holder: str, ttl: timedelta) -> None:
+    with pytest.raises(ValueError, match="lease"):
+        store.acquire_lease(holder, ttl)
+    with pytest.raises(ValueError, match="lease"):
+        store.renew_lease(holder, ttl)
+
+
+def test_sqlite_lease_expires_unless_renewed(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "state.db"
+    ttl = timedelta(seconds=30)
+    with SqliteStateStore(path, now=clock) as a, SqliteStateStore(path, now=clock) as b:
+        assert a.acquire_lease("worker-a", ttl)  # until T0 + 30 s
+        clock.advance(timedelta(seconds=20))
+        assert a.renew_lease("worker-a", ttl)  # until T0 + 50 s
+        clock.advance(timedelta(seconds=20))
+        assert not b.acquire_lease("worker-b", ttl)  # renewed: still held at T0 + 40 s
+        clock.advance(timedelta(seconds=10))
+        assert not a.renew_lease("worker-a", ttl)  # expired at T0 + 50 s: lost (the holder died, say)
+        assert b.acquire_lease("worker-b", ttl)
+        assert not a.acquire_lease("worker-a", ttl)
+        assert not a.release_lease("worker-a")
+        assert b.release_lease("worker-b")

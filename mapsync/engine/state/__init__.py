@@ -6,8 +6,9 @@ in one ``store.transaction()`` block, so link, base, cursor and audit become dur
 """
 
 from mapsync.engine.state.backoff import BASE_DELAY, MAX_DELAY, retry_delay
+from mapsync.engine.state.codec import utc_now
 from mapsync.engine.state.migrations import SCHEMA_VERSION
-from mapsync.engine.state.sqlite import SqliteStateStore, utc_now
+from mapsync.engine.state.sqlite import SqliteStateStore
 from mapsync.engine.state.store import (
     AuditAction,
     AuditEntry,

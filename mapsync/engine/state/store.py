@@ -10,7 +10,9 @@ Contracts every implementation keeps:
 - ids and mapping names are strings; timestamps are timezone-aware UTC ``datetime`` objects;
 - JSON payloads (bases, match keys, audit values, run summaries) are decoded afresh on every read, so
   mutating a returned dict never changes the store;
-- every write method can run inside ``transaction()``; outside one, each write commits by itself.
+- every write method can run inside ``transaction()``; outside one, each write commits by itself;
+- the lease methods commit at once and refuse to run inside ``transaction()`` (a lease held back in an
+  uncommitted transaction would protect nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 Side = Literal["crm", "erp"]
@@ -54,6 +56,14 @@ class PendingCreateError(StateError):
 
 class UnknownRunError(StateError):
     """The run id does not exist."""
+
+
+def check_lease(holder: str, ttl: timedelta | None = None) -> None:
+    """The arguments of the lease methods, as every implementation accepts them."""
+    if not isinstance(holder, str) or not holder.strip():
+        raise ValueError(f"a lease holder must be a non-empty string, got {holder!r}")
+    if ttl is not None and (not isinstance(ttl, timedelta) or ttl <= timedelta(0)):
+        raise ValueError(f"a lease needs a positive timedelta as its time to live, got {ttl!r}")
 
 
 @dataclass(frozen=True)
@@ -292,3 +302,21 @@ class StateStore(Protocol):
 
     # status
     def summary(self) -> StoreSummary: ...
+
+    # the lease: at most one pass at a time per store
+    def acquire_lease(self, holder: str, ttl: timedelta) -> bool:
+        """Take the lease for ``ttl`` unless another holder has it and it has not expired.
+
+        True when ``holder`` has the lease now (a holder that already has it gets it extended), False when
+        another holder has it. A lease that is not renewed expires, so a holder that died frees it.
+        """
+        ...
+
+    def renew_lease(self, holder: str, ttl: timedelta) -> bool:
+        """Extend the lease to ``ttl`` from now; False if ``holder`` no longer has it (it expired, or
+        another holder took it after it expired): the holder must stop, and may try ``acquire_lease``."""
+        ...
+
+    def release_lease(self, holder: str) -> bool:
+        """Give the lease up; False if ``holder`` did not have it (any more)."""
+        ...
