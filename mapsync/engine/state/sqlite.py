@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
 MEMORY = ":memory:"
 
+# The tables of the sync state, parents first: what a copy of the store holds (the lease is not copied).
+STATE_TABLES = ("runs", "links", "cursors", "create_journal", "quarantine", "audit", "secrets")
 
 
 class SqliteStateStore:
@@ -116,6 +118,18 @@ class SqliteStateStore:
             copy.close()
             raise StateError(f"cannot copy {self._where} to plan against: {exc}") from exc
         return copy
+
+    def load_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert rows of one of ``STATE_TABLES`` as they are, in one transaction: how a copy of another
+        backend's store is filled (``PostgresStateStore.scratch_copy``). Datetimes become this store's
+        timestamps; JSON columns take JSON text. Nothing is checked beyond the schema's constraints."""
+        if table not in STATE_TABLES or not columns or not all(c.isidentifier() for c in columns):
+            raise ValueError(f"cannot load table {table!r} with columns {list(columns)!r}")
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        with self.transaction():
+            self._conn.executemany(
+                sql, ([_format(_utc(v)) if isinstance(v, datetime) else v for v in row] for row in rows)
+            )
 
     def __enter__(self) -> SqliteStateStore:
         return self

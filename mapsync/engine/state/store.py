@@ -1,9 +1,9 @@
 """The state store interface: what the engine may ask of durable sync state.
 
 This module owns the vocabulary of the state store: the ``StateStore`` Protocol the engine programs
-against, the frozen dataclasses it returns, and the errors it raises. It holds no storage code; the
-SQLite implementation lives in ``mapsync.engine.state.sqlite`` and a server database can be added later by
-implementing the same Protocol.
+against, the frozen dataclasses it returns, and the errors it raises. It holds no storage code: the
+implementations are ``mapsync.engine.state.sqlite`` (one file per rule set) and
+``mapsync.engine.state.postgres`` (many tenants in one database), and both pass the same tests.
 
 Contracts every implementation keeps:
 
@@ -17,6 +17,7 @@ Contracts every implementation keeps:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ Side = Literal["crm", "erp"]
 ErrorClass = Literal["transient", "rejected", "rule"]
 RunStatus = Literal["running", "ok", "quarantined", "fatal"]
 AuditAction = Literal["create", "update", "link"]
+
+DEFAULT_TENANT = "default"  # the tenant of a store opened without one
 
 SIDES: tuple[Side, ...] = get_args(Side)
 ERROR_CLASSES: tuple[ErrorClass, ...] = get_args(ErrorClass)
@@ -56,6 +59,17 @@ class PendingCreateError(StateError):
 
 class UnknownRunError(StateError):
     """The run id does not exist."""
+
+
+TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # as a tenant's id in the tenants registry
+
+
+def check_tenant(tenant: str) -> str:
+    """A tenant name as every store accepts it: the tenants registry's ids (docs/sync.md, "The state store")."""
+    if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
+        raise StateError(f"{tenant!r} is not a tenant name: lower-case letters, digits, - and _, at most 63, "
+                         "starting with a letter or digit")
+    return tenant
 
 
 def check_lease(holder: str, ttl: timedelta | None = None) -> None:
@@ -303,7 +317,7 @@ class StateStore(Protocol):
     # status
     def summary(self) -> StoreSummary: ...
 
-    # the lease: at most one pass at a time per store
+    # the lease: at most one pass at a time per store (per tenant on PostgreSQL)
     def acquire_lease(self, holder: str, ttl: timedelta) -> bool:
         """Take the lease for ``ttl`` unless another holder has it and it has not expired.
 
