@@ -6,10 +6,10 @@ import argparse
 import dataclasses
 import json
 import sys
-from pathlib import Path
+from contextlib import closing
 from typing import Any
 
-from mapsync.engine.cli.common import add_state_option, open_store
+from mapsync.engine.cli.common import add_state_option, open_store, state_exists
 
 
 def register(commands: Any) -> None:
@@ -32,10 +32,10 @@ def _plain(value: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not Path(args.state).exists():
+    if not state_exists(args.state):
         print(f"mapsync status: no state store at {args.state} (no pass has run yet)", file=sys.stderr)
         return 1
-    with open_store(args.state) as store:
+    with closing(open_store(args.state, tenant=args.tenant)) as store:
         summary = store.summary()
         quarantine = store.list_quarantine()
         held = [{"mapping": link.mapping, "crm_id": link.crm_id, "erp_id": link.erp_id, "fields": link.base.held}
