@@ -1,10 +1,13 @@
-"""Test-wide settings: Hypothesis without wall-clock health checks or deadlines.
+"""Test-wide settings: Hypothesis without wall-clock health checks or deadlines; the state store backends.
 
 The machine has 2 cores and CI runs everything at once; property tests must fail on wrong answers,
-not on a slow moment (speed is measured in benchmarks/, not in tests).
+not on a slow moment (speed is measured in benchmarks/, not in tests). ``tests/state_backends.py`` (a
+plugin) opens stores of each backend, SQLite and PostgreSQL, for the tests that run against both.
 """
 
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("mapsync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("mapsync")
+
+pytest_plugins = ["tests.state_backends"]  # the state store backends: SQLite, and PostgreSQL when reachable

@@ -14,6 +14,7 @@ import pytest
 
 from mapsync.engine.cli import main
 from mapsync.engine.sandbox import Sandbox
+from tests.state_backends import delete_tenant, new_tenant, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 FORTNOX = str(ROOT / "mapsync/rules/standard/fortnox")
@@ -157,3 +158,59 @@ def test_plan_as_markdown_for_a_pull_request(env: Sandbox, tmp_path: Path, capsy
     assert "<details>" in out and "<b>create</b> → erp" in out
     assert "| `Name` | *(empty)* | `` Pipe \\| and `tick` `` |" in out  # a pipe or backtick cannot break the table
     assert "- skipped: 1 record(s), organisation does not meet the crm condition" in out
+
+
+def test_plan_run_and_status_with_a_postgresql_state_store(env: Sandbox, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``--state postgresql://...`` with ``--tenant`` (or ``MAPSYNC_STATE``/``MAPSYNC_TENANT``): the tables in
+    the default schema, one tenant's rows apart from another's; a password in the URL is never shown."""
+    url = require_postgres().replace("postgresql://postgres@", "postgresql://postgres:never-shown@")
+    tenant, neighbour = new_tenant(), new_tenant()
+    try:
+        env.simulators["webcrm"].backend.create("organisation", {
+            "OrganisationName": "Acme", "OrganisationType": "Customer", "OrganisationExtraCustom1": "1001"})
+        assert main(["plan", FORTNOX, "--state", url, "--tenant", tenant, "--format", "json"]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        assert next(m for m in plan["mappings"] if m["name"] == "customers")["created"] == 1
+        assert main(["status", "--state", url, "--tenant", tenant, "--format", "json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert status["summary"] == {"mappings": [], "last_run": None}  # the plan wrote nothing
+        monkeypatch.setenv("MAPSYNC_STATE", url)
+        monkeypatch.setenv("MAPSYNC_TENANT", tenant)
+        assert main(["run", FORTNOX]) == 0
+        assert "customers: 1 created" in capsys.readouterr().out
+        assert main(["status", "--format", "json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert {m["name"]: m["links"] for m in status["summary"]["mappings"]}["customers"] == 1
+        assert main(["run", FORTNOX, "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["totals"]["created"] == 0
+        [(org, _)] = env.simulators["webcrm"].backend.store.all_dated("organisation")
+        org_id = str(org["OrganisationId"])
+        assert main(["explain", FORTNOX, "--mapping", "customers", "--crm-id", org_id, "--format", "json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["state"] == "postgresql://127.0.0.1:5432/test"  # no password
+        assert any(a["action"] == "create" and a["new"] == "Acme" for a in doc["audit"])
+
+        # the neighbour is a new store: its first run would link Acme again, and is refused
+        monkeypatch.setenv("MAPSYNC_TENANT", neighbour)
+        assert main(["run", FORTNOX]) == 1
+        err = capsys.readouterr().err
+        assert "has never been used" in err and "--first-import" in err
+        assert "never-shown" not in err
+        assert main(["status", "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["summary"]["mappings"] == []
+    finally:
+        delete_tenant("mapsync", tenant)
+        delete_tenant("mapsync", neighbour)
+
+
+def test_a_tenant_needs_a_postgresql_state_store(env: Sandbox, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A SQLite file holds one tenant: two tenants given the same file must not share its links."""
+    state = str(tmp_path / "state.sqlite")
+    assert main(["run", FORTNOX, "--state", state, "--tenant", "acme", "--first-import"]) == 1
+    assert "tenant 'acme' needs a PostgreSQL state store" in capsys.readouterr().err
+    assert main(["run", FORTNOX, "--state", state]) == 0
+    assert main(["status", "--state", state, "--tenant", "acme"]) == 1
+    assert "tenant 'acme' needs a PostgreSQL state store" in capsys.readouterr().err

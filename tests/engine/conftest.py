@@ -1,4 +1,11 @@
-"""Fixtures for engine tests: the standard Fortnox rule set, fake connectors, an in-memory store."""
+"""Fixtures for engine tests: the standard Fortnox rule set, fake connectors, a state store of each backend.
+
+``store`` (and ``world``, built on it) is parametrized over the backends of ``tests/state_backends.py``: an
+in-memory SQLite store, and a tenant of its own in PostgreSQL (skipped where PostgreSQL is not reachable).
+The property tests that open a store per generated example (``test_sync_properties.py``,
+``test_generated_rulesets.py``) stay on SQLite: they test the engine's logic, thousands of passes; the
+store's own behaviour on both backends is tested in ``tests/unit/test_state_store.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from mapsync.engine.ruleset import RuleSet, Side, load_ruleset
-from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.state import StateStore
 from mapsync.engine.sync.passrun import SyncPass
 from mapsync.engine.sync.report import PassReport
 from tests.engine.fakes import FakeConnector
+from tests.state_backends import BACKENDS, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {name: "x" for name in ("WEBCRM_BASE_URL", "WEBCRM_API_TOKEN", "FORTNOX_BASE_URL", "FORTNOX_ACCESS_TOKEN")}
@@ -34,7 +42,7 @@ def fortnox_ruleset(tmp: Path | None = None, **settings: object) -> RuleSet:
 class World:
     """The two fake systems, the store, and a way to run a pass."""
 
-    def __init__(self, store: SqliteStateStore, ruleset: RuleSet) -> None:
+    def __init__(self, store: StateStore, ruleset: RuleSet) -> None:
         self.crm = FakeConnector("webcrm")
         self.erp = FakeConnector("fortnox")
         self.store = store
@@ -46,12 +54,15 @@ class World:
                         apply=apply, force=force).run()
 
 
-@pytest.fixture
-def store() -> Iterator[SqliteStateStore]:
-    with SqliteStateStore(":memory:") as s:
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
+    s = open_store(request.param)
+    try:
         yield s
+    finally:
+        s.close()
 
 
 @pytest.fixture
-def world(store: SqliteStateStore) -> World:
+def world(store: StateStore) -> World:
     return World(store, fortnox_ruleset())

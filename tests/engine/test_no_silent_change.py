@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import pytest
+
 from mapsync.engine.ruleset import RuleSet, load_ruleset
-from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.state import StateStore
 from tests.engine.conftest import ENV, ROOT, World
+from tests.state_backends import BACKENDS, open_store
 
 FORTNOX = ROOT / "mapsync/rules/standard/fortnox"
 
@@ -43,7 +46,7 @@ def org(name: str, number: str, type_: str = "Customer", **extra: object) -> dic
     return {"OrganisationName": name, "OrganisationType": type_, "OrganisationExtraCustom1": number, **extra}
 
 
-def test_a_lossy_map_never_rewrites_the_source(store: SqliteStateStore, tmp_path: Path) -> None:
+def test_a_lossy_map_never_rewrites_the_source(store: StateStore, tmp_path: Path) -> None:
     world = World(store, custom(tmp_path, LOSSY_TYPES))
     reseller = world.crm.seed("organisation", org("Reseller AB", "100", "Reseller", OrganisationCountry="Sverige"))
     world.run()
@@ -61,7 +64,7 @@ def test_a_lossy_map_never_rewrites_the_source(store: SqliteStateStore, tmp_path
         "Private Customer"
 
 
-def test_a_one_way_field_never_blanks_the_side_it_does_not_flow_to(store: SqliteStateStore, tmp_path: Path) -> None:
+def test_a_one_way_field_never_blanks_the_side_it_does_not_flow_to(store: StateStore, tmp_path: Path) -> None:
     world = World(store, custom(tmp_path, """overrides:
   customers:
     fields:
@@ -83,7 +86,7 @@ def test_a_one_way_field_never_blanks_the_side_it_does_not_flow_to(store: Sqlite
     assert world.erp.records["customer"]["200"]["Phone1"] == "+46 8 2"  # webCRM owns it: its change flows
 
 
-def test_an_unmapped_value_holds_back_one_field_not_the_record(store: SqliteStateStore, tmp_path: Path) -> None:
+def test_an_unmapped_value_holds_back_one_field_not_the_record(store: StateStore, tmp_path: Path) -> None:
     world = World(store, custom(tmp_path, """overrides:
   customers:
     fields:
@@ -122,7 +125,7 @@ def test_an_unmapped_value_holds_back_one_field_not_the_record(store: SqliteStat
     assert report.total("held") == 0 and store.held_links("customers") == []
 
 
-def test_first_contact_fills_empty_sides_and_holds_disagreements(store: SqliteStateStore, tmp_path: Path) -> None:
+def test_first_contact_fills_empty_sides_and_holds_disagreements(store: StateStore, tmp_path: Path) -> None:
     world = World(store, custom(tmp_path, ""))
     world.crm.seed("organisation", org("Acme AB", "100", OrganisationTelephone="+46 1", OrganisationExtraCustom7="",
                                        OrganisationExtraCustom4=None))
@@ -147,7 +150,7 @@ def test_first_contact_fills_empty_sides_and_holds_disagreements(store: SqliteSt
     assert world.crm.all("organisation")[0]["OrganisationName"] == "Acme AB (Fortnox)"
 
 
-def test_first_contact_policy_picks_a_winner(store: SqliteStateStore, tmp_path: Path) -> None:
+def test_first_contact_policy_picks_a_winner(store: StateStore, tmp_path: Path) -> None:
     world = World(store, custom(tmp_path, "overrides:\n  customers:\n    first_contact: erp-wins\n"))
     world.crm.seed("organisation", org("Acme AB", "100"))
     world.erp.seed("customer", {"CustomerNumber": "100", "Name": "ACME Aktiebolag", "Type": "COMPANY"})
@@ -156,12 +159,13 @@ def test_first_contact_policy_picks_a_winner(store: SqliteStateStore, tmp_path: 
     assert "first contact: name differs, erp-wins" in report.mappings[0].actions[0].reason
 
 
-def test_a_create_reconciled_after_a_crash_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_create_reconciled_after_a_crash_ends_as_an_uninterrupted_one(backend: str, tmp_path: Path) -> None:
     """The customer number Fortnox assigned reaches webCRM, and the default terms stay where they were sent."""
     ruleset = custom(tmp_path, "settings:\n  customer_number_owner: erp\n")
     finals = []
     for crash in (False, True):
-        with SqliteStateStore(":memory:") as store:
+        with contextlib.closing(open_store(backend)) as store:
             world = World(store, ruleset)
             world.crm.seed("organisation", {"OrganisationName": "Acme", "OrganisationType": "Customer"})
             if crash:  # killed after the create in Fortnox, before the number was written back and linked

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.state import StateStore
 from mapsync.engine.sync.report import PassReport, render_text
 from tests.engine.conftest import World, fortnox_ruleset
 
@@ -33,7 +33,7 @@ def outline(report: PassReport) -> list[tuple[Any, ...]]:
     return out
 
 
-def test_plan_shows_write_backs_and_children_of_parents_linked_in_the_same_pass(store: SqliteStateStore,
+def test_plan_shows_write_backs_and_children_of_parents_linked_in_the_same_pass(store: StateStore,
                                                                                 tmp_path: Path) -> None:
     world = World(store, fortnox_ruleset(tmp_path, customer_number_owner="erp"))
     org = world.crm.seed("organisation", {"OrganisationName": "Acme", "OrganisationType": "Customer"})
@@ -49,6 +49,31 @@ def test_plan_shows_write_backs_and_children_of_parents_linked_in_the_same_pass(
     assert "OrganisationExtraCustom1" in created.changes  # the number Fortnox assigns, written back
     orders = next(m for m in plan.mappings if m.name == "deliveries-orders")
     assert orders.counts["created"] == 1  # the delivery follows its organisation, in the plan as in the run
+
+
+def state_of(store: StateStore) -> tuple[Any, ...]:
+    """Everything the store shows through its protocol."""
+    summary = store.summary()
+    names = [m.name for m in summary.mappings]
+    return (summary, [store.links(n) for n in names], [store.pending_creates(n) for n in names],
+            store.list_quarantine(), store.held_links(), store.audit_entries())
+
+
+def test_a_plan_writes_nothing_to_the_state_store(world: World) -> None:
+    for number in range(3):
+        world.crm.seed("organisation", {"OrganisationName": f"Org {number}", "OrganisationType": "Customer",
+                                        "OrganisationExtraCustom1": str(100 + number)})
+    world.run()
+    first = world.crm.all("organisation")[0]
+    world.crm.edit("organisation", str(first["OrganisationId"]), OrganisationName="Renamed AB")
+    world.crm.seed("organisation", {"OrganisationName": "New", "OrganisationType": "Customer",
+                                    "OrganisationExtraCustom1": "200"})
+    before = state_of(world.store)
+    plan = world.run(apply=False)
+    assert (plan.total("created"), plan.total("updated")) == (1, 1)
+    assert state_of(world.store) == before  # the plan's links, bases, cursors and run went to its scratch copy
+    world.run()
+    assert state_of(world.store) != before
 
 
 def test_plan_equals_run_on_updates_and_the_text_report_is_never_cut_silently(world: World) -> None:

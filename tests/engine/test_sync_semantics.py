@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.state import StateStore
 from tests.engine.conftest import World, fortnox_ruleset
 
 
@@ -52,7 +52,7 @@ def test_field_level_merge_keeps_both_changes(world: World) -> None:
     assert world.crm.records["organisation"][str(crm["OrganisationId"])]["OrganisationTelephone"] == "2"
 
 
-def test_true_conflict_resolved_by_policy_and_reported(store: SqliteStateStore) -> None:
+def test_true_conflict_resolved_by_policy_and_reported(store: StateStore) -> None:
     world = World(store, fortnox_ruleset())
     crm = world.crm.seed("organisation", org("Acme", "100"))
     world.run()
@@ -120,7 +120,7 @@ def test_plan_writes_nothing_anywhere(world: World) -> None:
     assert world.store.last_run() is None
 
 
-def test_customer_number_owned_by_erp_is_written_back(store: SqliteStateStore, tmp_path: Path) -> None:
+def test_customer_number_owned_by_erp_is_written_back(store: StateStore, tmp_path: Path) -> None:
     world = World(store, fortnox_ruleset(tmp_path, customer_number_owner="erp"))
     world.crm.seed("organisation", org("Acme", "", OrganisationVatNumber="SE1"))
     world.run()
@@ -129,7 +129,7 @@ def test_customer_number_owned_by_erp_is_written_back(store: SqliteStateStore, t
     assert world.run().writes == 0
 
 
-def test_overrides_add_replace_and_remove_field_rules(store: SqliteStateStore, tmp_path: Path) -> None:
+def test_overrides_add_replace_and_remove_field_rules(store: StateStore, tmp_path: Path) -> None:
     from mapsync.engine.ruleset import load_ruleset
     from tests.engine.conftest import ENV, ROOT
 

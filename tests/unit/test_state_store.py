@@ -1,4 +1,9 @@
-"""Tests of the state store: migrations, links and bases, cursors, journal, quarantine, transactions."""
+"""Tests of the state store: migrations, links and bases, cursors, journal, quarantine, transactions, the lease.
+
+Tests taking ``store`` or ``stores`` run against every backend (SQLite, and PostgreSQL where reachable:
+``tests/state_backends.py``); the ones opening ``SqliteStateStore`` themselves test the SQLite file. The
+PostgreSQL-specific tests are in ``test_state_store_postgres.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -28,6 +34,7 @@ from mapsync.engine.state import (
     retry_delay,
 )
 from mapsync.engine.state.migrations import MIGRATIONS, migrate, split_statements
+from tests.state_backends import BACKENDS, Stores, open_store
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -50,10 +57,28 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def store(clock: Clock) -> Iterator[SqliteStateStore]:
-    with SqliteStateStore(":memory:", now=clock) as s:
+def store(backend: str, clock: Clock) -> Iterator[StateStore]:
+    s = open_store(backend, now=clock)
+    try:
         yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def stores(backend: str, clock: Clock, tmp_path: Path) -> Iterator[Stores]:
+    """For tests that close a store and open the same state again."""
+    opened = Stores(backend, tmp_path, clock)
+    try:
+        yield opened
+    finally:
+        opened.close_all()
 
 
 def _version(path: Path) -> int:
@@ -67,7 +92,7 @@ def _version(path: Path) -> int:
 # ---------------------------------------------------------------------- migrations
 
 
-def test_conforms_to_protocol(store: SqliteStateStore) -> None:
+def test_conforms_to_protocol(store: StateStore) -> None:
     assert isinstance(store, StateStore)
 
 
@@ -164,7 +189,7 @@ def test_split_statements_keeps_semicolons_in_literals() -> None:
 # ---------------------------------------------------------------------- links and bases
 
 
-def test_link_lookups_list_count_and_delete(store: SqliteStateStore, clock: Clock) -> None:
+def test_link_lookups_list_count_and_delete(store: StateStore, clock: Clock) -> None:
     link = store.link("customers", "c1", "e1")
     assert (link.mapping, link.crm_id, link.erp_id) == ("customers", "c1", "e1")
     assert link.created_at == link.updated_at == T0
@@ -186,21 +211,21 @@ def test_link_lookups_list_count_and_delete(store: SqliteStateStore, clock: Cloc
     assert store.count_links("articles") == 1
 
 
-def test_second_link_for_same_crm_id_is_refused(store: SqliteStateStore) -> None:
+def test_second_link_for_same_crm_id_is_refused(store: StateStore) -> None:
     store.link("customers", "c1", "e1")
     with pytest.raises(LinkConflictError, match=r"crm id 'c1' is already linked to erp id 'e1'"):
         store.link("customers", "c1", "e2")
     assert store.link_by_erp("customers", "e2") is None
 
 
-def test_second_link_for_same_erp_id_is_refused(store: SqliteStateStore) -> None:
+def test_second_link_for_same_erp_id_is_refused(store: StateStore) -> None:
     store.link("customers", "c1", "e1")
     with pytest.raises(LinkConflictError, match=r"erp id 'e1' is already linked to crm id 'c1'"):
         store.link("customers", "c2", "e1")
     assert store.link_by_crm("customers", "c2") is None
 
 
-def test_relinking_the_same_pair_is_idempotent(store: SqliteStateStore, clock: Clock) -> None:
+def test_relinking_the_same_pair_is_idempotent(store: StateStore, clock: Clock) -> None:
     first = store.link("customers", "c1", "e1", Base({"name": "A"}))
     clock.advance(timedelta(minutes=5))
     again = store.link("customers", "c1", "e1")
@@ -212,7 +237,7 @@ def test_relinking_the_same_pair_is_idempotent(store: SqliteStateStore, clock: C
     assert store.count_links("customers") == 1
 
 
-def test_base_round_trip(store: SqliteStateStore) -> None:
+def test_base_round_trip(store: StateStore) -> None:
     fields = {
         "name": "Åsa Öberg \u2013 Ærø café ✓ 東京",
         "empty": "",
@@ -234,7 +259,7 @@ def test_base_round_trip(store: SqliteStateStore) -> None:
     assert store.get_base("orders", "missing") is None
 
 
-def test_returned_base_is_a_copy(store: SqliteStateStore) -> None:
+def test_returned_base_is_a_copy(store: StateStore) -> None:
     store.link("customers", "c1", "e1", Base({"name": "A"}))
     base = store.get_base("customers", "c1")
     assert base is not None
@@ -242,7 +267,7 @@ def test_returned_base_is_a_copy(store: SqliteStateStore) -> None:
     assert store.get_base("customers", "c1") == Base({"name": "A"})
 
 
-def test_set_base_needs_a_link(store: SqliteStateStore) -> None:
+def test_set_base_needs_a_link(store: StateStore) -> None:
     with pytest.raises(UnknownLinkError):
         store.set_base("customers", "c1", Base({"name": "A"}))
 
@@ -251,7 +276,7 @@ def test_set_base_needs_a_link(store: SqliteStateStore) -> None:
     "base",
     [Base({"when": datetime(2024, 1, 1)}), Base({"nan": float("nan")}), Base({1: "int key"})],  # type: ignore[dict-item]
 )
-def test_unserialisable_base_is_refused(store: SqliteStateStore, base: Base) -> None:
+def test_unserialisable_base_is_refused(store: StateStore, base: Base) -> None:
     store.link("customers", "c1", "e1", Base({"name": "A"}))
     with pytest.raises(StateError):
         store.set_base("customers", "c1", base)
@@ -261,7 +286,7 @@ def test_unserialisable_base_is_refused(store: SqliteStateStore, base: Base) -> 
 # ---------------------------------------------------------------------- cursors
 
 
-def test_cursor_set_and_get(store: SqliteStateStore) -> None:
+def test_cursor_set_and_get(store: StateStore) -> None:
     assert store.get_cursor("customers", "crm") is None
     store.set_cursor("customers", "crm", "2024-05-01T00:00:00Z")
     store.set_cursor("customers", "erp", "opaque|123")
@@ -276,7 +301,7 @@ def test_cursor_set_and_get(store: SqliteStateStore) -> None:
 # ---------------------------------------------------------------------- create journal
 
 
-def test_journal_then_resolve(store: SqliteStateStore) -> None:
+def test_journal_then_resolve(store: StateStore) -> None:
     run = store.start_run()
     jid = store.journal_create("customers", "erp", "c1", {"OrganisationNumber": "556677-8899"}, run)
     other = store.journal_create("persons", "crm", "p1", {"Email": "a@b.se"}, run)
@@ -295,7 +320,7 @@ def test_journal_then_resolve(store: SqliteStateStore) -> None:
     store.journal_create("customers", "erp", "c1", {}, run)  # allowed again once resolved
 
 
-def test_journal_needs_an_existing_run(store: SqliteStateStore) -> None:
+def test_journal_needs_an_existing_run(store: StateStore) -> None:
     with pytest.raises(UnknownRunError):
         store.journal_create("customers", "erp", "c1", {}, 999)
 
@@ -323,7 +348,7 @@ def test_retry_delay_is_monotonic_and_bounded(attempts: int) -> None:
     assert retry_delay(attempts + 1) >= delay
 
 
-def test_quarantine_upsert_increments_attempts_and_backs_off(store: SqliteStateStore, clock: Clock) -> None:
+def test_quarantine_upsert_increments_attempts_and_backs_off(store: StateStore, clock: Clock) -> None:
     run1 = store.start_run()
     first = store.quarantine("customers", "crm", "c1", "transient", "timeout", run1)
     assert first.attempts == 1
@@ -352,7 +377,7 @@ def test_quarantine_upsert_increments_attempts_and_backs_off(store: SqliteStateS
     assert store.quarantine_entry("customers", "crm", "c1") is None
 
 
-def test_quarantine_keys_by_side(store: SqliteStateStore) -> None:
+def test_quarantine_keys_by_side(store: StateStore) -> None:
     run = store.start_run()
     store.quarantine("customers", "crm", "1", "rule", "expression failed", run)
     store.quarantine("customers", "erp", "1", "rejected", "locked", run)
@@ -361,7 +386,7 @@ def test_quarantine_keys_by_side(store: SqliteStateStore) -> None:
         store.quarantine("customers", "crm", "2", "oops", "x", run)  # type: ignore[arg-type]
 
 
-def test_due_lists_entries_whose_retry_time_has_come(store: SqliteStateStore, clock: Clock) -> None:
+def test_due_lists_entries_whose_retry_time_has_come(store: StateStore, clock: Clock) -> None:
     run = store.start_run()
     store.quarantine("customers", "crm", "a", "transient", "x", run)  # due at T0 + 1 min
     store.quarantine("customers", "crm", "b", "transient", "x", run)
@@ -384,7 +409,7 @@ def test_due_lists_entries_whose_retry_time_has_come(store: SqliteStateStore, cl
 # ---------------------------------------------------------------------- runs, audit, secrets, summary
 
 
-def test_runs(store: SqliteStateStore, clock: Clock) -> None:
+def test_runs(store: StateStore, clock: Clock) -> None:
     assert store.last_run() is None
     run = store.start_run()
     started = store.get_run(run)
@@ -404,7 +429,7 @@ def test_runs(store: SqliteStateStore, clock: Clock) -> None:
         store.finish_run(second, "running", {})
 
 
-def test_audit_round_trip(store: SqliteStateStore) -> None:
+def test_audit_round_trip(store: StateStore) -> None:
     run = store.start_run()
     store.record_audit(
         run_id=run,
@@ -428,20 +453,20 @@ def test_audit_round_trip(store: SqliteStateStore) -> None:
         store.record_audit(run_id=999, mapping="m", target="crm", record_id="1", action="create")
 
 
-def test_secrets_persist_and_overwrite(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with SqliteStateStore(path) as s:
-        assert s.get_secret("fortnox.refresh_token") is None
-        s.put_secret("fortnox.refresh_token", "rt-1")
-        s.put_secret("fortnox.refresh_token", "rt-2")
-    with SqliteStateStore(path) as s:
-        assert s.get_secret("fortnox.refresh_token") == "rt-2"
-        with pytest.raises(TypeError) as info:
-            s.put_secret("fortnox.refresh_token", b"rt-3")  # type: ignore[arg-type]
-        assert "rt-3" not in str(info.value)
+def test_secrets_persist_and_overwrite(stores: Stores) -> None:
+    s = stores.open()
+    assert s.get_secret("fortnox.refresh_token") is None
+    s.put_secret("fortnox.refresh_token", "rt-1")
+    s.put_secret("fortnox.refresh_token", "rt-2")
+    s.close()
+    s = stores.reopen()
+    assert s.get_secret("fortnox.refresh_token") == "rt-2"
+    with pytest.raises(TypeError) as info:
+        s.put_secret("fortnox.refresh_token", b"rt-3")  # type: ignore[arg-type]
+    assert "rt-3" not in str(info.value)
 
 
-def test_summary(store: SqliteStateStore) -> None:
+def test_summary(store: StateStore) -> None:
     assert store.summary().mappings == ()
     run = store.start_run()
     store.link("customers", "c1", "e1")
@@ -466,7 +491,7 @@ def test_summary(store: SqliteStateStore) -> None:
 # ---------------------------------------------------------------------- transactions
 
 
-def _record_outcome(store: SqliteStateStore, run: int, crm_id: str, erp_id: str) -> None:
+def _record_outcome(store: StateStore, run: int, crm_id: str, erp_id: str) -> None:
     """What the engine writes for one synced record."""
     store.link("customers", crm_id, erp_id, Base({"name": crm_id}))
     store.set_cursor("customers", "crm", f"after-{crm_id}")
@@ -483,7 +508,7 @@ def _record_outcome(store: SqliteStateStore, run: int, crm_id: str, erp_id: str)
     )
 
 
-def _nothing_of(store: SqliteStateStore, crm_id: str, erp_id: str) -> None:
+def _nothing_of(store: StateStore, crm_id: str, erp_id: str) -> None:
     assert store.link_by_crm("customers", crm_id) is None
     assert store.link_by_erp("customers", erp_id) is None
     assert store.get_base("customers", crm_id) is None
@@ -491,7 +516,7 @@ def _nothing_of(store: SqliteStateStore, crm_id: str, erp_id: str) -> None:
     assert store.audit_entries(mapping="customers") == []
 
 
-def test_transaction_rollback_on_exception_leaves_nothing(store: SqliteStateStore) -> None:
+def test_transaction_rollback_on_exception_leaves_nothing(store: StateStore) -> None:
     run = store.start_run()
     with pytest.raises(RuntimeError, match="boom"), store.transaction():
         _record_outcome(store, run, "c1", "e1")
@@ -502,7 +527,7 @@ def test_transaction_rollback_on_exception_leaves_nothing(store: SqliteStateStor
     assert store.count_links("customers") == 1
 
 
-def test_failed_write_inside_transaction_rolls_back_earlier_writes(store: SqliteStateStore) -> None:
+def test_failed_write_inside_transaction_rolls_back_earlier_writes(store: StateStore) -> None:
     run = store.start_run()
     store.link("customers", "c0", "e1")
     with pytest.raises(LinkConflictError), store.transaction():
@@ -534,7 +559,7 @@ def test_nested_transaction_commits_only_at_the_outer_level(tmp_path: Path) -> N
             observer.close()
 
 
-def test_nested_failure_caught_by_outer_undoes_only_the_inner_block(store: SqliteStateStore) -> None:
+def test_nested_failure_caught_by_outer_undoes_only_the_inner_block(store: StateStore) -> None:
     run = store.start_run()
     with store.transaction():
         store.link("customers", "c1", "e1")
@@ -549,7 +574,7 @@ def test_nested_failure_caught_by_outer_undoes_only_the_inner_block(store: Sqlit
     assert store.quarantine_entry("customers", "crm", "c2") is not None
 
 
-def test_outer_failure_undoes_committed_inner_blocks(store: SqliteStateStore) -> None:
+def test_outer_failure_undoes_committed_inner_blocks(store: StateStore) -> None:
     run = store.start_run()
     with pytest.raises(RuntimeError), store.transaction():
         with store.transaction():
@@ -558,25 +583,25 @@ def test_outer_failure_undoes_committed_inner_blocks(store: SqliteStateStore) ->
     _nothing_of(store, "c1", "e1")
 
 
-def test_persistence_across_reopen(tmp_path: Path, clock: Clock) -> None:
-    path = tmp_path / "state.db"
-    with SqliteStateStore(path, now=clock) as s:
-        run = s.start_run()
-        with s.transaction():
-            _record_outcome(s, run, "c1", "e1")
-        s.quarantine("customers", "crm", "c2", "transient", "timeout", run)
-        s.journal_create("customers", "erp", "c3", {"VATNumber": "SE556677889901"}, run)
-        s.finish_run(run, "quarantined", {"created": 1})
-    with SqliteStateStore(path, now=clock) as s:
-        link = s.link_by_erp("customers", "e1")
-        assert link is not None and link.base == Base({"name": "c1"})
-        assert s.get_cursor("customers", "crm") == "after-c1"
-        assert [a.new for a in s.audit_entries(run_id=run)] == ["c1"]
-        entry = s.quarantine_entry("customers", "crm", "c2")
-        assert entry is not None and entry.next_retry_at == T0 + timedelta(minutes=1)
-        assert [p.match_keys for p in s.pending_creates("customers")] == [{"VATNumber": "SE556677889901"}]
-        last = s.last_run()
-        assert last is not None and (last.id, last.status) == (run, "quarantined")
+def test_persistence_across_reopen(stores: Stores) -> None:
+    s = stores.open()
+    run = s.start_run()
+    with s.transaction():
+        _record_outcome(s, run, "c1", "e1")
+    s.quarantine("customers", "crm", "c2", "transient", "timeout", run)
+    s.journal_create("customers", "erp", "c3", {"VATNumber": "SE556677889901"}, run)
+    s.finish_run(run, "quarantined", {"created": 1})
+    s.close()
+    s = stores.reopen()
+    link = s.link_by_erp("customers", "e1")
+    assert link is not None and link.base == Base({"name": "c1"})
+    assert s.get_cursor("customers", "crm") == "after-c1"
+    assert [a.new for a in s.audit_entries(run_id=run)] == ["c1"]
+    entry = s.quarantine_entry("customers", "crm", "c2")
+    assert entry is not None and entry.next_retry_at == T0 + timedelta(minutes=1)
+    assert [p.match_keys for p in s.pending_creates("customers")] == [{"VATNumber": "SE556677889901"}]
+    last = s.last_run()
+    assert last is not None and (last.id, last.status) == (run, "quarantined")
 
 
 # ---------------------------------------------------------------------- property: links stay one-to-one
@@ -593,11 +618,13 @@ OPERATIONS = st.lists(
 )
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=150, deadline=None)
-@given(OPERATIONS)
-def test_links_stay_one_to_one_and_match_a_model(operations: list[tuple[str, str, str, str | None]]) -> None:
+@given(operations=OPERATIONS)
+def test_links_stay_one_to_one_and_match_a_model(backend: str,
+                                                  operations: list[tuple[str, str, str, str | None]]) -> None:
     model: dict[str, dict[str, str]] = {"customers": {}, "persons": {}}  # mapping -> crm id -> erp id
-    with SqliteStateStore(":memory:") as store:
+    with closing(open_store(backend)) as store:
         for op, mapping, crm_id, erp_id in operations:
             pairs = model[mapping]
             if op == "unlink":
@@ -623,3 +650,58 @@ def test_links_stay_one_to_one_and_match_a_model(operations: list[tuple[str, str
             for crm_id, erp_id in pairs.items():
                 by_erp = store.link_by_erp(mapping, erp_id)
                 assert by_erp is not None and by_erp.crm_id == crm_id
+
+
+# ---------------------------------------------------------------------- the lease
+
+LEASE = timedelta(minutes=5)
+
+
+def test_the_lease_has_one_holder_at_a_time(stores: Stores) -> None:
+    a, b = stores.open(), stores.reopen()  # two workers sharing the state
+    assert a.acquire_lease("worker-a", LEASE)
+    assert not b.acquire_lease("worker-b", LEASE)
+    assert not b.renew_lease("worker-b", LEASE)
+    assert not b.release_lease("worker-b")
+    assert b.acquire_lease("worker-a", LEASE)  # the holder may take it again: it is extended
+    assert a.renew_lease("worker-a", LEASE)
+    assert a.release_lease("worker-a")
+    assert not a.release_lease("worker-a")
+    assert not a.renew_lease("worker-a", LEASE)  # released: renewing is no way back in
+    assert b.acquire_lease("worker-b", LEASE)
+    assert not a.acquire_lease("worker-a", LEASE)
+
+
+def test_the_lease_is_refused_inside_a_transaction(stores: Stores) -> None:
+    a, b = stores.open(), stores.reopen()
+    with a.transaction():
+        for attempt in (lambda: a.acquire_lease("worker-a", LEASE), lambda: a.renew_lease("worker-a", LEASE),
+                        lambda: a.release_lease("worker-a")):
+            with pytest.raises(StateError, match="inside transaction"):
+                attempt()
+    assert b.acquire_lease("worker-b", LEASE)
+
+
+@pytest.mark.parametrize("holder, ttl", [("", LEASE), ("  ", LEASE), ("w", timedelta(0)), ("w", 30)])
+def test_lease_arguments_are_checked(store: StateStore, holder: str, ttl: timedelta) -> None:
+    with pytest.raises(ValueError, match="lease"):
+        store.acquire_lease(holder, ttl)
+    with pytest.raises(ValueError, match="lease"):
+        store.renew_lease(holder, ttl)
+
+
+def test_sqlite_lease_expires_unless_renewed(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "state.db"
+    ttl = timedelta(seconds=30)
+    with SqliteStateStore(path, now=clock) as a, SqliteStateStore(path, now=clock) as b:
+        assert a.acquire_lease("worker-a", ttl)  # until T0 + 30 s
+        clock.advance(timedelta(seconds=20))
+        assert a.renew_lease("worker-a", ttl)  # until T0 + 50 s
+        clock.advance(timedelta(seconds=20))
+        assert not b.acquire_lease("worker-b", ttl)  # renewed: still held at T0 + 40 s
+        clock.advance(timedelta(seconds=10))
+        assert not a.renew_lease("worker-a", ttl)  # expired at T0 + 50 s: lost (the holder died, say)
+        assert b.acquire_lease("worker-b", ttl)
+        assert not a.acquire_lease("worker-a", ttl)
+        assert not a.release_lease("worker-a")
+        assert b.release_lease("worker-b")

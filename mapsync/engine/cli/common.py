@@ -1,4 +1,5 @@
-"""Helpers shared by the commands: the ``--state`` option, opening the state store, loading rule sets.
+"""Helpers shared by the commands: the ``--state`` and ``--tenant`` options, opening the state store,
+loading rule sets.
 
 A pass and its connectors are wired in one place, ``mapsync.engine.composition``; the commands give it
 their process environment.
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from mapsync.engine.diagnostics import Severity, render
 from mapsync.engine.ruleset import LoadResult, RuleSet, UsageError, load_ruleset
-from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.state import DEFAULT_TENANT, StateError, StateStore, is_postgres_url, open_state_store
 
 DEFAULT_STATE = ".mapsync/state.sqlite"
 
@@ -21,15 +22,33 @@ DEFAULT_STATE = ".mapsync/state.sqlite"
 def add_state_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state", default=os.environ.get("MAPSYNC_STATE", DEFAULT_STATE),
-        help=f"state store (SQLite file); default $MAPSYNC_STATE or {DEFAULT_STATE}")
+        help=f"state store: a SQLite file or a postgresql:// URL; default $MAPSYNC_STATE or {DEFAULT_STATE}")
+    parser.add_argument(
+        "--tenant", default=os.environ.get("MAPSYNC_TENANT", DEFAULT_TENANT),
+        help=f"the tenant whose state to use in a PostgreSQL state store; default $MAPSYNC_TENANT or "
+             f"{DEFAULT_TENANT}")
 
 
-def open_store(path: str, *, create: bool = True) -> SqliteStateStore:
-    """The state store; with ``create=False`` a missing file gives an empty in-memory store (plan)."""
-    if not create and not Path(path).exists():
-        return SqliteStateStore(":memory:")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return SqliteStateStore(path)
+def state_exists(state: str) -> bool:
+    """Whether the state store is there: a SQLite file that exists, or any PostgreSQL URL (the database is
+    the operator's; a tenant with no rows in it is a new store, as an unused file is)."""
+    return is_postgres_url(state) or Path(state).exists()
+
+
+def open_store(state: str, *, tenant: str = DEFAULT_TENANT, create: bool = True) -> StateStore:
+    """The state store; with ``create=False`` a missing SQLite file gives an empty in-memory store (plan).
+
+    A tenant other than the default needs a PostgreSQL store: a SQLite file does not know its tenant, so
+    two tenants given the same ``--state`` file would share its links."""
+    if not is_postgres_url(state):
+        if tenant != DEFAULT_TENANT:
+            raise StateError(
+                f"tenant {tenant!r} needs a PostgreSQL state store (--state postgresql://...); the SQLite file "
+                f"{state} is one tenant's state: give each tenant its own file and leave --tenant unset")
+        if not create and not Path(state).exists():
+            return open_state_store(":memory:")
+        Path(state).parent.mkdir(parents=True, exist_ok=True)
+    return open_state_store(state, tenant=tenant)
 
 
 class CommandError(Exception):

@@ -3,8 +3,9 @@
 The decision shown is the engine's: the record is gathered and decided by the pass itself
 (``SyncPass.decide_record``, as ``plan``: dry-run connectors, a scratch copy of the state store), and
 each field's verdict is ``merge``'s on that one rule (``mapsync.engine.sync.explain``). The state store is read
-through a read-only SQLite connection into a throwaway copy; nothing is written to it or to the systems,
-except a rotated OAuth refresh token, kept in the real store as ``plan`` keeps it (decision 0005).
+into a throwaway copy (a SQLite store through a read-only connection, a PostgreSQL tenant through its
+``scratch_copy``); nothing is written to it or to the systems, except a rotated OAuth refresh token, kept in
+the real store as ``plan`` keeps it (decision 0005).
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from mapsync.connectors.base import Connector, ConnectorError, FatalError
-from mapsync.engine.cli.common import CommandError, add_state_option, load_for_pass
+from mapsync.engine.cli.common import CommandError, add_state_option, load_for_pass, open_store, state_exists
 from mapsync.engine.composition import connect, rotates_refresh_token
 from mapsync.engine.connections import MissingEnvironment
 from mapsync.engine.expressions import ExpressionError
 from mapsync.engine.ruleset import RuleSet, Side
-from mapsync.engine.state import SqliteStateStore, StateError
+from mapsync.engine.state import StateError, StateStore, describe_state, is_postgres_url
 from mapsync.engine.sync.bound import BoundMapping, bind_ruleset
 from mapsync.engine.sync.decide import RecordPlan, action_of
 from mapsync.engine.sync.explain import (
@@ -57,8 +58,16 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _copy_store(path: str, folder: str) -> SqliteStateStore:
-    """A private copy of the state store, read through a read-only connection (a missing store: empty)."""
+def _copy_store(args: argparse.Namespace, folder: str) -> StateStore:
+    """A private copy of the state store: a SQLite file read through a read-only connection (a missing file:
+    empty), a PostgreSQL tenant through its scratch copy."""
+    path: str = args.state
+    if is_postgres_url(path):
+        real = open_store(path, tenant=args.tenant)
+        try:
+            return real.scratch_copy()
+        finally:
+            real.close()
     target = str(Path(folder) / "explain.sqlite")
     if Path(path).exists():
         try:
@@ -71,7 +80,7 @@ def _copy_store(path: str, folder: str) -> SqliteStateStore:
                 source.close()
         except sqlite3.Error as exc:
             raise StateError(f"cannot read state store {path!r}: {exc}") from exc
-    return SqliteStateStore(target)
+    return open_store(target, tenant=args.tenant)  # refuses a tenant for a SQLite store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,11 +106,12 @@ def _explain(args: argparse.Namespace) -> dict[str, Any]:
     side = Side.CRM if args.crm_id is not None else Side.ERP
     record_id = str(args.crm_id if args.crm_id is not None else args.erp_id)
     with tempfile.TemporaryDirectory(prefix="mapsync-explain-") as folder:
-        store = _copy_store(args.state, folder)
+        store = _copy_store(args, folder)
         token_store = store
         try:
-            if rotates_refresh_token(ruleset, os.environ) and Path(args.state).exists():
-                token_store = SqliteStateStore(args.state)  # a rotated refresh token must be kept (decision 0005)
+            if rotates_refresh_token(ruleset, os.environ) and state_exists(args.state):
+                # a rotated refresh token must be kept (decision 0005)
+                token_store = open_store(args.state, tenant=args.tenant)
             with connect(ruleset, os.environ, token_store) as systems:
                 doc = _explain_record(ruleset, systems.connectors, systems.catalogues, store, args.mapping, side,
                                       record_id)
@@ -109,11 +119,11 @@ def _explain(args: argparse.Namespace) -> dict[str, Any]:
             if token_store is not store:
                 token_store.close()
             store.close()
-    doc["state"] = args.state if Path(args.state).exists() else None
+    doc["state"] = describe_state(args.state) if state_exists(args.state) else None
     return doc
 
 
-def _explain_record(ruleset: RuleSet, connectors: dict[Side, Connector], catalogues: Any, store: SqliteStateStore,
+def _explain_record(ruleset: RuleSet, connectors: dict[Side, Connector], catalogues: Any, store: StateStore,
                     name: str, side: Side, record_id: str) -> dict[str, Any]:
     sync = SyncPass(ruleset, connectors, catalogues, store, apply=False)  # dry-run connectors, a scratch store
     try:

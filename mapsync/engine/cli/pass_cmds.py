@@ -14,7 +14,7 @@ import re
 import signal
 import sys
 import threading
-from pathlib import Path
+from contextlib import closing
 from typing import Any
 
 from mapsync.connectors.base import FatalError
@@ -23,10 +23,11 @@ from mapsync.engine.cli.common import (
     add_state_option,
     load_for_pass,
     open_store,
+    state_exists,
 )
 from mapsync.engine.composition import MissingEnvironment, rotates_refresh_token, run_pass
 from mapsync.engine.ruleset import RuleSet
-from mapsync.engine.state import SqliteStateStore
+from mapsync.engine.state import SqliteStateStore, StateStore, describe_state
 from mapsync.engine.sync.markdown import render_markdown
 from mapsync.engine.sync.report import PassReport, render_text
 
@@ -70,16 +71,16 @@ def _progress(mapping: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def _is_new(path: str) -> bool:
+def _is_new(args: argparse.Namespace) -> bool:
     """A state store that does not exist yet, or exists but never recorded a link, cursor, quarantined
-    record or create (a first run that stopped on refused credentials, say)."""
-    if not Path(path).exists():
+    record or create (a first run that stopped on refused credentials, say; a new PostgreSQL tenant)."""
+    if not state_exists(args.state):
         return True
-    with open_store(path) as store:
+    with closing(open_store(args.state, tenant=args.tenant)) as store:
         return not store.summary().mappings
 
 
-def _pass_with(ruleset: RuleSet, store: SqliteStateStore, *, apply: bool, force: bool = False) -> PassReport:
+def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool = False) -> PassReport:
     try:
         return run_pass(ruleset, os.environ, store, apply=apply, force=force,
                         progress=_progress if sys.stderr.isatty() else None)
@@ -105,14 +106,14 @@ def _guard_new_store(args: argparse.Namespace, ruleset: RuleSet) -> None:
     The check is the pass itself as a plan, against an empty in-memory store (or the unused store file):
     it creates nothing and writes nothing. Without links, the run goes ahead (an empty ERP, say).
     """
-    exists = Path(args.state).exists()
+    exists = state_exists(args.state)
     if not exists and rotates_refresh_token(ruleset, os.environ):
         # Checking would spend the configured refresh token, with no store to keep the rotated one in.
         raise CommandError(
             f"state store {args.state} does not exist, and the connection rotates its OAuth refresh token, "
             "so the systems cannot be checked for records a new store would link; nothing was run.\n"
             "Pass --state PATH to use the existing store, or --first-import if this really is the first import.")
-    probe = open_store(args.state) if exists else SqliteStateStore(":memory:")
+    probe = open_store(args.state, tenant=args.tenant) if exists else SqliteStateStore(":memory:")
     try:
         report = _pass_with(ruleset, probe, apply=False)
     finally:
@@ -124,7 +125,7 @@ def _guard_new_store(args: argparse.Namespace, ruleset: RuleSet) -> None:
         return
     what = ", ".join(f"{n} record(s) in mapping {m}" for m, n in linked.items())
     state = f"state store {args.state} does not exist yet" if not exists else (
-        f"state store {args.state} has never been used")
+        f"state store {describe_state(args.state)} has never been used")
     raise CommandError(
         f"{state}, but {what} would be linked to existing records by their match keys and overwritten; "
         "nothing was run.\n"
@@ -136,21 +137,21 @@ def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
     if not apply:
         # A plan writes nothing, except a rotated OAuth refresh token (decision 0005): losing it would end
         # the integration, so with a refresh token configured the plan needs the existing state store.
-        if not Path(args.state).exists():
+        if not state_exists(args.state):
             if rotates_refresh_token(ruleset, os.environ):
                 raise CommandError(
                     f"no state store at {args.state}: the connection rotates its OAuth refresh token and a plan "
                     "has nowhere to keep the new one; pass --state PATH of the existing store")
             print(f"mapsync plan: no state store at {args.state}; planning a first import against an empty "
                   "in-memory store (nothing is written)", file=sys.stderr)
-        store = open_store(args.state, create=False)
+        store = open_store(args.state, tenant=args.tenant, create=False)
         try:
             return _pass_with(ruleset, store, apply=False)
         finally:
             store.close()
-    if not getattr(args, "first_import", False) and _is_new(args.state):
+    if not getattr(args, "first_import", False) and _is_new(args):
         _guard_new_store(args, ruleset)
-    store = open_store(args.state)
+    store = open_store(args.state, tenant=args.tenant)
     try:
         return _pass_with(ruleset, store, apply=True, force=getattr(args, "force", False))
     finally:

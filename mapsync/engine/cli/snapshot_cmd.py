@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mapsync.connectors.base import ConnectorError
-from mapsync.engine.cli.common import CommandError, add_state_option, load_for_pass, open_store
+from mapsync.engine.cli.common import CommandError, add_state_option, load_for_pass, open_store, state_exists
 from mapsync.engine.composition import connect, rotates_refresh_token
 from mapsync.engine.connections import MissingEnvironment, resolve_connection
 from mapsync.engine.ruleset import Side
@@ -64,13 +64,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"mapsync snapshot: {out} already exists and is not an empty folder; choose a new folder",
               file=sys.stderr)
         return 1
-    if not Path(args.state).exists() and rotates_refresh_token(ruleset, os.environ):
+    if not state_exists(args.state) and rotates_refresh_token(ruleset, os.environ):
         print(f"mapsync snapshot: no state store at {args.state}: the connection rotates its OAuth refresh token "
               "and the snapshot has nowhere to keep the new one; pass --state PATH of the existing store",
               file=sys.stderr)
         return 1
     print(f"WARNING: the snapshot folder {out} {PERSONAL_DATA_WARNING}", file=sys.stderr)
-    store = open_store(args.state, create=False)
+    store = open_store(args.state, tenant=args.tenant, create=False)
     try:
         with connect(ruleset, os.environ, store) as systems:
             base_urls = {side: resolve_connection(ruleset.system(side), os.environ).get("base_url", "")

@@ -7,10 +7,10 @@ import argparse
 import dataclasses
 import json
 import sys
-from pathlib import Path
+from contextlib import closing
 from typing import Any
 
-from mapsync.engine.cli.common import add_state_option, open_store
+from mapsync.engine.cli.common import add_state_option, open_store, state_exists
 from mapsync.engine.diagnostics import render
 from mapsync.engine.tenants.registry import load_registry
 from mapsync.engine.tenants.status import registry_status
@@ -54,10 +54,10 @@ def _tenants(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.tenants is not None:
         return _tenants(args)
-    if not Path(args.state).exists():
+    if not state_exists(args.state):
         print(f"mapsync status: no state store at {args.state} (no pass has run yet)", file=sys.stderr)
         return 1
-    with open_store(args.state) as store:
+    with closing(open_store(args.state, tenant=args.tenant)) as store:
         summary = store.summary()
         quarantine = store.list_quarantine()
         held = [{"mapping": link.mapping, "crm_id": link.crm_id, "erp_id": link.erp_id, "fields": link.base.held}

@@ -109,6 +109,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE quarantine ADD COLUMN fingerprint TEXT;
     """,
+    # 4: the lease, so that at most one pass at a time uses the store (one row, expiring unless renewed)
+    """
+    CREATE TABLE lease (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        holder      TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

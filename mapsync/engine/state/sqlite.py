@@ -10,6 +10,8 @@ write method wraps itself in ``transaction()``, so it is atomic on its own and j
 
 A new database file is created readable by its owner only: it holds rotated OAuth refresh tokens.
 A store object belongs to the thread that created it (``sqlite3``'s default).
+
+The lease is one row in the file, timed by the store's clock: processes sharing a file share a machine.
 """
 
 from __future__ import annotations
@@ -17,19 +19,25 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from mapsync.engine.state.backoff import retry_delay
+from mapsync.engine.state.codec import as_utc as _utc
+from mapsync.engine.state.codec import check_choice as _choice
+from mapsync.engine.state.codec import check_side as _side
+from mapsync.engine.state.codec import check_text as _text
+from mapsync.engine.state.codec import dump_json as _dump
+from mapsync.engine.state.codec import encode_base as _encode_base
+from mapsync.engine.state.codec import utc_now
 from mapsync.engine.state.migrations import migrate
 from mapsync.engine.state.store import (
     AUDIT_ACTIONS,
     ERROR_CLASSES,
     RUN_STATUSES,
-    SIDES,
     AuditAction,
     AuditEntry,
     Base,
@@ -47,6 +55,7 @@ from mapsync.engine.state.store import (
     StoreSummary,
     UnknownLinkError,
     UnknownRunError,
+    check_lease,
 )
 
 if TYPE_CHECKING:
@@ -54,10 +63,8 @@ if TYPE_CHECKING:
 
 MEMORY = ":memory:"
 
-
-def utc_now() -> datetime:
-    """The default clock: the current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+# The tables of the sync state, parents first: what a copy of the store holds (the lease is not copied).
+STATE_TABLES = ("runs", "links", "cursors", "create_journal", "quarantine", "audit", "secrets")
 
 
 class SqliteStateStore:
@@ -111,6 +118,18 @@ class SqliteStateStore:
             copy.close()
             raise StateError(f"cannot copy {self._where} to plan against: {exc}") from exc
         return copy
+
+    def load_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert rows of one of ``STATE_TABLES`` as they are, in one transaction: how a copy of another
+        backend's store is filled (``PostgresStateStore.scratch_copy``). Datetimes become this store's
+        timestamps; JSON columns take JSON text. Nothing is checked beyond the schema's constraints."""
+        if table not in STATE_TABLES or not columns or not all(c.isidentifier() for c in columns):
+            raise ValueError(f"cannot load table {table!r} with columns {list(columns)!r}")
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        with self.transaction():
+            self._conn.executemany(
+                sql, ([_format(_utc(v)) if isinstance(v, datetime) else v for v in row] for row in rows)
+            )
 
     def __enter__(self) -> SqliteStateStore:
         return self
@@ -531,6 +550,49 @@ class SqliteStateStore:
             last_run=self.last_run(),
         )
 
+    # ------------------------------------------------------------------ the lease
+
+    def acquire_lease(self, holder: str, ttl: timedelta) -> bool:
+        check_lease(holder, ttl)
+        self._outside_transaction("acquire")
+        now = _utc(self._now())
+        with self.transaction():
+            row = self._conn.execute("SELECT holder, acquired_at, expires_at FROM lease WHERE id = 1").fetchone()
+            held = row is not None and _parse(row["expires_at"]) > now
+            if held and row["holder"] != holder:
+                return False
+            acquired = row["acquired_at"] if held else _format(now)
+            self._write(
+                "INSERT INTO lease (id, holder, acquired_at, expires_at) VALUES (1, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, "
+                "expires_at = excluded.expires_at",
+                (holder, acquired, _format(now + ttl)),
+            )
+        return True
+
+    def renew_lease(self, holder: str, ttl: timedelta) -> bool:
+        check_lease(holder, ttl)
+        self._outside_transaction("renew")
+        now = _utc(self._now())
+        with self.transaction():
+            cur = self._write(
+                "UPDATE lease SET expires_at = ? WHERE id = 1 AND holder = ? AND expires_at > ?",
+                (_format(now + ttl), holder, _format(now)),
+            )
+        return cur.rowcount > 0
+
+    def release_lease(self, holder: str) -> bool:
+        check_lease(holder)
+        self._outside_transaction("release")
+        with self.transaction():
+            cur = self._write("DELETE FROM lease WHERE id = 1 AND holder = ?", (holder,))
+        return cur.rowcount > 0
+
+    def _outside_transaction(self, verb: str) -> None:
+        if self._depth:
+            raise StateError(f"{self._where}: cannot {verb} the lease inside transaction(): it would not "
+                             "be visible to other processes until the transaction commits")
+
     # ------------------------------------------------------------------ helpers
 
     def _stamp(self) -> str:
@@ -554,12 +616,6 @@ def _create_private(path: str) -> None:
     os.close(fd)
 
 
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"timestamps must be timezone-aware, got naive {moment.isoformat()}")
-    return moment.astimezone(UTC)
-
-
 def _format(moment: datetime) -> str:
     """Fixed-width UTC ISO-8601, so text order is time order."""
     return moment.isoformat(timespec="microseconds")
@@ -567,39 +623,6 @@ def _format(moment: datetime) -> str:
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def _side(side: str) -> Side:
-    return cast(Side, _choice(side, SIDES, "side"))
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
-    return value
-
-
-def _text(value: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _dump(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise StateError(f"{what} is not JSON-serialisable: {exc}") from exc
-
-
-def _encode_base(base: Base) -> tuple[str, str | None, str | None]:
-    fields = dict(base.fields)
-    bad = [key for key in fields if not isinstance(key, str)]
-    if bad:
-        raise StateError(f"base field keys must be strings, got {bad!r}")
-    lines = None if base.lines is None else _dump(list(base.lines), "base lines")
-    held = _dump(dict(base.held), "held fields") if base.held else None
-    return _dump(fields, "base fields"), lines, held
 
 
 def _link(row: sqlite3.Row) -> Link:

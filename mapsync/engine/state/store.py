@@ -1,30 +1,35 @@
 """The state store interface: what the engine may ask of durable sync state.
 
 This module owns the vocabulary of the state store: the ``StateStore`` Protocol the engine programs
-against, the frozen dataclasses it returns, and the errors it raises. It holds no storage code; the
-SQLite implementation lives in ``mapsync.engine.state.sqlite`` and a server database can be added later by
-implementing the same Protocol.
+against, the frozen dataclasses it returns, and the errors it raises. It holds no storage code: the
+implementations are ``mapsync.engine.state.sqlite`` (one file per rule set) and
+``mapsync.engine.state.postgres`` (many tenants in one database), and both pass the same tests.
 
 Contracts every implementation keeps:
 
 - ids and mapping names are strings; timestamps are timezone-aware UTC ``datetime`` objects;
 - JSON payloads (bases, match keys, audit values, run summaries) are decoded afresh on every read, so
   mutating a returned dict never changes the store;
-- every write method can run inside ``transaction()``; outside one, each write commits by itself.
+- every write method can run inside ``transaction()``; outside one, each write commits by itself;
+- the lease methods commit at once and refuse to run inside ``transaction()`` (a lease held back in an
+  uncommitted transaction would protect nothing).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 Side = Literal["crm", "erp"]
 ErrorClass = Literal["transient", "rejected", "rule"]
 RunStatus = Literal["running", "ok", "quarantined", "fatal"]
 AuditAction = Literal["create", "update", "link"]
+
+DEFAULT_TENANT = "default"  # the tenant of a store opened without one
 
 SIDES: tuple[Side, ...] = get_args(Side)
 ERROR_CLASSES: tuple[ErrorClass, ...] = get_args(ErrorClass)
@@ -54,6 +59,25 @@ class PendingCreateError(StateError):
 
 class UnknownRunError(StateError):
     """The run id does not exist."""
+
+
+TENANT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # as a tenant's id in the tenants registry
+
+
+def check_tenant(tenant: str) -> str:
+    """A tenant name as every store accepts it: the tenants registry's ids (docs/sync.md, "The state store")."""
+    if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
+        raise StateError(f"{tenant!r} is not a tenant name: lower-case letters, digits, - and _, at most 63, "
+                         "starting with a letter or digit")
+    return tenant
+
+
+def check_lease(holder: str, ttl: timedelta | None = None) -> None:
+    """The arguments of the lease methods, as every implementation accepts them."""
+    if not isinstance(holder, str) or not holder.strip():
+        raise ValueError(f"a lease holder must be a non-empty string, got {holder!r}")
+    if ttl is not None and (not isinstance(ttl, timedelta) or ttl <= timedelta(0)):
+        raise ValueError(f"a lease needs a positive timedelta as its time to live, got {ttl!r}")
 
 
 @dataclass(frozen=True)
@@ -292,3 +316,21 @@ class StateStore(Protocol):
 
     # status
     def summary(self) -> StoreSummary: ...
+
+    # the lease: at most one pass at a time per store (per tenant on PostgreSQL)
+    def acquire_lease(self, holder: str, ttl: timedelta) -> bool:
+        """Take the lease for ``ttl`` unless another holder has it and it has not expired.
+
+        True when ``holder`` has the lease now (a holder that already has it gets it extended), False when
+        another holder has it. A lease that is not renewed expires, so a holder that died frees it.
+        """
+        ...
+
+    def renew_lease(self, holder: str, ttl: timedelta) -> bool:
+        """Extend the lease to ``ttl`` from now; False if ``holder`` no longer has it (it expired, or
+        another holder took it after it expired): the holder must stop, and may try ``acquire_lease``."""
+        ...
+
+    def release_lease(self, holder: str) -> bool:
+        """Give the lease up; False if ``holder`` did not have it (any more)."""
+        ...
