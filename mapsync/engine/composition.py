@@ -14,7 +14,6 @@ multi-tenant runner, the end-to-end tests and the benchmarks. Connection setting
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -28,7 +27,7 @@ from mapsync.engine.connections import MissingEnvironment, resolve_connection
 from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.state import StateStore
-from mapsync.engine.sync.passrun import Progress, SyncPass
+from mapsync.engine.sync.passrun import Progress, StopSignal, SyncPass
 from mapsync.engine.sync.report import PassReport
 
 __all__ = ["Connected", "MissingEnvironment", "connect", "rotates_refresh_token", "run_pass"]
@@ -84,7 +83,7 @@ def connect(ruleset: RuleSet, environ: Mapping[str, str], token_store: StateStor
 
 def run_pass(ruleset: RuleSet, environ: Mapping[str, str], store: StateStore, *, apply: bool,
              force: bool = False, progress: Progress | None = None, tenant: str | None = None,
-             token_store: StateStore | None = None, stop: threading.Event | None = None,
+             token_store: StateStore | None = None, stop: StopSignal | None = None,
              limiter_for: LimiterFor | None = None, **client_options: Any) -> PassReport:
     """One pass of ``ruleset`` (``apply=False``: a plan, writing nothing), its clients opened and closed here.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +129,44 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path, sandboxes: dict[str, San
             os.kill(process.pid, signal.SIGKILL)
     assert process.returncode == 0, err
     assert "stopped" in err.splitlines()[-1]
+
+
+def test_a_tenant_whose_lease_is_held_elsewhere_is_not_run(tmp_path: Path, sandboxes: dict[str, Sandbox]) -> None:
+    """Another process (another serve, a worker) running the tenant's pass holds its lease: this one waits."""
+    from datetime import timedelta
+
+    registry = _registry(tmp_path, sandboxes)
+    server = Server(registry, workers=2, rate_limit=None)
+    server.reload_registry()
+    acme = server.states["acme"]
+    state = registry.parent / "state" / "acme.sqlite"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    with SqliteStateStore(state) as other:
+        assert other.acquire_lease("worker@elsewhere", timedelta(minutes=5))
+        server.run_tenant(acme)
+        assert acme.last_status == "not run" and "lease" in acme.last_error
+        assert not (state.parent / "acme.sqlite").exists() or other.links("customers") == []  # nothing done
+        assert other.release_lease("worker@elsewhere")
+    server.run_tenant(acme)
+    assert acme.last_status == "ok"
+    with SqliteStateStore(state) as store:  # released after the pass: anyone may take it now
+        assert store.acquire_lease("next", timedelta(seconds=1))
+
+
+def test_a_pass_stops_when_its_lease_is_lost(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from mapsync.engine.tenants.serve import Lease
+
+    clock = [0.0]
+    with SqliteStateStore(tmp_path / "s.sqlite") as store:
+        lease = Lease(store, "me", threading.Event(), clock=lambda: clock[0])
+        assert lease.acquire() and not lease.is_set()
+        clock[0] = 200.0  # past half the lease: renewed
+        lease.progress("customers", 1, 10)
+        assert not lease.is_set()
+        store.release_lease("me")
+        assert store.acquire_lease("thief", timedelta(minutes=5))
+        clock[0] = 400.0
+        lease.progress("customers", 2, 10)
+        assert lease.is_set()  # the pass stops after the record at hand

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, get_args, runtime_checkable
 
 Side = Literal["crm", "erp"]
 ErrorClass = Literal["transient", "rejected", "rule"]
@@ -206,6 +207,14 @@ class StateStore(Protocol):
 
     def close(self) -> None:
         """Release the connection. The store is unusable afterwards."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the store."""
         ...
 
     # links and bases

@@ -20,11 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mapsync.connectors.base import Connector, ConnectorError, FatalError, TransientError
 from mapsync.connectors.catalogue import Catalogue
@@ -68,6 +67,12 @@ class GuardrailStop(Exception):
     """A mapping's plans go beyond the rule set's guardrails: the run stops before writing it."""
 
 
+class StopSignal(Protocol):
+    """What stops a pass between records: a ``threading.Event`` (SIGTERM), or a tenant's lease once lost."""
+
+    def is_set(self) -> bool: ...
+
+
 class PassStopped(Exception):
     """The pass was asked to stop (``stop`` set: SIGTERM to ``mapsync serve``); the record being applied
     was finished, the mapping's cursors stay where they were, so the next pass reads the rest again."""
@@ -79,7 +84,7 @@ class SyncPass:
 
     def __init__(self, ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
                  store: StateStore, *, apply: bool, progress: Progress | None = None, force: bool = False,
-                 stop: threading.Event | None = None) -> None:
+                 stop: StopSignal | None = None) -> None:
         self.ruleset = ruleset
         self.apply = apply
         self.stop = stop  # set: finish the record at hand, then stop (cursors not advanced)

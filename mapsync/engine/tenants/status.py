@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mapsync.engine.state import SqliteStateStore, StateError
+from mapsync.engine.state import StateError
+from mapsync.engine.state.url import is_postgres_url, open_state_store
 from mapsync.engine.tenants.registry import Registry, Tenant
 
 
@@ -34,10 +35,10 @@ class TenantStatus:
 
 
 def tenant_status(tenant: Tenant) -> TenantStatus:
-    if not tenant.state.startswith(("postgresql://", "postgres://")) and not Path(tenant.state).exists():
+    if not is_postgres_url(tenant.state) and not Path(tenant.state).exists():
         return TenantStatus(tenant.id, tenant.enabled, None, None, None, {}, 0, "")
     try:
-        with SqliteStateStore(tenant.state) as store:
+        with open_state_store(tenant.state, tenant=tenant.id) as store:
             summary = store.summary()
     except StateError as exc:
         return TenantStatus(tenant.id, tenant.enabled, None, None, None, {}, 0, str(exc))
