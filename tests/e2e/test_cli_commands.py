@@ -214,3 +214,26 @@ def test_a_tenant_needs_a_postgresql_state_store(env: Sandbox, tmp_path: Path,
     assert main(["run", FORTNOX, "--state", state]) == 0
     assert main(["status", "--state", state, "--tenant", "acme"]) == 1
     assert "tenant 'acme' needs a PostgreSQL state store" in capsys.readouterr().err
+
+
+def test_a_second_run_on_the_same_store_is_refused_up_front(env: Sandbox, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Another pass (a run, serve) holds the store's lease: `mapsync run` refuses at once and writes nothing;
+    once the lease is free it runs, and it gives the lease back."""
+    from datetime import timedelta
+
+    from mapsync.engine.state import SqliteStateStore
+
+    state = tmp_path / "state.sqlite"
+    crm = env.simulators["webcrm"].backend
+    crm.create("organisation", {"OrganisationName": "Acme", "OrganisationType": "Customer"})
+    with SqliteStateStore(state) as other:
+        assert other.acquire_lease("serve@elsewhere", timedelta(minutes=5))
+        assert main(["run", FORTNOX, "--state", str(state)]) == 1
+        assert "another pass is running on this state store" in capsys.readouterr().err
+        assert other.links("customers") == []
+        assert other.release_lease("serve@elsewhere")
+    assert main(["run", FORTNOX, "--state", str(state)]) == 0
+    assert "customers: 1 created" in capsys.readouterr().out
+    with SqliteStateStore(state) as store:
+        assert store.acquire_lease("next", timedelta(seconds=1))  # the run released it

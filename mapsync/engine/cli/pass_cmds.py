@@ -28,6 +28,7 @@ from mapsync.engine.cli.common import (
 from mapsync.engine.composition import MissingEnvironment, rotates_refresh_token, run_pass
 from mapsync.engine.ruleset import RuleSet
 from mapsync.engine.state import SqliteStateStore, StateStore, describe_state
+from mapsync.engine.state.lease import Lease, holder_name
 from mapsync.engine.sync.markdown import render_markdown
 from mapsync.engine.sync.report import PassReport, render_text
 
@@ -81,9 +82,26 @@ def _is_new(args: argparse.Namespace) -> bool:
 
 
 def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool = False) -> PassReport:
+    """One pass; a run holds the state store's lease for it (a second run, or ``serve``, on the same store
+    is refused up front, not run alongside: docs/deployment.md)."""
+    shown = _progress if sys.stderr.isatty() else None
     try:
-        return run_pass(ruleset, os.environ, store, apply=apply, force=force,
-                        progress=_progress if sys.stderr.isatty() else None)
+        if not apply:
+            return run_pass(ruleset, os.environ, store, apply=False, progress=shown)
+        lease = Lease(store, holder_name("run"), threading.Event())
+        if not lease.acquire():
+            raise CommandError("another pass is running on this state store (it holds the store's lease: a second "
+                               "`mapsync run` or `mapsync serve`); nothing was run. Try again when it has finished.")
+
+        def progress(mapping: str, done: int, total: int) -> None:
+            lease.progress(mapping, done, total)
+            if shown is not None:
+                shown(mapping, done, total)
+
+        try:
+            return run_pass(ruleset, os.environ, store, apply=True, force=force, progress=progress, stop=lease)
+        finally:
+            lease.release()
     except MissingEnvironment as exc:
         raise CommandError(str(exc)) from exc
 

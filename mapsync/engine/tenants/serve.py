@@ -25,7 +25,6 @@ import functools
 import hashlib
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,7 +40,8 @@ from mapsync.engine.composition import run_pass
 from mapsync.engine.diagnostics import Severity
 from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import LoadResult, RuleSet, UsageError, load_ruleset
-from mapsync.engine.state import StateError, StateStore
+from mapsync.engine.state import StateError
+from mapsync.engine.state.lease import Lease, holder_name
 from mapsync.engine.state.url import is_postgres_url, open_state_store
 from mapsync.engine.tenants.metrics import PassMetrics
 from mapsync.engine.tenants.registry import Registry, SecretsError, Tenant, load_registry
@@ -70,40 +70,6 @@ class LimiterPool:
 
     def __len__(self) -> int:
         return len(self._limiters)
-
-
-class Lease:
-    """A tenant's lease in its state store, held for one pass: at most one pass per tenant at a time, across
-    processes and machines (the store's ``acquire_lease``). Renewed from the pass itself (``progress``, called
-    per record) once half its time has passed; a lease that cannot be renewed (it expired, another holder
-    took it) stops the pass after the record at hand, as SIGTERM does: it behaves as the pass's stop event."""
-
-    TTL = timedelta(minutes=5)
-
-    def __init__(self, store: StateStore, holder: str, stop: threading.Event,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.store, self.holder, self.stop_event, self.clock = store, holder, stop, clock
-        self.renewed = 0.0
-        self.lost = False
-
-    def acquire(self) -> bool:
-        self.renewed = self.clock()
-        return self.store.acquire_lease(self.holder, self.TTL)
-
-    def progress(self, mapping: str, done: int, total: int) -> None:
-        if self.clock() - self.renewed < self.TTL.total_seconds() / 2:
-            return
-        self.renewed = self.clock()
-        if not self.store.renew_lease(self.holder, self.TTL):
-            self.lost = True
-            log.error("lost the tenant's lease during mapping %s: stopping the pass", mapping)
-
-    def is_set(self) -> bool:  # the pass's stop event: SIGTERM, or the lease lost
-        return self.lost or self.stop_event.is_set()
-
-    def release(self) -> None:
-        if not self.lost:
-            self.store.release_lease(self.holder)
 
 
 @dataclass
@@ -254,8 +220,7 @@ class Server:
                 if not is_postgres_url(tenant.state):
                     Path(tenant.state).parent.mkdir(parents=True, exist_ok=True)
                 with open_state_store(tenant.state, tenant=tenant.id) as store:
-                    lease = Lease(store, f"serve@{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}",
-                                  self.stop)
+                    lease = Lease(store, holder_name("serve"), self.stop)
                     if not lease.acquire():
                         state.last_error = "another process holds this tenant's lease (its pass is running there)"
                         state.last_status = "not run"

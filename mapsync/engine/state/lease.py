@@ -1,0 +1,61 @@
+"""Holding a state store's lease for one pass: at most one pass per tenant at a time, across processes and
+machines (``StateStore.acquire_lease``; a row with an expiry, so a holder that died frees it).
+
+``mapsync run`` and ``mapsync serve`` take it around every pass that writes. It is renewed from the pass itself
+(``progress`` is called per record) once half its time has passed; a lease that cannot be renewed (it expired,
+another holder took it) stops the pass after the record at hand, as SIGTERM does: the lease is also the
+pass's stop signal (``is_set``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from mapsync.engine.state.store import StateStore
+
+log = logging.getLogger("mapsync.state")
+
+
+def holder_name(kind: str) -> str:
+    """Who holds a lease, for people reading the store: ``run@host:pid:thread``."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class Lease:
+    """A tenant's lease in its state store, held for one pass: at most one pass per tenant at a time, across
+    processes and machines (the store's ``acquire_lease``). Renewed from the pass itself (``progress``, called
+    per record) once half its time has passed; a lease that cannot be renewed (it expired, another holder
+    took it) stops the pass after the record at hand, as SIGTERM does: it behaves as the pass's stop event."""
+
+    TTL = timedelta(minutes=5)
+
+    def __init__(self, store: StateStore, holder: str, stop: threading.Event,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.holder, self.stop_event, self.clock = store, holder, stop, clock
+        self.renewed = 0.0
+        self.lost = False
+
+    def acquire(self) -> bool:
+        self.renewed = self.clock()
+        return self.store.acquire_lease(self.holder, self.TTL)
+
+    def progress(self, mapping: str, done: int, total: int) -> None:
+        if self.clock() - self.renewed < self.TTL.total_seconds() / 2:
+            return
+        self.renewed = self.clock()
+        if not self.store.renew_lease(self.holder, self.TTL):
+            self.lost = True
+            log.error("lost the state store's lease during mapping %s: stopping the pass", mapping)
+
+    def is_set(self) -> bool:  # the pass's stop event: SIGTERM, or the lease lost
+        return self.lost or self.stop_event.is_set()
+
+    def release(self) -> None:
+        if not self.lost:
+            self.store.release_lease(self.holder)
