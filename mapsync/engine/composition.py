@@ -21,7 +21,7 @@ from typing import Any
 
 from mapsync.connectors.base import Connector
 from mapsync.connectors.catalogue import Catalogue, load_catalogue
-from mapsync.connectors.http.ratelimit import SlidingWindowRateLimiter
+from mapsync.connectors.http.ratelimit import RateLimiter
 from mapsync.connectors.registry import make_client
 from mapsync.engine.connections import MissingEnvironment, resolve_connection
 from mapsync.engine.logs import log_context
@@ -52,7 +52,7 @@ class Connected:
         self.close()
 
 
-LimiterFor = Callable[[str, Mapping[str, str]], SlidingWindowRateLimiter | None]
+LimiterFor = Callable[[str, Mapping[str, str]], RateLimiter | None]
 
 
 def connect(ruleset: RuleSet, environ: Mapping[str, str], token_store: StateStore | None, *,

@@ -26,7 +26,7 @@ from typing import Any, Self, TypedDict
 import httpx
 
 from mapsync.connectors.base import ConnectorError
-from mapsync.connectors.http.ratelimit import SlidingWindowRateLimiter
+from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
 from mapsync.connectors.http.retry import RequestExecutor, RetryPolicy
 
 MapError = Callable[[httpx.Response, str], ConnectorError]  # (final answer, "METHOD /path") -> error
@@ -59,7 +59,7 @@ class HttpClientBase:
         map_error: MapError,
         rate_limit: tuple[int, float] | None,
         retry: RetryPolicy,
-        limiter: SlidingWindowRateLimiter | None = None,
+        limiter: RateLimiter | None = None,
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,

@@ -14,10 +14,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+
+
+class RateLimiter(Protocol):
+    """What the request executor needs of a limiter: ``with limiter.slot(): send()``. Implemented here (one
+    process) and by ``mapsync.connectors.http.shared_ratelimit.SharedRateLimiter`` (Redis, many processes)."""
+
+    def slot(self) -> AbstractContextManager[None]: ...
 
 
 class _Slot:

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from mapsync.connectors.base import FatalError, TransientError
-from mapsync.connectors.http.ratelimit import SlidingWindowRateLimiter
+from mapsync.connectors.http.ratelimit import RateLimiter
 
 Sleep = Callable[[float], None]
 Random = Callable[[], float]
@@ -84,7 +84,7 @@ class RequestExecutor:
         client: httpx.Client,
         *,
         policy: RetryPolicy | None = None,
-        limiter: SlidingWindowRateLimiter | None = None,
+        limiter: RateLimiter | None = None,
         sleep: Sleep = time.sleep,
         random: Random = _random.random,
         on_retry: Callable[[str, int, float], None] | None = None,

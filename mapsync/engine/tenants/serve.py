@@ -34,7 +34,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mapsync.connectors.http.ratelimit import SlidingWindowRateLimiter
+from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
+from mapsync.connectors.http.shared_ratelimit import SharedRateLimiter
 from mapsync.connectors.registry import rate_limit_of
 from mapsync.engine.composition import run_pass
 from mapsync.engine.diagnostics import Severity
@@ -51,13 +52,16 @@ log = logging.getLogger("mapsync.serve")
 
 class LimiterPool:
     """One rate limiter per credential (connector, base URL and the credential's settings), shared by every
-    client of every tenant using it in this process."""
+    client of every tenant using it: in this process, or, given ``url`` (``redis://...``, also
+    ``MAPSYNC_RATE_LIMITS_URL``), by every process and machine counting in that Redis
+    (``SharedRateLimiter``: Celery workers spending one credential's budget together)."""
 
-    def __init__(self) -> None:
-        self._limiters: dict[tuple[str, str], SlidingWindowRateLimiter] = {}
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url
+        self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, connector: str, settings: Mapping[str, str]) -> SlidingWindowRateLimiter | None:
+    def __call__(self, connector: str, settings: Mapping[str, str]) -> RateLimiter | None:
         limit = rate_limit_of(connector)
         if limit is None:
             return None
@@ -65,7 +69,9 @@ class LimiterPool:
         key = (connector, hashlib.sha256(identity.encode("utf-8")).hexdigest())
         with self._lock:
             if key not in self._limiters:
-                self._limiters[key] = SlidingWindowRateLimiter(*limit)
+                self._limiters[key] = (
+                    SharedRateLimiter(self.url, f"mapsync:rate:{key[0]}:{key[1]}", *limit) if self.url
+                    else SlidingWindowRateLimiter(*limit))
             return self._limiters[key]
 
     def __len__(self) -> int:
@@ -133,7 +139,7 @@ class Server:
         self.process_env = process_env
         self.clock = clock
         self.client_options = client_options
-        self.limiters = LimiterPool()
+        self.limiters = LimiterPool(os.environ.get("MAPSYNC_RATE_LIMITS_URL") or None)
         self.metrics = PassMetrics()
         self.stop = threading.Event()
         self.states: dict[str, TenantState] = {}
