@@ -91,6 +91,15 @@ class FortnoxCredentials(BearerToken):
         return self._store.get_secret(self.secret_name)
 
     def _obtain(self) -> tuple[str, float]:
+        """A new access token; with a store that can lock the secret, under that lock (read the newest rotated
+        refresh token, use it, keep the next one), so that two processes of one tenant never spend one token."""
+        lock = getattr(self._store, "secret_lock", None)
+        if lock is None:
+            return self._obtain_unlocked()
+        with lock(self.secret_name):
+            return self._obtain_unlocked()
+
+    def _obtain_unlocked(self) -> tuple[str, float]:
         stored = self._stored_refresh_token()
         current = stored or self._configured_refresh
         if current:

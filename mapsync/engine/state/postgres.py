@@ -516,6 +516,14 @@ class PostgresStateStore:
         row = self._one("SELECT value FROM secrets WHERE tenant = %s AND name = %s", (self.tenant, name))
         return None if row is None else str(row["value"])
 
+    @contextmanager
+    def secret_lock(self, name: str) -> Iterator[None]:
+        """PostgreSQL: a transaction-level advisory lock on the tenant and secret, released at its end."""
+        with self.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                               (f"mapsync.secret:{self.tenant}:{name}",))
+            yield
+
     def put_secret(self, name: str, value: str) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError("a secret needs a non-empty name")

@@ -20,7 +20,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -496,6 +496,10 @@ class SqliteStateStore:
     def get_secret(self, name: str) -> str | None:
         row = self._conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
+
+    def secret_lock(self, name: str) -> AbstractContextManager[None]:
+        """SQLite: the file's write lock (``BEGIN IMMEDIATE``) for the block, one writer at a time."""
+        return self.transaction()
 
     def put_secret(self, name: str, value: str) -> None:
         if not isinstance(name, str) or not name:

@@ -323,6 +323,12 @@ class StateStore(Protocol):
 
     def put_secret(self, name: str, value: str) -> None: ...
 
+    def secret_lock(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock of secret ``name`` for the block (a transaction): the read, refresh and write of a
+        rotated OAuth refresh token happen under it, so two processes of one tenant never refresh with the same
+        token (Fortnox revokes the integration's token then: decision 0004)."""
+        ...
+
     # status
     def summary(self) -> StoreSummary: ...
 
