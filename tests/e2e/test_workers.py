@@ -33,6 +33,7 @@ from celery import Celery
 from psycopg.rows import dict_row
 
 from mapsync import STANDARD_RULES
+from mapsync.engine.cli import main
 from mapsync.engine.sandbox import Sandbox, start_sandbox
 from mapsync.engine.state.postgres import PostgresStateStore
 from tests.redis_server import RedisServer, free_port
@@ -267,8 +268,6 @@ def test_workers_and_the_scheduler_sync_every_tenant_and_a_revoked_one_fails_alo
     assert passes and {tenant for _, tenant, _ in passes} <= {alpha, beta, revoked}, metrics
 
     # status reads every tenant's state from PostgreSQL, whichever worker ran it
-    from mapsync.engine.cli import main
-
     for process in (scheduler, first, second):
         process.stop()  # SIGTERM: the workers finish the passes at hand
     assert "Warm shutdown" in first.text()

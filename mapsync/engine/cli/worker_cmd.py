@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +107,6 @@ def run_worker(args: argparse.Namespace) -> int:
     except workers.ConfigurationError as exc:
         print(f"mapsync worker: {exc}", file=sys.stderr)
         return 1
-    context.lease_ttl = timedelta(seconds=float(workers.app.conf.mapsync_lease_ttl))
     if args.metrics:
         from prometheus_client import start_http_server
 

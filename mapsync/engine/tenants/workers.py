@@ -171,7 +171,8 @@ class WorkerContext:
         if not is_postgres_url(tenant.state) and not self.allow_sqlite:
             return (f"its state store {describe_state(tenant.state)} is a SQLite file, which workers on other "
                     "machines cannot share: point its state at PostgreSQL (defaults: {state: postgresql://...}), "
-                    "or allow SQLite when every worker runs on this machine")
+                    "or, when every worker runs on this machine, allow SQLite (mapsync worker --allow-sqlite, "
+                    "MAPSYNC_ALLOW_SQLITE=1)")
         return tenant
 
     def run(self, tenant_id: str) -> PassOutcome:
@@ -240,6 +241,24 @@ def tenant_pass(self: Any, tenant_id: str) -> dict[str, Any]:
             log.warning("re-delivered pass finds the lease held; trying again in %.0f s", wait)
         raise self.retry(countdown=wait, max_retries=REDELIVERY_RETRIES)
     return outcome.as_dict()
+
+
+@signals.celeryd_after_setup.connect
+def _check_registry(**_: Any) -> None:
+    """At a worker's start (``celery -A ... worker`` too): the registry is readable, and the tenants whose
+    state this worker would refuse are named at once rather than at their first pass."""
+    try:
+        context = worker_context()
+    except ConfigurationError as exc:
+        log.error("%s", exc)
+        return
+    registry = context.registry()
+    if registry is None:
+        return
+    for tenant in registry.tenants:
+        if tenant.enabled and isinstance(refused := context.tenant(tenant.id), str):
+            with log_context(tenant=tenant.id):
+                log.error("this worker will not run its passes: %s", refused)
 
 
 @signals.worker_shutting_down.connect
