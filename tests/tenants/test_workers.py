@@ -186,3 +186,17 @@ def test_a_pass_whose_lease_is_held_does_nothing_and_a_redelivered_one_waits_for
     with SqliteStateStore(state) as store:
         run = store.last_run()
         assert run is not None and run.status == "fatal"
+
+
+def test_a_worker_names_the_tenants_it_will_refuse_when_it_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``celery -A ... worker`` has no command-line check: at start the worker logs every tenant it will refuse."""
+    monkeypatch.setattr(workers, "_context", WorkerContext(_tenant_folder(tmp_path, "state/{id}.sqlite")))
+    workers._check_registry()
+    refusals = [r for r in caplog.records if "this worker will not run its passes" in r.getMessage()]
+    assert len(refusals) == 1  # paused is disabled: never run anyway
+    assert "acme.sqlite is a SQLite file" in refusals[0].getMessage()
+    caplog.clear()
+    monkeypatch.setattr(workers, "_context", WorkerContext(tmp_path / "tenants.yaml", allow_sqlite=True))
+    workers._check_registry()
+    assert not caplog.records
