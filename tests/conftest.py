@@ -2,7 +2,8 @@
 
 The machine has 2 cores and CI runs everything at once; property tests must fail on wrong answers,
 not on a slow moment (speed is measured in benchmarks/, not in tests). ``tests/state_backends.py`` (a
-plugin) opens stores of each backend, SQLite and PostgreSQL, for the tests that run against both.
+plugin) opens stores of each backend, SQLite and PostgreSQL, for the tests that run against both;
+``tests/redis_server.py`` (another) starts a Redis server of a test's own for the Celery worker tests.
 """
 
 from hypothesis import HealthCheck, settings
@@ -10,4 +11,5 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("mapsync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("mapsync")
 
-pytest_plugins = ["tests.state_backends"]  # the state store backends: SQLite, and PostgreSQL when reachable
+# the state store backends (SQLite, and PostgreSQL when reachable); a Redis server of a test's own
+pytest_plugins = ["tests.state_backends", "tests.redis_server"]

@@ -7,12 +7,18 @@ operator simpleeval would refuse. At run time ``Expression.evaluate(names)`` onl
 Names an expression may use depend on where it stands (``record`` and ``settings`` in conditions;
 ``value``, ``record`` and ``settings`` in transforms). ``FUNCTIONS`` is the fixed function library,
 documented in docs/rules.md.
+
+Parsing is serialised in a process (``_PARSE_LOCK``): CPython 3.11's ``ast.parse`` keeps its recursion depth
+in state shared by threads, and two threads parsing at once can fail with "SystemError: AST constructor
+recursion depth mismatch" (CPython issue gh-106905), as concurrent tenants' first passes in ``serve`` or a
+worker's threads load their rule sets.
 """
 
 from __future__ import annotations
 
 import ast
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -82,6 +88,8 @@ def _split(value: Any, separator: str | None = None) -> list[str]:
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
+
+_PARSE_LOCK = threading.Lock()  # see the module's docstring: ast.parse is not safe in threads at once
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "str": _text,
@@ -200,7 +208,8 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
     allowed = frozenset(allowed_names)
     source_lines = text.strip().splitlines() or [""]
     try:
-        module = ast.parse(text.strip())
+        with _PARSE_LOCK:
+            module = ast.parse(text.strip())
     except SyntaxError as exc:
         line = exc.lineno or 1
         end = exc.end_offset or 0 if exc.end_lineno == exc.lineno and (exc.end_offset or 0) > (exc.offset or 0) else 0

@@ -48,11 +48,15 @@ class ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "WARNING", *, json: bool = False, stream: IO[str] | None = None) -> logging.Handler:
-    """A handler on the ``mapsync`` logger (replacing one installed before): text or JSON lines."""
-    logger = logging.getLogger("mapsync")
-    for old in [h for h in logger.handlers if getattr(h, "mapsync_handler", False)]:
-        logger.removeHandler(old)
+def configure_logging(level: str = "WARNING", *, json: bool = False, stream: IO[str] | None = None,
+                      root: bool = False) -> logging.Handler:
+    """A handler on the ``mapsync`` logger (replacing one installed before): text or JSON lines. ``root``: on
+    the root logger instead, so that other libraries' records (Celery's, in a worker) share the format;
+    mapsync's records reach it through the ``mapsync`` logger, which then keeps no handler of its own."""
+    logger = logging.getLogger("" if root else "mapsync")
+    for holder in {logging.getLogger("mapsync"), logger}:
+        for old in [h for h in holder.handlers if getattr(h, "mapsync_handler", False)]:
+            holder.removeHandler(old)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.mapsync_handler = True  # type: ignore[attr-defined]
     handler.addFilter(ContextFilter())

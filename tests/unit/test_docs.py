@@ -142,7 +142,7 @@ def test_rules_doc_names_no_unknown_code() -> None:
 
 @pytest.mark.parametrize("name", ["0001-layout.md", "0002-rule-language.md", "0003-expressions.md",
                                   "0004-rotated-tokens-in-state-store.md", "0006-new-state-store-guard.md",
-                                  "0010-postgresql-state-store.md"])
+                                  "0010-postgresql-state-store.md", "0012-celery-workers.md"])
 def test_decision_records_have_their_parts(name: str) -> None:
     text = (DECISIONS / name).read_text(encoding="utf-8")
     for part in ("## Context", "## Decision", "## Consequences"):

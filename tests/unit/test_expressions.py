@@ -202,3 +202,34 @@ def test_problems_say_where_in_characters_and_what_was_meant(text: str, expected
 def test_an_unknown_function_with_nothing_close_has_no_guess() -> None:
     assert _first("capitalize(value)")[4] == ""
     assert _first("Customer == value")[4] == ""  # a bare word meant as text: the code's fix says to quote it
+
+
+def test_compiling_in_many_threads_at_once() -> None:
+    """Tenants' rule sets load in threads at once (serve, a worker): CPython 3.11's ast.parse shares its recursion
+    depth between threads (gh-106905) and failed with SystemError when two parsed at once; parsing is serialised.
+    A tiny switch interval makes the threads interleave inside the parser as they would under load."""
+    import sys
+    import threading
+
+    text = "record.A in ['x', 'y'] and upper(record.B or '') != '' and ((1 + 2) * 3) > 2"
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(300):
+                expression, problems = compile_expression(text, ["record"])
+                assert expression is not None and not problems
+        except BaseException as exc:
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []

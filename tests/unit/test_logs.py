@@ -64,3 +64,23 @@ def test_configuring_twice_replaces_the_handler() -> None:
         assert second in handlers and first not in handlers
     finally:
         logging.getLogger("mapsync").removeHandler(second)
+
+
+def test_on_the_root_logger_other_libraries_share_the_format_and_nothing_is_doubled() -> None:
+    """A Celery worker logs Celery's records and mapsync's through one handler on the root logger."""
+    stream = io.StringIO()
+    earlier = configure_logging("INFO", stream=io.StringIO())  # as `mapsync --log-level` installs it first
+    root = logging.getLogger()
+    level = root.level
+    handler = configure_logging("INFO", json=True, stream=stream, root=True)
+    try:
+        assert earlier not in logging.getLogger("mapsync").handlers
+        with log_context(tenant="acme"):
+            logging.getLogger("mapsync.workers").info("pass ok")
+            logging.getLogger("celery.worker").info("task received")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(r["logger"], r["message"], r["tenant"]) for r in records] == [
+        ("mapsync.workers", "pass ok", "acme"), ("celery.worker", "task received", "acme")]

@@ -23,6 +23,7 @@ from mapsync.engine.cli import (
     test_cmd,
     transform_cmd,
     validate_cmd,
+    worker_cmd,
 )
 from mapsync.engine.cli.common import CommandError
 from mapsync.engine.logs import configure_logging
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_cmd.register(commands)
     schema_cmd.register(commands)
     serve_cmd.register(commands)
+    worker_cmd.register(commands)
     sandbox_cmd.register(commands)
     demo_cmd.register(commands)
     return parser

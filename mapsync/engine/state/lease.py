@@ -31,25 +31,26 @@ class Lease:
     """A tenant's lease in its state store, held for one pass: at most one pass per tenant at a time, across
     processes and machines (the store's ``acquire_lease``). Renewed from the pass itself (``progress``, called
     per record) once half its time has passed; a lease that cannot be renewed (it expired, another holder
-    took it) stops the pass after the record at hand, as SIGTERM does: it behaves as the pass's stop event."""
+    took it) stops the pass after the record at hand, as SIGTERM does: it behaves as the pass's stop event.
+    ``ttl`` (default ``TTL``): how long a holder that died keeps the tenant from running elsewhere."""
 
     TTL = timedelta(minutes=5)
 
     def __init__(self, store: StateStore, holder: str, stop: threading.Event,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.store, self.holder, self.stop_event, self.clock = store, holder, stop, clock
+                 clock: Callable[[], float] = time.monotonic, ttl: timedelta = TTL) -> None:
+        self.store, self.holder, self.stop_event, self.clock, self.ttl = store, holder, stop, clock, ttl
         self.renewed = 0.0
         self.lost = False
 
     def acquire(self) -> bool:
         self.renewed = self.clock()
-        return self.store.acquire_lease(self.holder, self.TTL)
+        return self.store.acquire_lease(self.holder, self.ttl)
 
     def progress(self, mapping: str, done: int, total: int) -> None:
-        if self.clock() - self.renewed < self.TTL.total_seconds() / 2:
+        if self.clock() - self.renewed < self.ttl.total_seconds() / 2:
             return
         self.renewed = self.clock()
-        if not self.store.renew_lease(self.holder, self.TTL):
+        if not self.store.renew_lease(self.holder, self.ttl):
             self.lost = True
             log.error("lost the state store's lease during mapping %s: stopping the pass", mapping)
 

@@ -3,7 +3,8 @@
 The work of a pass is waiting for APIs, so tenants run concurrently in a pool of threads (``workers``), not
 in processes. The scheduler loop starts a tenant's pass when it is due (its interval after the start of its
 last pass) and it is not running already; a tenant whose pass is still running when it is due again waits
-for the next turn. Per tenant:
+for the next turn. The pass itself is ``mapsync.engine.tenants.tenantpass.run_tenant_pass``, the same one the
+Celery workers run (``mapsync.engine.tenants.workers``). Per tenant:
 
 - **one pass at a time**: an in-process flag, and the state store's lease where the store has one (so a
   second ``serve`` or a ``mapsync run`` on the same store is refused, not run alongside);
@@ -24,7 +25,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,15 +37,13 @@ from typing import Any
 from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
 from mapsync.connectors.http.shared_ratelimit import SharedRateLimiter
 from mapsync.connectors.registry import rate_limit_of
-from mapsync.engine.composition import run_pass
 from mapsync.engine.diagnostics import Severity
-from mapsync.engine.logs import log_context
-from mapsync.engine.ruleset import LoadResult, RuleSet, UsageError, load_ruleset
-from mapsync.engine.state import StateError
 from mapsync.engine.state.lease import Lease, holder_name
-from mapsync.engine.state.url import is_postgres_url, open_state_store
 from mapsync.engine.tenants.metrics import PassMetrics
-from mapsync.engine.tenants.registry import Registry, SecretsError, Tenant, load_registry
+from mapsync.engine.tenants.registry import Registry, Tenant, load_registry
+from mapsync.engine.tenants.tenantpass import CachedRuleset, run_tenant_pass
+
+__all__ = ["CachedRuleset", "Lease", "LimiterPool", "Server", "TenantState"]
 
 log = logging.getLogger("mapsync.serve")
 
@@ -76,23 +74,6 @@ class LimiterPool:
 
     def __len__(self) -> int:
         return len(self._limiters)
-
-
-@dataclass
-class CachedRuleset:
-    ruleset: RuleSet | None = None
-    stamps: dict[str, float] = field(default_factory=dict)  # file -> mtime of the last load
-    problem: str = ""  # why the files on disk are not in use (the last good rule set is)
-
-
-def _stamps(files: list[str] | tuple[str, ...]) -> dict[str, float]:
-    out = {}
-    for name in files:
-        try:
-            out[name] = os.stat(name).st_mtime
-        except OSError:
-            out[name] = -1.0
-    return out
 
 
 @dataclass
@@ -181,82 +162,22 @@ class Server:
         return registry
 
     # -- one tenant ----------------------------------------------------------------------------------------
-    def _ruleset(self, state: TenantState, environ: Mapping[str, str]) -> RuleSet | None:
-        cache = state.cache
-        if cache.ruleset is not None and _stamps(cache.ruleset.files) == cache.stamps and not cache.problem:
-            return cache.ruleset
-        if cache.problem and cache.stamps and _stamps(list(cache.stamps)) == cache.stamps:
-            return cache.ruleset  # the same broken files: keep the last good rule set, reported already
-        result: LoadResult | None = None
-        try:
-            result = load_ruleset(state.tenant.ruleset, environ, for_run=True)
-        except UsageError as exc:
-            problem = str(exc)
-        else:
-            errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
-            problem = "" if result.ruleset is not None and not errors else (
-                f"{len(errors)} error(s), first: {errors[0].location.file}:{errors[0].location.line}: "
-                f"{errors[0].code} {errors[0].message}" if errors else "the rule set does not load")
-        files = list(result.files) if result is not None else []
-        if not problem and result is not None:
-            assert result.ruleset is not None
-            cache.ruleset, cache.problem = result.ruleset, ""
-            cache.stamps = _stamps(result.ruleset.files)
-            return cache.ruleset
-        cache.problem = problem
-        cache.stamps = _stamps(files) if files else {str(state.tenant.ruleset): -1.0}
-        kept = "keeping the last good rule set" if cache.ruleset is not None else "not run until it is fixed"
-        log.error("rule set %s does not validate (%s); %s", state.tenant.ruleset, problem, kept)
-        return cache.ruleset
-
     def run_tenant(self, state: TenantState) -> None:
-        """One pass of one tenant; never raises (a failure is logged and kept in ``state``)."""
-        tenant = state.tenant
-        started = self.clock()
-        state.last_started_at = datetime.now(UTC)
-        with log_context(tenant=tenant.id):
-            try:
-                environ = tenant.environ(self.process_env)
-                ruleset = self._ruleset(state, environ)
-                if ruleset is None:
-                    state.last_error = f"rule set: {state.cache.problem}"
-                    state.last_status = "not run"
-                    self.metrics.failed(tenant.id)
-                    return
-                if not is_postgres_url(tenant.state):
-                    Path(tenant.state).parent.mkdir(parents=True, exist_ok=True)
-                with open_state_store(tenant.state, tenant=tenant.id) as store:
-                    lease = Lease(store, holder_name("serve"), self.stop)
-                    if not lease.acquire():
-                        state.last_error = "another process holds this tenant's lease (its pass is running there)"
-                        state.last_status = "not run"
-                        log.warning("pass not run: %s", state.last_error)
-                        return
-                    try:
-                        report = run_pass(ruleset, environ, store, apply=True, tenant=tenant.id, stop=lease,
-                                          progress=lease.progress,
-                                          limiter_for=self.limiters if self.shared_limits else None,
-                                          **self.client_options)
-                    finally:
-                        lease.release()
-                    state.quarantined = sum(m.quarantined for m in store.summary().mappings)
-                self.metrics.observe(tenant.id, report, state.quarantined)
-                state.last_totals = report.as_dict()["totals"]
-                state.last_status = "fatal" if report.fatal else (
-                    "quarantined" if report.total("quarantined") else "ok")
-                state.last_error = report.fatal or (f"rule set: {state.cache.problem}" if state.cache.problem else "")
-            except (SecretsError, StateError, OSError) as exc:
-                state.last_error, state.last_status = str(exc), "not run"
-                self.metrics.failed(tenant.id)
-                log.error("pass not run: %s", exc)
-            except Exception as exc:  # a bug must not stop the other tenants; it is logged with its traceback
-                state.last_error, state.last_status = f"{type(exc).__name__}: {exc}", "not run"
-                self.metrics.failed(tenant.id)
-                log.exception("pass failed")
-            finally:
-                state.passes += 1
-                state.last_started = started
-                state.last_seconds = self.clock() - started
+        """One pass of one tenant (``run_tenant_pass``, as the Celery workers run it); never raises (a
+        failure is logged and kept in ``state``)."""
+        outcome = run_tenant_pass(state.tenant, state.cache, holder=holder_name("serve"), stop=self.stop,
+                                  process_env=self.process_env, metrics=self.metrics,
+                                  limiter_for=self.limiters if self.shared_limits else None, clock=self.clock,
+                                  **self.client_options)
+        state.last_started_at = outcome.started_at
+        state.last_status, state.last_error = outcome.status, outcome.error
+        if outcome.totals is not None:
+            state.last_totals = outcome.totals
+        if outcome.quarantined is not None:
+            state.quarantined = outcome.quarantined
+        state.passes += 1
+        state.last_started = outcome.started
+        state.last_seconds = outcome.seconds
 
     def _done(self, state: TenantState, _: Future[None]) -> None:
         with self._lock:
