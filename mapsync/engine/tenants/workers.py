@@ -129,7 +129,7 @@ class WorkerContext:
         self.client_options = client_options
         self.stop = threading.Event()
         self.metrics = PassMetrics()
-        self.limiters = LimiterPool()
+        self.limiters = LimiterPool(os.environ.get("MAPSYNC_RATE_LIMITS_URL") or None)  # shared across workers
         self.caches: dict[str, CachedRuleset] = {}
         self._running: set[str] = set()
         self._registry: Registry | None = None
