@@ -4,6 +4,10 @@ An expression is a Python-style expression evaluated by simpleeval (an allow-lis
 parsed and checked **once**, when the rule set is compiled: syntax, names, functions, and any node or
 operator simpleeval would refuse. At run time ``Expression.evaluate(names)`` only walks the parsed tree.
 
+Parsing takes a process-wide lock: CPython keeps the AST constructor's recursion depth in interpreter-wide
+state, so two threads parsing at once (``mapsync serve`` compiling many tenants' rule sets) can make one fail
+with ``SystemError: AST constructor recursion depth mismatch``.
+
 Names an expression may use depend on where it stands (``record`` and ``settings`` in conditions;
 ``value``, ``record`` and ``settings`` in transforms). ``FUNCTIONS`` is the fixed function library,
 documented in docs/rules.md.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -195,12 +200,16 @@ class Expression:
             raise ExpressionError(f"{self.text!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
+_PARSING = threading.Lock()  # one ast.parse at a time in the process (module docstring)
+
+
 def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Expression | None, list[ExpressionProblem]]:
     """Parse and check ``text``; returns the expression or every problem found."""
     allowed = frozenset(allowed_names)
     source_lines = text.strip().splitlines() or [""]
     try:
-        module = ast.parse(text.strip())
+        with _PARSING:
+            module = ast.parse(text.strip())
     except SyntaxError as exc:
         line = exc.lineno or 1
         end = exc.end_offset or 0 if exc.end_lineno == exc.lineno and (exc.end_offset or 0) > (exc.offset or 0) else 0
