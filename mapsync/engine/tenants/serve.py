@@ -1,9 +1,10 @@
 """``mapsync serve``: every tenant of a registry synced on its cadence, many at once, on one machine.
 
 The work of a pass is waiting for APIs, so tenants run concurrently in a pool of threads (``workers``), not
-in processes. The scheduler loop starts a tenant's pass when it is due (its interval after the start of its
-last pass) and it is not running already; a tenant whose pass is still running when it is due again waits
-for the next turn. Per tenant:
+in processes. The scheduler loop hands a tenant's pass to the pool when it is due (its interval after the
+start of its last pass: a pass that waited in the pool's queue does not shorten the next interval, and
+tenants all due at once at start-up spread out after their first passes) and it is not running already; a
+tenant whose pass is still running when it is due again waits for the next turn. Per tenant:
 
 - **one pass at a time**: an in-process flag, and the state store's lease where the store has one (so a
   second ``serve`` or a ``mapsync run`` on the same store is refused, not run alongside);
@@ -205,6 +206,7 @@ class Server:
         """One pass of one tenant; never raises (a failure is logged and kept in ``state``)."""
         tenant = state.tenant
         started = self.clock()
+        state.next_due = started + tenant.interval  # from the start, not from when it was queued
         state.last_started_at = datetime.now(UTC)
         with log_context(tenant=tenant.id):
             try:
