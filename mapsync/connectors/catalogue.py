@@ -40,8 +40,8 @@ must be a catalogue entity that is not a line entity (a line has no id of its ow
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -212,11 +212,22 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
     return Catalogue(connector=data["connector"], entities=entities)
 
 
-@cache
+_catalogues: dict[str, Catalogue] = {}
+_catalogues_lock = threading.Lock()
+
+
 def load_catalogue(connector: str) -> Catalogue:
-    """The catalogue shipped with ``connectors/<connector>/catalogue.yaml`` (cached)."""
+    """The catalogue shipped with ``connectors/<connector>/catalogue.yaml``, read once per process: threads
+    asking at once (``mapsync serve``'s first passes) wait for the one reading it rather than each parsing
+    the YAML again."""
+    found = _catalogues.get(connector)
+    if found is not None:
+        return found
     if connector not in CONNECTOR_NAMES:
         raise KeyError(connector)
-    path = Path(__file__).parent / connector / "catalogue.yaml"
-    with path.open(encoding="utf-8") as fh:
-        return parse_catalogue(yaml.safe_load(fh))
+    with _catalogues_lock:
+        if connector not in _catalogues:
+            path = Path(__file__).parent / connector / "catalogue.yaml"
+            with path.open(encoding="utf-8") as fh:
+                _catalogues[connector] = parse_catalogue(yaml.safe_load(fh))
+        return _catalogues[connector]

@@ -4,6 +4,10 @@
 ``write_env`` writes ``sandbox.env`` with shell ``KEY=VALUE`` lines for every connection setting. Used
 by ``mapsync sandbox``, ``mapsync demo`` and the end-to-end tests.
 
+Each simulator serves many tenants (docs/connectors.md, "Many tenants in one simulator"): the credentials in
+``sandbox.env`` reach the default tenant, the one seeded and loaded here; a credential starting with
+``tenant-`` names a tenant of its own. ``latency=(low, high)`` seconds delays every API request.
+
 ``snapshot`` seeds the simulators with the records of a snapshot of the real systems (``mapsync
 sandbox --from``, docs/rehearsal.md): each product's ``load_records`` keeps their ids and moves its
 number series past them. A simulator that already holds records (a ``folder`` used before) is not
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mapsync.connectors.simkit import Latency
 from mapsync.engine.snapshot import SnapshotError, SnapshotFolder
 
 ENV_FILE = "sandbox.env"
@@ -85,12 +90,14 @@ def load_snapshot(simulator: Any, name: str, snapshot: SnapshotFolder) -> int:
 
 def start_sandbox(folder: Path | None, *, seed: bool = False, realistic_limits: bool = True,
                   products: tuple[str, ...] = ("webcrm", "fortnox", "vismanet"),
-                  snapshot: SnapshotFolder | None = None) -> Sandbox:
+                  snapshot: SnapshotFolder | None = None, latency: Latency | None = None) -> Sandbox:
     """Start the simulators of ``products``; ``snapshot`` loads its records into them (they must be empty);
-    ``seed`` then adds demo records to the stores still empty; limits can be lifted for tests. Every
-    simulator publishes the connection settings that reach it (``.env()``)."""
+    ``seed`` then adds demo records to the stores still empty; limits can be lifted for tests; ``latency``
+    delays every API request. Every simulator publishes the connection settings that reach it (``.env()``)."""
     sandbox = Sandbox(folder)
     limits: dict[str, Any] = {} if realistic_limits else {"rate_limit": None}
+    if latency is not None:
+        limits["latency"] = latency
     try:
         for name in products:
             simulator = _starter(name)(_data_dir(folder, name), **limits)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mapsync.engine.cli import main
@@ -85,18 +86,31 @@ def test_unset_environment_is_an_error_for_run(tmp_path: Path, monkeypatch: pyte
 def test_sandbox_command_writes_env_and_stops_cleanly(tmp_path: Path) -> None:
     folder = tmp_path / "sb"
     proc = subprocess.Popen([sys.executable, "-m", "mapsync.engine.cli.main", "sandbox", "--dir", str(folder),
-                             "--seed"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+                             "--seed", "--latency", "300-400ms"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ})
     try:
         deadline = time.monotonic() + 20
         while not (folder / "sandbox.env").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         text = (folder / "sandbox.env").read_text(encoding="utf-8")
         assert "FORTNOX_BASE_URL=http://127.0.0.1:" in text and "WEBCRM_API_TOKEN=" in text
+        url = next(line.split("=", 1)[1] for line in text.splitlines() if line.startswith("FORTNOX_BASE_URL="))
+        started = time.monotonic()
+        assert httpx.get(f"{url}/3/customers", headers={"Authorization": "Bearer tenant-x"}).status_code == 200
+        assert time.monotonic() - started >= 0.3  # --latency applies
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
+    assert b"latency: 300-400 ms per request" in err
     assert (folder / "fortnox" / "fortnox.json").exists()  # data persisted
+
+
+def test_sandbox_latency_must_be_a_range(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["sandbox", "--dir", "unused", "--latency", "300-100ms"])
+    assert stopped.value.code == 2
+    assert "the low end comes first" in capsys.readouterr().err
 
 
 def test_run_watch_repeats_until_terminated(env: Sandbox, tmp_path: Path) -> None:

@@ -170,3 +170,34 @@ def test_a_pass_stops_when_its_lease_is_lost(tmp_path: Path) -> None:
         clock[0] = 400.0
         lease.progress("customers", 2, 10)
         assert lease.is_set()  # the pass stops after the record at hand
+
+
+def test_tenants_share_one_set_of_simulators_each_with_its_own_data(tmp_path: Path) -> None:
+    """One webCRM and one Fortnox simulator serve every tenant: each tenant's tokens reach its own data."""
+    sandbox = start_sandbox(None, realistic_limits=False, products=("webcrm", "fortnox"))
+    try:
+        sims = sandbox.simulators
+        root = tmp_path / "ops"
+        lines = ["tenants:"]
+        for name, count in (("acme", 2), ("beta", 3)):
+            sims["webcrm"].tenants.get(f"tenant-{name}-crm")  # seeded through the backend, as a benchmark does
+            for i in range(count):
+                sims["webcrm"].tenants.get(f"tenant-{name}-crm").create("organisation", {
+                    "OrganisationName": f"{name} {i}", "OrganisationType": "Customer",
+                    "OrganisationExtraCustom1": str(100 + i)})
+            env = {**sandbox.env, "WEBCRM_API_TOKEN": f"tenant-{name}-crm", "FORTNOX_ACCESS_TOKEN": f"tenant-{name}"}
+            (root / "secrets").mkdir(parents=True, exist_ok=True)
+            (root / "secrets" / f"{name}.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()),
+                                                          encoding="utf-8")
+            lines.append(f"  - {{id: {name}, ruleset: {STANDARD_RULES / 'standard' / 'fortnox'}, "
+                         f"secrets: {{env_file: secrets/{name}.env}}}}")
+        (root / "tenants.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        Server(root / "tenants.yaml", workers=2, rate_limit=None).serve(once=True)
+        fortnox = sims["fortnox"]
+        for name, count in (("acme", 2), ("beta", 3)):
+            names = sorted(c["Name"] for c, _ in fortnox.tenants.get(f"tenant-{name}").store.all_dated("customer"))
+            assert names == [f"{name} {i}" for i in range(count)]
+        assert fortnox.is_empty() and sims["webcrm"].is_empty()  # the default tenant saw nothing
+        assert fortnox.log.count(tenant="tenant-acme") > 0 and fortnox.log.count(tenant="tenant-beta") > 0
+    finally:
+        sandbox.stop()

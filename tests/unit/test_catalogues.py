@@ -612,3 +612,28 @@ def test_visma_key_fields() -> None:
 def test_webcrm_refers_to_nothing_readable() -> None:
     # QuotationLineLinkedDataId names a catalogue item but is write-only: no snapshot could follow it
     assert not [f.name for e in load_catalogue("webcrm").entities.values() for f in e.references]
+
+
+def test_a_catalogue_is_read_once_by_threads_asking_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve`` starts many passes at once: they wait for one read instead of each parsing the YAML."""
+    import threading
+    import time
+
+    module = catalogue_module
+    real = module.yaml.safe_load
+    reads: list[str] = []
+
+    def slow_load(stream: Any) -> Any:
+        reads.append(stream.name)
+        time.sleep(0.05)  # a wide window for the others to arrive
+        return real(stream)
+
+    monkeypatch.setattr(module, "_catalogues", {})
+    monkeypatch.setattr(module.yaml, "safe_load", slow_load)
+    found: list[object] = []
+    threads = [threading.Thread(target=lambda: found.append(module.load_catalogue("fortnox"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(reads) == 1 and len(found) == 8 and all(c is found[0] for c in found)

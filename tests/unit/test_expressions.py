@@ -233,3 +233,60 @@ def test_compiling_in_many_threads_at_once() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+def test_expressions_compile_one_at_a_time_across_threads() -> None:
+    """CPython keeps the AST constructor's recursion depth in interpreter-wide state: a thread that parses while
+    another is building its tree makes the other fail with ``SystemError: AST constructor recursion depth
+    mismatch`` (``serve`` compiling many tenants' rule sets at once hit it). Here a finalizer, run by the
+    collector in the middle of one parse (while its tree is built), starts another thread's parse and waits
+    for it (a second at most): unless parses wait for each other, the first one fails."""
+    import gc
+    import sys
+    import threading
+
+    go, done = threading.Event(), threading.Event()
+    other: list[object] = []
+    inside = [0]
+
+    def parse_in_other_thread() -> None:
+        go.wait(10)
+        try:
+            other.append(compile_expression("record.a + 1", ["record"])[0])
+        except SystemError as exc:
+            other.append(exc)
+        done.set()
+
+    class Trigger:
+        """Cyclic garbage: the collector finalizes it; it re-arms until it runs well inside ``ast.parse``."""
+
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            if go.is_set():
+                return
+            if sys._getframe(1).f_code.co_name == "parse":
+                inside[0] += 1
+                if inside[0] >= 5:  # the first collections may come before the tree is built
+                    go.set()
+                    done.wait(1.0)  # without waiting for each other, the other thread parses now
+                    return
+            Trigger()
+
+    text = " and ".join(f"(record.a{i} + {i} > settings.b{i} or record.c{i} in ('x', 'y'))" for i in range(20))
+    thread = threading.Thread(target=parse_in_other_thread)
+    thread.start()
+    threshold = gc.get_threshold()
+    gc.collect()
+    try:
+        Trigger()
+        gc.set_threshold(1)
+        compiled, problems = compile_expression(text, ["record", "settings"])
+    finally:
+        gc.set_threshold(*threshold)
+        go.set()
+        thread.join(10)
+    assert inside[0] == 5  # the hand-over did happen inside the parse
+    assert compiled is not None and not problems
+    assert done.is_set() and len(other) == 1 and not isinstance(other[0], SystemError)

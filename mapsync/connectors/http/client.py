@@ -11,6 +11,10 @@
   the first answer (an auth refusal, say), they are, and the request is sent once more. A final
   answer that is not 2xx becomes the product's ``ConnectorError`` (``map_error``, given by the product).
 
+Every owned ``httpx.Client`` verifies TLS with one SSL context made once per process (``tls_context``):
+building one reads the CA bundle, ~45 ms of CPU, and a pass builds a client per system, so ``mapsync serve``
+would spend that much CPU per pass and tenant on it (benchmarks/tenants.py; docs/deployment.md, "Sizing").
+
 Products implement, as they need, ``_auth_headers``/``_renew_auth`` and the pacing hooks
 ``_before_send``/``_after_send``. The clock, sleep and random functions are injectable so tests
 run instantly (``HttpOptions``).
@@ -19,8 +23,10 @@ run instantly (``HttpOptions``).
 from __future__ import annotations
 
 import random as _random
+import ssl
 import time
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any, Self, TypedDict
 
 import httpx
@@ -30,6 +36,14 @@ from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimi
 from mapsync.connectors.http.retry import RequestExecutor, RetryPolicy
 
 MapError = Callable[[httpx.Response, str], ConnectorError]  # (final answer, "METHOD /path") -> error
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The SSL context every owned client verifies with: httpx's default (certifi's CA bundle, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``), made once; an SSL context serves any number of connections and
+    threads."""
+    return httpx.create_ssl_context()
 
 
 class HttpOptions(TypedDict, total=False):
@@ -71,7 +85,7 @@ class HttpClientBase:
         self.base_url = base_url.rstrip("/")
         self._map_error = map_error
         self._owns_http = http is None
-        self._http = http or httpx.Client(transport=transport, timeout=timeout)
+        self._http = http or httpx.Client(transport=transport, timeout=timeout, verify=tls_context())
         self._retry = retry
         self._sleep = sleep
         self._clock = clock

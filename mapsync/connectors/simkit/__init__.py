@@ -1,9 +1,11 @@
-"""Shared simulator toolkit: loopback HTTP server, router, rate limit, faults, persistence, log, the
-record store and the product-simulator base (seed/clear/expire-tokens controls, ``env``)."""
+"""Shared simulator toolkit: loopback HTTP server, router, rate limit, latency, faults, persistence, log, the
+record store, tenants (a backend per credential's tenant) and the product-simulator base
+(seed/clear/expire-tokens controls, ``env``)."""
 
 from mapsync.connectors.simkit.errors import SimulatorError, answer_errors
 from mapsync.connectors.simkit.faults import FAULT_KINDS, Fault, FaultInjector, fault_from_json
 from mapsync.connectors.simkit.forms import parse_form
+from mapsync.connectors.simkit.latency import Latency, parse_latency
 from mapsync.connectors.simkit.persistence import JsonStateFile
 from mapsync.connectors.simkit.product import ProductSimulator
 from mapsync.connectors.simkit.ratelimit import ServerRateLimiter
@@ -19,14 +21,18 @@ from mapsync.connectors.simkit.routing import (
     json_response,
 )
 from mapsync.connectors.simkit.server import CONTROL_PREFIX, SimServer
+from mapsync.connectors.simkit.tenants import DEFAULT_TENANT, TENANT_PREFIX, Tenants, invented, tenant_dir
 
 __all__ = [
     "CONTROL_PREFIX",
+    "DEFAULT_TENANT",
     "FAULT_KINDS",
+    "TENANT_PREFIX",
     "Fault",
     "FaultInjector",
     "Handler",
     "JsonStateFile",
+    "Latency",
     "LogEntry",
     "Now",
     "ProductSimulator",
@@ -38,11 +44,15 @@ __all__ = [
     "ServerRateLimiter",
     "SimServer",
     "SimulatorError",
+    "Tenants",
     "answer_errors",
     "compile_pattern",
     "empty_response",
     "fault_from_json",
+    "invented",
     "json_response",
     "parse_form",
+    "parse_latency",
+    "tenant_dir",
     "utc_now",
 ]

@@ -1,8 +1,9 @@
 """Socket plumbing: a loopback ``ThreadingHTTPServer`` that hands parsed requests to a callback.
 
-HTTP/1.1 with keep-alive. ``close()`` stops the accept loop, shuts down every open connection so
-the handler threads finish, joins them and closes the listening socket: no thread or socket is left
-behind (tests run with ResourceWarning as an error).
+HTTP/1.1 with keep-alive, one thread per connection (a slow answer holds up no other client). ``close()``
+stops the accept loop, shuts down every open connection so the handler threads finish, joins them and
+closes the listening socket: no thread or socket is left behind (tests run with ResourceWarning as an
+error).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # the listen backlog: many clients connecting at once are not turned away
 
     def __init__(self, host: str, port: int, dispatch: Dispatch) -> None:
         self.dispatch = dispatch

@@ -1,40 +1,55 @@
 """``ProductSimulator``: what every product's simulator adds to ``SimServer``.
 
-A product simulator keeps its data in a ``RecordStore`` (``store``, set before ``SimServer.__init__``
-runs). This base adds:
+A product simulator keeps each tenant's data in a backend over a ``RecordStore``
+(``mapsync.connectors.simkit.tenants``): ``tenants`` holds them, the default tenant's (the configured
+credentials') is ``backend`` and ``store``, set before ``SimServer.__init__`` runs. This base adds:
 
 - control endpoints ``POST /_sim/seed`` (``seed_demo``), ``POST /_sim/clear`` (delete every record
-  and counter; token state is kept) and ``POST /_sim/expire-tokens`` (``expire_tokens``), each
-  answering ``{"ok": true}``;
-- ``is_empty``, saving the store when the server stops, and ``start(seed=True)``, which adds the
-  demo records before serving when the store is empty (a persisted store is left as is);
+  and counter; token state is kept), both for the default tenant or the one named by ``?tenant=ID``, and
+  ``POST /_sim/expire-tokens`` (``expire_tokens``, every tenant's), each answering ``{"ok": true}``;
+- ``is_empty`` (the default tenant), saving every tenant's store when the server stops, and
+  ``start(seed=True)``, which adds the demo records before serving when the default tenant's store is
+  empty (a persisted store is left as is);
 - the ``env`` contract: the connection settings that reach the running simulator, named as the
   product client's ``from_env`` and the standard rule sets read them (what ``sandbox.env`` holds);
 - ``load_records``: records as the product's client reads them (a snapshot of the real system, see
   ``mapsync.engine.snapshot``) stored under their own ids, the number series moved past them.
 
-Products implement ``seed_demo``, ``expire_tokens``, ``env`` and ``load_records``.
+Products implement ``seed_demo``, ``expire_tokens``, ``env`` and ``load_records``; snapshots load into the
+default tenant.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from mapsync.connectors.simkit.records import RecordStore
 from mapsync.connectors.simkit.routing import Request, Response, json_response
 from mapsync.connectors.simkit.server import SimServer
+from mapsync.connectors.simkit.tenants import Tenants
 
 
-class ProductSimulator(SimServer, ABC):
-    """A ``SimServer`` over a product's ``RecordStore``, with the product controls (module docstring)."""
+class Backend(Protocol):
+    """What the base needs of a product's backend: its store."""
+
+    @property
+    def store(self) -> RecordStore: ...
+
+
+B = TypeVar("B", bound=Backend)
+
+
+class ProductSimulator(SimServer, ABC, Generic[B]):
+    """A ``SimServer`` over a product's backends, one per tenant, with the product controls (module docstring)."""
 
     store: RecordStore
+    tenants: Tenants[B]
 
     @abstractmethod
-    def seed_demo(self) -> None:
-        """Add the product's demo records."""
+    def seed_demo(self, tenant: str | None = None) -> None:
+        """Add the product's demo records to ``tenant``'s data (None: the default tenant's)."""
 
     @abstractmethod
     def expire_tokens(self) -> None:
@@ -59,7 +74,8 @@ class ProductSimulator(SimServer, ABC):
         return super().start()
 
     def on_stop(self) -> None:
-        self.store.save()
+        for backend in self.tenants.all():
+            backend.store.save()
 
     # ----------------------------------------------------------------- controls
     def _install_controls(self) -> None:
@@ -69,11 +85,11 @@ class ProductSimulator(SimServer, ABC):
         self.add_control("POST", "expire-tokens", self._expire)
 
     def _seed(self, request: Request) -> Response:
-        self.seed_demo()
+        self.seed_demo(request.arg("tenant"))
         return json_response(200, {"ok": True})
 
     def _clear(self, request: Request) -> Response:
-        self.store.clear()
+        self.tenants.get(request.arg("tenant")).store.clear()
         return json_response(200, {"ok": True})
 
     def _expire(self, request: Request) -> Response:

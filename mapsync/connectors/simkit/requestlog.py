@@ -1,4 +1,4 @@
-"""Request log of a simulator: method, path, status of every API request (control paths excluded)."""
+"""Request log of a simulator: method, path, status and tenant of every API request (control paths excluded)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ class LogEntry:
     path: str
     query: str
     status: int  # 0 when the connection was dropped without a response
+    tenant: str | None = None  # the tenant the request's credential named (None: none, or refused)
 
 
 class RequestLog:
@@ -30,14 +31,25 @@ class RequestLog:
         with self._lock:
             return list(self._entries)
 
-    def count(self, method: str | None = None, path_prefix: str | None = None, status: int | None = None) -> int:
+    def count(
+        self,
+        method: str | None = None,
+        path_prefix: str | None = None,
+        status: int | None = None,
+        tenant: str | None = None,
+    ) -> int:
         return sum(
             1
             for e in self.entries()
             if (method is None or e.method == method.upper())
             and (path_prefix is None or e.path.startswith(path_prefix))
             and (status is None or e.status == status)
+            and (tenant is None or e.tenant == tenant)
         )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
     def as_json(self) -> list[dict[str, Any]]:
         return [asdict(e) for e in self.entries()]

@@ -27,6 +27,7 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
+    tenant: str | None = None  # the tenant its credential names (set by the server; None: none, or refused)
 
     def header(self, name: str) -> str | None:
         """Header value by case-insensitive name."""

@@ -1,13 +1,19 @@
-"""``SimServer``: a loopback simulator with routing, auth hook, rate limit, faults, log and controls.
+"""``SimServer``: a loopback simulator with routing, auth hook, tenants, rate limit, latency, faults, log and
+controls.
 
-``rate_limit_key`` picks the quota of a request; returning None exempts it (token endpoints, which
-live on another host in the real products).
+``tenant_of`` names the tenant of a request from its credential (``mapsync.connectors.simkit.tenants``;
+None: no credential, or one the product refuses); it is set as ``request.tenant`` before anything else, so
+the rate limit, the handlers (which pick the tenant's backend) and the request log see it.
+``rate_limit_key`` picks the quota of a request (products key it by the tenant, each with its own window);
+returning None exempts it (token endpoints, which live on another host in the real products).
 
-Pipeline per request: control paths (``/_sim/...``) are answered directly; otherwise injected faults
-apply, then the rate limiter, then routing (404/405), then the product's authentication hook (unless
-the route is public), then the handler. Unhandled exceptions become HTTP 500.
+Pipeline per request: control paths (``/_sim/...``) are answered directly; otherwise the tenant is named,
+the latency (``latency=(low, high)`` seconds, a uniform random delay, ``mapsync.connectors.simkit.latency``)
+and injected faults apply, then the rate limiter, then routing (404/405), then the product's authentication
+hook (unless the route is public), then the handler. Unhandled exceptions become HTTP 500. Every connection
+is served by its own thread, so a delayed request holds up no other.
 
-Control endpoints (never rate limited, faulted or logged):
+Control endpoints (never rate limited, delayed, faulted or logged):
 
 - ``GET /_sim/health`` -> ``{"ok": true}``
 - ``POST /_sim/faults`` with one fault object or a list (see ``mapsync.connectors.simkit.faults``);
@@ -22,6 +28,7 @@ expire-tokens).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -29,6 +36,7 @@ from typing import Any, Self
 
 from mapsync.connectors.simkit.faults import FaultInjector, fault_from_json
 from mapsync.connectors.simkit.http_server import LoopbackHTTPServer
+from mapsync.connectors.simkit.latency import Latency, check_latency, draw
 from mapsync.connectors.simkit.ratelimit import ServerRateLimiter
 from mapsync.connectors.simkit.requestlog import LogEntry, RequestLog
 from mapsync.connectors.simkit.routing import Handler, Request, Response, Router, json_response
@@ -70,6 +78,8 @@ class SimServer:
         port: int = 0,
         rate_limiter: ServerRateLimiter | None = None,
         rate_limit_key: Callable[[Request], str | None] | None = None,
+        tenant_of: Callable[[Request], str | None] | None = None,
+        latency: Latency | None = None,
         authenticate: AuthHook | None = None,
         too_many: TooMany = _default_too_many,
         server_error: Callable[[Request, int], Response] = _default_server_error,
@@ -84,6 +94,9 @@ class SimServer:
         self.port = port
         self.rate_limiter = rate_limiter
         self._rate_key = rate_limit_key or (lambda request: "*")
+        self._tenant_of = tenant_of
+        self.latency = check_latency(latency)  # may be changed while serving
+        self._random = random.Random()
         self._authenticate = authenticate
         self._too_many = too_many
         self._server_error = server_error
@@ -206,13 +219,16 @@ class SimServer:
         response = self._dispatch_api(request)
         status = 0 if response.drop else response.status
         query = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
-        self.log.add(LogEntry(request.method, request.path, query, status))
+        self.log.add(LogEntry(request.method, request.path, query, status, request.tenant))
         return response
 
     def _dispatch_api(self, request: Request) -> Response:
+        if self._tenant_of is not None:
+            request.tenant = self._tenant_of(request)
         injection = self.faults.take(request.path)
-        if injection.delay > 0:
-            self._stopping.wait(injection.delay)
+        delay = injection.delay + draw(self.latency, self._random)
+        if delay > 0:
+            self._stopping.wait(delay)
         fault = injection.fault
         if fault is not None:
             if fault.kind == "drop":

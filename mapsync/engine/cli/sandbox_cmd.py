@@ -4,6 +4,10 @@
 simulators start with its records, ids kept, so a first import can be rehearsed on a copy of the customer's
 data. DIR then holds personal data too: a warning is printed and DIR gets the same README.txt notice and
 ``.gitignore`` as the snapshot.
+
+``--latency 100-300ms`` delays every API request by a uniform random time in that range. Each simulator
+serves many tenants: the credentials in ``sandbox.env`` reach the default one, a credential starting with
+``tenant-`` a tenant of its own (docs/connectors.md).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mapsync.connectors.simkit import Latency, parse_latency
 from mapsync.engine.cli.common import CommandError, add_state_option
 from mapsync.engine.sandbox import ENV_FILE, start_sandbox
 from mapsync.engine.snapshot import PERSONAL_DATA_WARNING, SnapshotError, SnapshotFolder, write_notice
@@ -32,8 +37,17 @@ def register(commands: Any) -> None:
                              "DIR must be new")
     parser.add_argument("--no-rate-limits", action="store_true",
                         help="switch off the simulators' rate limits (the real limits are the default)")
+    parser.add_argument("--latency", type=_latency, default=None, metavar="RANGE",
+                        help="delay every API request by a uniform random time in RANGE, e.g. 100-300ms or 0.2s")
     add_state_option(parser)
     parser.set_defaults(handler=run)
+
+
+def _latency(text: str) -> Latency:
+    try:
+        return parse_latency(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     try:
         sandbox = start_sandbox(args.dir, seed=args.seed, realistic_limits=not args.no_rate_limits,
-                                snapshot=snapshot)
+                                snapshot=snapshot, latency=args.latency)
     except SnapshotError as exc:
         raise CommandError(str(exc)) from None
     stop = threading.Event()
@@ -64,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
         for name, simulator in sandbox.simulators.items():
             print(f"{name:<9} {simulator.url}", file=sys.stderr)
         print(f"environment: {env_path}  (set -a; . {env_path}; set +a)", file=sys.stderr)
+        print("tenants: a credential starting with tenant- reaches a tenant of its own (docs/connectors.md)",
+              file=sys.stderr)
+        if args.latency is not None:
+            print(f"latency: {args.latency[0] * 1000:g}-{args.latency[1] * 1000:g} ms per request", file=sys.stderr)
         print("serving; stop with Ctrl-C", file=sys.stderr)
         stop.wait()
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 from mapsync.engine.diagnostics import render
 from mapsync.engine.logs import configure_logging
 from mapsync.engine.tenants.registry import load_registry
-from mapsync.engine.tenants.serve import Server
+from mapsync.engine.tenants.serve import DEFAULT_WORKERS, Server
 from mapsync.engine.tenants.web import start_status_server
 
 
@@ -27,7 +27,8 @@ def register(commands: Any) -> None:
                     "time, with its own secrets and state store; rule sets reloaded when their files change. "
                     "SIGTERM or Ctrl-C lets running passes finish the record at hand and stops.")
     parser.add_argument("tenants", metavar="TENANTS", help="the tenants registry (tenants.yaml)")
-    parser.add_argument("--workers", type=int, default=8, help="passes at once (default 8; the work is I/O)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help=f"passes at once (default {DEFAULT_WORKERS}; the work is mostly waiting for the APIs)")
     parser.add_argument("--once", action="store_true", help="one pass of every enabled tenant, then stop")
     parser.add_argument("--http", metavar="HOST:PORT", default=None,
                         help="serve the status page (/), /status.json and Prometheus /metrics here, e.g. "
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.log_level:
         configure_logging("INFO", json=args.log_json)
     server = Server(args.tenants, workers=args.workers)
+    server.adopt(registry)  # the rule sets just checked: not compiled a second time
     httpd = None
     if args.http:
         host, _, port = args.http.rpartition(":")

@@ -6,7 +6,8 @@ with a prefix), its interval, its state store and whether it is enabled, with ``
 and the state store. ``load_registry`` reads it with positions and reports every problem at once as located
 diagnostics: schema (MS2xx), a duplicate id (MS701), a rule set that is missing or does not validate with the
 tenant's own secrets (MS702, with the rule set's own diagnostics), secrets that cannot be read (MS703). A
-tenant with a problem is left out; the others stay. docs/deployment.md documents the format.
+tenant with a problem is left out; the others stay. The rule sets checked are kept compiled (``compiled``), so
+that ``mapsync serve`` does not compile each tenant's twice at start-up. docs/deployment.md documents the format.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from mapsync.engine.diagnostics import Diagnostic, Location, Severity
-from mapsync.engine.ruleset import UsageError, load_ruleset
+from mapsync.engine.ruleset import RuleSet, UsageError, load_ruleset
 from mapsync.engine.ruleset.loader import display_path
 from mapsync.engine.ruleset.schema import check_schema
 from mapsync.engine.ruleset.source import read_source
@@ -90,12 +91,33 @@ class Tenant:
         return self.secrets.read(process_env)
 
 
+def file_stamps(files: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """Each file's modification time (-1 when it cannot be read): a compiled rule set is current while its
+    files' stamps are unchanged."""
+    out = {}
+    for name in files:
+        try:
+            out[name] = os.stat(name).st_mtime
+        except OSError:
+            out[name] = -1.0
+    return out
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A tenant's rule set as compiled when the registry was checked, with its files' stamps."""
+
+    ruleset: RuleSet
+    stamps: dict[str, float]
+
+
 @dataclass
 class Registry:
     path: Path
     tenants: list[Tenant] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    compiled: dict[str, Compiled] = field(default_factory=dict)  # by tenant id, when rule sets were checked
 
     @property
     def ok(self) -> bool:
@@ -114,23 +136,29 @@ def _state(pattern: str, tenant_id: str, folder: Path) -> str:
 def check_tenant_ruleset(tenant: Tenant, process_env: Mapping[str, str] | None = None) -> list[Diagnostic]:
     """The tenant's rule set checked with the tenant's own secrets: its diagnostics, and one at the tenant's
     entry in the registry when it has errors (MS702) or its secrets cannot be read (MS703)."""
+    return _check_tenant(tenant, process_env)[0]
+
+
+def _check_tenant(tenant: Tenant, process_env: Mapping[str, str] | None) -> tuple[list[Diagnostic], Compiled | None]:
+    """``check_tenant_ruleset``'s diagnostics, and the rule set compiled when it has no errors."""
     try:
         environ = tenant.environ(process_env)
     except SecretsError as exc:
-        return [Diagnostic("MS703", f"tenant {tenant.id}: {exc}", tenant.where("secrets"))]
+        return [Diagnostic("MS703", f"tenant {tenant.id}: {exc}", tenant.where("secrets"))], None
     try:
         result = load_ruleset(tenant.ruleset, environ, for_run=True)
     except UsageError as exc:
-        return [Diagnostic("MS702", f"tenant {tenant.id}: {exc}", tenant.where("ruleset"))]
+        return [Diagnostic("MS702", f"tenant {tenant.id}: {exc}", tenant.where("ruleset"))], None
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     if not errors:
-        return []
+        ruleset = result.ruleset
+        return [], Compiled(ruleset, file_stamps(ruleset.files)) if ruleset is not None else None
     unset = sorted({d.message.split()[2] for d in errors if d.code == "MS502"})
     hint = (f"{tenant.secrets.describe()} lacks {', '.join(unset)}" if unset else
             "fix the rule set's errors listed with this one")
     message = (f"tenant {tenant.id}: its rule set {display_path(tenant.ruleset)} has {len(errors)} error(s) with "
                "its secrets")
-    return [Diagnostic("MS702", message, tenant.where("ruleset"), hint=hint), *errors]
+    return [Diagnostic("MS702", message, tenant.where("ruleset"), hint=hint), *errors], None
 
 
 def load_registry(path: Path | str, *, check_rulesets: bool = True,
@@ -172,9 +200,11 @@ def load_registry(path: Path | str, *, check_rulesets: bool = True,
             enabled=item.get("enabled", True), location=doc.location(at),
             locations={key: doc.location((*at, key)) for key in item})
         if check_rulesets and tenant.enabled:
-            found = check_tenant_ruleset(tenant, process_env)
+            found, compiled = _check_tenant(tenant, process_env)
             registry.diagnostics.extend(found)
             if any(d.severity is Severity.ERROR for d in found):
                 continue
+            if compiled is not None:
+                registry.compiled[tenant.id] = compiled
         registry.tenants.append(tenant)
     return registry

@@ -18,6 +18,13 @@ and not expired, or a configured static token), or with the legacy ``Access-Toke
 - response ``{"access_token", "refresh_token", "scope", "expires_in", "token_type": "bearer"}``;
   a bad client -> 401 ``{"error": "invalid_client"}``.
 
+Tenants (``tenant_of``; ``mapsync.connectors.simkit.tenants``): Fortnox counts its rate limit and keeps its
+data per client id and tenant (one company). The configured ``tenant_ids``, static ``access_tokens``,
+refresh token and legacy credentials name the default tenant. A ``TenantId`` starting with ``tenant_prefix``
+(``tenant-``) is accepted for client credentials and names a tenant of its own; the access token issued
+carries it. A static bearer token starting with the prefix is accepted too and names the tenant of the same
+id (the token is its own tenant id).
+
 Token state lives in the store, so it survives a restart of a persisted simulator.
 """
 
@@ -29,11 +36,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 from mapsync.connectors.fortnox.simulator.errors import BAD_ACCESS_TOKEN, BAD_CLIENT_SECRET, error_response
 from mapsync.connectors.fortnox.simulator.store import FortnoxStore
-from mapsync.connectors.simkit import Request, Response, json_response
+from mapsync.connectors.simkit import DEFAULT_TENANT, TENANT_PREFIX, Request, Response, invented, json_response
 
 SCOPE_BY_PATH = {"customers": "customer", "articles": "article", "orders": "order", "invoices": "invoice"}
 NO_LICENCE_FOR_SCOPE = 2001101
@@ -49,6 +57,7 @@ class FortnoxAuthConfig:
     access_tokens: tuple[str, ...] = ("sandbox-access-token",)  # static bearer tokens, no expiry
     legacy_credentials: tuple[tuple[str, str], ...] = (("sandbox-legacy-access-token", "sandbox-legacy-client-secret"),)
     tenant_ids: tuple[str, ...] = ("sandbox-tenant",)
+    tenant_prefix: str | None = TENANT_PREFIX  # TenantIds and static tokens starting with it: a tenant each
     access_token_lifetime: float = 3600.0
     scope: str = "companyinformation customer article order invoice"
     denied_scopes: tuple[str, ...] = ()
@@ -58,8 +67,16 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
     return json_response(status, {"error": error, "error_description": description})
 
 
+def _grant(value: Any) -> tuple[float, str]:
+    """An issued access token's ``(expiry, tenant)``; a bare expiry (a store saved before tenants) is the
+    default tenant's."""
+    if isinstance(value, list):
+        return float(value[0]), str(value[1])
+    return float(value), DEFAULT_TENANT
+
+
 class FortnoxAuth:
-    """Token issuing and checking; state kept in ``store.auth``."""
+    """Token issuing and checking for every tenant; state kept in ``store.auth`` (the default tenant's store)."""
 
     def __init__(
         self, store: FortnoxStore, config: FortnoxAuthConfig, *, clock: Callable[[], float] = time.time
@@ -87,9 +104,10 @@ class FortnoxAuth:
             return self._refresh(form.get("refresh_token", ""))
         if grant == "client_credentials":
             tenant = request.header("TenantId")
-            if not tenant or tenant not in self.config.tenant_ids:
+            if not tenant or not (tenant in self.config.tenant_ids or invented(tenant, self.config.tenant_prefix)):
                 return _oauth_error(400, "invalid_request", "Unknown or missing TenantId")
-            return json_response(200, self._issue(with_refresh=False))
+            tenant = DEFAULT_TENANT if tenant in self.config.tenant_ids else tenant
+            return json_response(200, self._issue(with_refresh=False, tenant=tenant))
         return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}")
 
     def _client_ok(self, request: Request) -> bool:
@@ -113,16 +131,16 @@ class FortnoxAuth:
             state["refresh_tokens"].remove(token)
             state["spent_refresh_tokens"].append(token)
             self.refreshes += 1
-            return json_response(200, self._issue(with_refresh=True))
+            return json_response(200, self._issue(with_refresh=True, tenant=DEFAULT_TENANT))
 
-    def _issue(self, *, with_refresh: bool) -> dict[str, object]:
+    def _issue(self, *, with_refresh: bool, tenant: str) -> dict[str, object]:
         with self.store.lock:
             state = self.store.auth
             now = self.clock()
-            state["access_tokens"] = {t: exp for t, exp in state["access_tokens"].items() if exp > now}
+            state["access_tokens"] = {t: v for t, v in state["access_tokens"].items() if _grant(v)[0] > now}
             access = "sim-at-" + secrets.token_urlsafe(24)
             lifetime = self.config.access_token_lifetime
-            state["access_tokens"][access] = now + lifetime
+            state["access_tokens"][access] = [now + lifetime, tenant]
             body: dict[str, object] = {
                 "access_token": access,
                 "scope": self.config.scope,
@@ -143,6 +161,29 @@ class FortnoxAuth:
             self.store.save()
 
     # ----------------------------------------------------------------- API calls
+    def _bearer_tenant(self, token: str) -> str | None:
+        """The tenant of a bearer token: a static one's, or an issued one's while it has not expired."""
+        if token in self.config.access_tokens:
+            return DEFAULT_TENANT
+        if invented(token, self.config.tenant_prefix):
+            return token
+        with self.store.lock:
+            value = self.store.auth["access_tokens"].get(token)
+        if value is None:
+            return None
+        expires, tenant = _grant(value)
+        return tenant if expires > self.clock() else None
+
+    def tenant_of(self, request: Request) -> str | None:
+        """The tenant of an API call (None: the token endpoint, or credentials refused)."""
+        if request.path.startswith("/oauth-v1/"):
+            return None
+        header = request.header("Authorization") or ""
+        if header.lower().startswith("bearer "):
+            return self._bearer_tenant(header[7:].strip())
+        pair = (request.header("Access-Token"), request.header("Client-Secret"))
+        return DEFAULT_TENANT if pair in self.config.legacy_credentials else None
+
     def authenticate(self, request: Request) -> Response | None:
         refused = self._credentials(request)
         if refused is not None:
@@ -156,12 +197,7 @@ class FortnoxAuth:
     def _credentials(self, request: Request) -> Response | None:
         header = request.header("Authorization") or ""
         if header.lower().startswith("bearer "):
-            token = header[7:].strip()
-            if token in self.config.access_tokens:
-                return None
-            with self.store.lock:
-                expires = self.store.auth["access_tokens"].get(token)
-            if expires is not None and expires > self.clock():
+            if self._bearer_tenant(header[7:].strip()) is not None:
                 return None
             return error_response(401, BAD_ACCESS_TOKEN, "Ogiltig eller utgången access-token.")
         access, secret = request.header("Access-Token"), request.header("Client-Secret")

@@ -32,6 +32,7 @@ from mapsync.connectors.fortnox.simulator.templates import (
 from mapsync.connectors.simkit import Request, Response, Router, answer_errors, empty_response, json_response
 
 Handler = Callable[[Request], Response]
+BackendOf = Callable[[Request], FortnoxBackend]  # the backend of the request's tenant
 
 
 def wrapped_body(request: Request, wrapper: str) -> dict[str, Any]:
@@ -56,33 +57,35 @@ def no_such_resource(request: Request) -> Response:
     return error_response(404, NO_SUCH_RESOURCE, f"Resursen {request.path} finns inte.")
 
 
-def build_router(backend: FortnoxBackend, auth: FortnoxAuth) -> Router:
+def build_router(backend_of: BackendOf, auth: FortnoxAuth) -> Router:
+    """The routes; every handler works on ``backend_of(request)``, the backend of the request's tenant."""
     router = Router()
     router.add("POST", "/oauth-v1/token", auth.token_endpoint, public=True)
     for entity in ENTITIES:
-        _add_entity(router, backend, entity)
+        _add_entity(router, backend_of, entity)
 
-    def action(entity: str, run: Callable[[str], dict[str, Any]]) -> Handler:
+    def action(entity: str, run: Callable[[FortnoxBackend, str], dict[str, Any]]) -> Handler:
         def handle(request: Request) -> Response:
-            record = run(request.params["number"])
+            record = run(backend_of(request), request.params["number"])
             return json_response(200, {WRAPPERS[entity]: full_record(entity, record, request.base_url())})
 
         return answer_errors(handle)
 
-    router.add("PUT", "/3/orders/{number}/createinvoice", action("order", backend.order_create_invoice))
-    router.add("PUT", "/3/orders/{number}/cancel", action("order", backend.order_cancel))
-    router.add("PUT", "/3/invoices/{number}/bookkeep", action("invoice", backend.invoice_bookkeep))
-    router.add("PUT", "/3/invoices/{number}/cancel", action("invoice", backend.invoice_cancel))
-    router.add("PUT", "/3/invoices/{number}/credit", action("invoice", backend.invoice_credit))
+    router.add("PUT", "/3/orders/{number}/createinvoice", action("order", FortnoxBackend.order_create_invoice))
+    router.add("PUT", "/3/orders/{number}/cancel", action("order", FortnoxBackend.order_cancel))
+    router.add("PUT", "/3/invoices/{number}/bookkeep", action("invoice", FortnoxBackend.invoice_bookkeep))
+    router.add("PUT", "/3/invoices/{number}/cancel", action("invoice", FortnoxBackend.invoice_cancel))
+    router.add("PUT", "/3/invoices/{number}/credit", action("invoice", FortnoxBackend.invoice_credit))
 
     def invoice_payment(request: Request) -> Response:
-        return json_response(201, {"InvoicePayment": backend.invoice_payment(wrapped_body(request, "InvoicePayment"))})
+        payment = backend_of(request).invoice_payment(wrapped_body(request, "InvoicePayment"))
+        return json_response(201, {"InvoicePayment": payment})
 
     router.add("POST", "/3/invoicepayments", answer_errors(invoice_payment))
     return router
 
 
-def _add_entity(router: Router, backend: FortnoxBackend, entity: str) -> None:
+def _add_entity(router: Router, backend_of: BackendOf, entity: str) -> None:
     path, wrapper = PATHS[entity], WRAPPERS[entity]
 
     def single(
@@ -91,24 +94,25 @@ def _add_entity(router: Router, backend: FortnoxBackend, entity: str) -> None:
         return json_response(status, {wrapper: full_record(entity, record, request.base_url())}, headers)
 
     def list_all(request: Request) -> Response:
-        records, meta = backend.list(entity, request.query)
+        records, meta = backend_of(request).list(entity, request.query)
         url = request.base_url()
         return json_response(
             200, {"MetaInformation": meta, LIST_WRAPPERS[entity]: [list_item(entity, r, url) for r in records]}
         )
 
     def get_one(request: Request) -> Response:
-        return single(200, request, backend.get(entity, request.params["number"]))
+        return single(200, request, backend_of(request).get(entity, request.params["number"]))
 
     def create(request: Request) -> Response:
-        record = backend.create(entity, wrapped_body(request, wrapper))
+        record = backend_of(request).create(entity, wrapped_body(request, wrapper))
         return single(201, request, record, {"Location": path})
 
     def update(request: Request) -> Response:
-        return single(200, request, backend.update(entity, request.params["number"], wrapped_body(request, wrapper)))
+        record = backend_of(request).update(entity, request.params["number"], wrapped_body(request, wrapper))
+        return single(200, request, record)
 
     def delete(request: Request) -> Response:
-        backend.delete(entity, request.params["number"])
+        backend_of(request).delete(entity, request.params["number"])
         return empty_response(204)
 
     router.add("GET", f"/3/{path}", answer_errors(list_all))

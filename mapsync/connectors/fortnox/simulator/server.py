@@ -1,6 +1,10 @@
 """``FortnoxSimulator``: the Fortnox v3 API on loopback, and ``start_simulator`` for the CLI.
 
-Rate limit (configurable): 25 requests per 5 s sliding window, counted over every API call (the
+Tenants: each tenant (a company: the configured credentials' is the default tenant, ``backend`` and
+``store``; a ``TenantId`` or static token starting with ``tenant-`` names another, see ``FortnoxAuth``) has
+its own data, made on first use (``tenants``; docs/connectors.md, "Many tenants in one simulator").
+
+Rate limit (configurable): 25 requests per 5 s sliding window per tenant, counted over every API call (the
 token endpoint is exempt; in reality it lives on apps.fortnox.se). When exceeded: HTTP 429 with
 body ``{"message": "Too Many Requests"}`` and **no** ``Retry-After`` header (chosen, NOT CONFIRMED).
 Extra control endpoints (``mapsync.connectors.simkit.ProductSimulator``): ``POST /_sim/seed`` (demo data),
@@ -20,7 +24,16 @@ from mapsync.connectors.fortnox.simulator.handlers import build_router, method_n
 from mapsync.connectors.fortnox.simulator.loader import load_records
 from mapsync.connectors.fortnox.simulator.seed import seed_demo
 from mapsync.connectors.fortnox.simulator.store import FortnoxStore, Now, utc_now
-from mapsync.connectors.simkit import ProductSimulator, Request, Response, ServerRateLimiter, json_response
+from mapsync.connectors.simkit import (
+    Latency,
+    ProductSimulator,
+    Request,
+    Response,
+    ServerRateLimiter,
+    Tenants,
+    json_response,
+    tenant_dir,
+)
 
 DEFAULT_RATE_LIMIT = (25, 5.0)
 
@@ -30,11 +43,12 @@ def too_many_requests(request: Request, wait: float) -> Response:
 
 
 def _rate_key(request: Request) -> str | None:
-    return None if request.path.startswith("/oauth-v1/") else "fortnox"
+    return request.tenant  # None for the token endpoint
 
 
-class FortnoxSimulator(ProductSimulator):
-    """Fortnox simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+class FortnoxSimulator(ProductSimulator[FortnoxBackend]):
+    """Fortnox simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only;
+    ``latency=(low, high)`` delays every API request by a uniform random number of seconds."""
 
     store: FortnoxStore
 
@@ -45,17 +59,25 @@ class FortnoxSimulator(ProductSimulator):
         port: int = 0,
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         auth: FortnoxAuthConfig | None = None,
+        latency: Latency | None = None,
         now: Now = utc_now,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = FortnoxStore(data_dir, now=now)
         self.backend = FortnoxBackend(self.store)
+
+        def new_tenant(tenant: str) -> FortnoxBackend:
+            return FortnoxBackend(FortnoxStore(tenant_dir(data_dir, tenant), now=now))
+
+        self.tenants = Tenants(self.backend, new_tenant)
         self.auth = FortnoxAuth(self.store, auth or FortnoxAuthConfig(), clock=clock)
         super().__init__(
-            build_router(self.backend, self.auth),
+            build_router(lambda request: self.tenants.get(request.tenant), self.auth),
             port=port,
             rate_limiter=ServerRateLimiter(*rate_limit) if rate_limit else None,
             rate_limit_key=_rate_key,
+            tenant_of=self.auth.tenant_of,
+            latency=latency,
             authenticate=self.auth.authenticate,
             too_many=too_many_requests,
             not_found=no_such_resource,
@@ -78,9 +100,9 @@ class FortnoxSimulator(ProductSimulator):
             "FORTNOX_TENANT_ID": config.tenant_ids[0] if config.tenant_ids else "",
         }
 
-    def seed_demo(self) -> None:
-        """Add the demo records (see ``mapsync.connectors.fortnox.simulator.seed``)."""
-        seed_demo(self.backend)
+    def seed_demo(self, tenant: str | None = None) -> None:
+        """Add the demo records to a tenant (see ``mapsync.connectors.fortnox.simulator.seed``)."""
+        seed_demo(self.tenants.get(tenant))
 
     def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
         """Records of a snapshot, ids kept (see ``mapsync.connectors.fortnox.simulator.loader``)."""
@@ -96,10 +118,11 @@ def start_simulator(
     port: int = 0,
     rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
     auth: FortnoxAuthConfig | None = None,
+    latency: Latency | None = None,
     seed: bool = False,
 ) -> FortnoxSimulator:
     """Start a Fortnox simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
 
     ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
     """
-    return FortnoxSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth).start(seed=seed)
+    return FortnoxSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth, latency=latency).start(seed=seed)

@@ -17,6 +17,11 @@ in ``unlicensed_tenant_ids`` passes Visma Connect but every API call answers 403
 "No license for this company." [V9] (status NOT CONFIRMED). A call whose method needs a scope the token
 lacks (GET read, POST create, PUT update, DELETE delete) -> 403 ``{"message": ...}``. An
 ``ipp-company-id`` header is accepted and ignored.
+
+Tenants (``tenant_of``; ``mapsync.connectors.simkit.tenants``): with Visma Connect the company is the
+``tenant_id`` of the token request [V13], and the rate limit is counted per company and client [V1]. The
+configured ``tenant_id`` is the default tenant; a ``tenant_id`` starting with ``tenant_prefix`` (``tenant-``)
+is accepted too and names a company of its own, with its own data and quota; every token carries its tenant.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from mapsync.connectors.simkit import Request, Response, json_response
+from mapsync.connectors.simkit import DEFAULT_TENANT, TENANT_PREFIX, Request, Response, invented, json_response
 from mapsync.connectors.vismanet.simulator.errors import NO_LICENCE, ipp_body
 from mapsync.connectors.vismanet.simulator.store import VismanetStore
 
@@ -51,6 +57,7 @@ class VismanetAuthConfig:
     client_secret: str = "sandbox-client-secret"
     tenant_id: str = "sandbox-tenant-id"
     unlicensed_tenant_ids: tuple[str, ...] = ("sandbox-unlicensed-tenant-id",)
+    tenant_prefix: str | None = TENANT_PREFIX  # tenant ids starting with it: a company each; None: refused
     token_lifetime: float = 3600.0
     scopes: tuple[str, ...] = SCOPES
 
@@ -68,7 +75,8 @@ def denied() -> Response:
 
 
 class VismanetAuth:
-    """Token issuing and checking; token state is kept in ``store.auth`` (survives restarts)."""
+    """Token issuing and checking for every tenant; token state is kept in ``store.auth`` (the default tenant's
+    store; survives restarts)."""
 
     def __init__(
         self, store: VismanetStore, config: VismanetAuthConfig, *, clock: Callable[[], float] = time.time
@@ -106,7 +114,9 @@ class VismanetAuth:
         if grant != "client_credentials":
             return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}.")
         tenant = form.get("tenant_id", "")
-        if tenant != self.config.tenant_id and tenant not in self.config.unlicensed_tenant_ids:
+        if tenant != self.config.tenant_id and tenant not in self.config.unlicensed_tenant_ids and not invented(
+            tenant, self.config.tenant_prefix
+        ):
             return _oauth_error(400, "invalid_client", "The client is not authorized for the requested tenant.")
         requested = form.get("scope", "").split()
         unknown = [s for s in requested if s not in self.config.scopes]
@@ -132,15 +142,35 @@ class VismanetAuth:
             self.store.save()
 
     # ----------------------------------------------------------------- API calls
-    def authenticate(self, request: Request) -> Response | None:
+    def _grant(self, request: Request) -> dict[str, Any] | None:
+        """The request's token as issued (expiry, tenant id, scopes), while it has not expired."""
         header = request.header("Authorization") or ""
         if not header.lower().startswith("bearer "):
-            return denied()
+            return None
         with self.store.lock:
-            grant = self.store.auth["tokens"].get(header[7:].strip())
-        if grant is None or grant["expires"] <= self.clock():
+            grant: dict[str, Any] | None = self.store.auth["tokens"].get(header[7:].strip())
+        return grant if grant is not None and grant["expires"] > self.clock() else None
+
+    def _licensed(self, tenant_id: str) -> str | None:
+        """The tenant a token's ``tenant_id`` names, or None when the client has no licence for it."""
+        if tenant_id in self.config.unlicensed_tenant_ids:
+            return None
+        if tenant_id == self.config.tenant_id:
+            return DEFAULT_TENANT
+        return tenant_id if invented(tenant_id, self.config.tenant_prefix) else None
+
+    def tenant_of(self, request: Request) -> str | None:
+        """The tenant of an API call (None: the token endpoint, no valid token, or an unlicensed company)."""
+        if request.path.lower().startswith(TOKEN_PATH):
+            return None
+        grant = self._grant(request)
+        return self._licensed(grant["tenant"]) if grant is not None else None
+
+    def authenticate(self, request: Request) -> Response | None:
+        grant = self._grant(request)
+        if grant is None:
             return denied()
-        if grant["tenant"] != self.config.tenant_id:
+        if self._licensed(grant["tenant"]) is None:
             return json_response(403, ipp_body(NO_LICENCE, "No license for this company."))
         needed = SCOPE_FOR_METHOD.get(request.method)
         if needed is not None and needed not in grant["scopes"]:

@@ -30,6 +30,7 @@ from mapsync.connectors.vismanet.simulator.backend import ID_FIELDS, VismanetBac
 from mapsync.connectors.vismanet.simulator.errors import document_error, ipp
 
 Handler = Callable[[Request], Response]
+BackendOf = Callable[[Request], VismanetBackend]  # the backend of the request's tenant
 DOCUMENTS = frozenset({"salesorder", "customerinvoice"})
 
 
@@ -55,7 +56,8 @@ def json_body(request: Request, resource: str) -> Any:
     return data
 
 
-def build_router(backend: VismanetBackend, auth: VismanetAuth, *, max_page_size: Callable[[], int]) -> Router:
+def build_router(backend_of: BackendOf, auth: VismanetAuth, *, max_page_size: Callable[[], int]) -> Router:
+    """The routes; every handler works on ``backend_of(request)``, the backend of the request's tenant."""
     router = Router(ignore_case=True)
     router.add("POST", TOKEN_PATH, auth.token_endpoint, public=True)
 
@@ -67,29 +69,30 @@ def build_router(backend: VismanetBackend, auth: VismanetAuth, *, max_page_size:
 
         def list_all(request: Request) -> Response:
             limit = max_page_size()
-            records, total = backend.list_records(resource, request.query, limit)
+            records, total = backend_of(request).list_records(resource, request.query, limit)
             meta = {"totalCount": total, "maxPageSize": limit}
             return json_response(200, [{**r, "metadata": meta} for r in records])
 
         def get_one(request: Request) -> Response:
-            record, version = backend.get(resource, request.params["key"])
+            record, version = backend_of(request).get(resource, request.params["key"])
             return one(resource, record, version)
 
         def get_internal(request: Request) -> Response:
-            record, version = backend.get_internal(resource, request.params["key"])
+            record, version = backend_of(request).get_internal(resource, request.params["key"])
             return one(resource, record, version)
 
         def create(request: Request) -> Response:
-            record = backend.create(resource, json_body(request, resource))
+            record = backend_of(request).create(resource, json_body(request, resource))
             key = quote(str(record[ID_FIELDS[resource]]), safe="")
             return empty_response(201, {"Location": f"{request.base_url()}{path}/{key}"})
 
         def update(request: Request) -> Response:
             data = json_body(request, resource)
-            backend.update(resource, request.params["key"], data, if_match=request.header("If-Match"))
+            backend_of(request).update(resource, request.params["key"], data, if_match=request.header("If-Match"))
             return empty_response(204)
 
         def update_internal(request: Request) -> Response:
+            backend = backend_of(request)
             record, _ = backend.get_internal(resource, request.params["key"])
             key = str(record[ID_FIELDS[resource]])
             backend.update(resource, key, json_body(request, resource), if_match=request.header("If-Match"))
@@ -111,7 +114,7 @@ def build_router(backend: VismanetBackend, auth: VismanetAuth, *, max_page_size:
     add_resource("customerinvoice", post_paths=("/v2/customerinvoice", "/v1/customerinvoice"))
 
     def get_typed_order(request: Request) -> Response:
-        record, version = backend.get("salesorder", request.params["number"])
+        record, version = backend_of(request).get("salesorder", request.params["number"])
         if str(record.get("orderType", "")).upper() != request.params["type"].upper():
             raise ipp(404, "10404", f"Sales order {request.params['type']} {request.params['number']} not found.")
         return one("salesorder", record, version)
@@ -119,23 +122,24 @@ def build_router(backend: VismanetBackend, auth: VismanetAuth, *, max_page_size:
     router.add("GET", "/v1/salesorder/{type}/{number}", answer_errors(get_typed_order))
 
     def delete_invoice(request: Request) -> Response:
-        backend.delete("customerinvoice", request.params["key"])
+        backend_of(request).delete("customerinvoice", request.params["key"])
         return empty_response(204)
 
     router.add("DELETE", "/v1/customerinvoice/{key}", answer_errors(delete_invoice))
 
-    def action(run: Callable[[str], Any]) -> Handler:
+    def action(run: Callable[[VismanetBackend, str], Any]) -> Handler:
         def handle(request: Request) -> Response:
             if request.body.strip():
                 json_body(request, "salesorder")  # an order update DTO may come along; it must be JSON
-            run(request.params["key"])
+            run(backend_of(request), request.params["key"])
             return json_response(200, {"actionId": str(uuid.uuid4()), "actionResult": "Done", "errorInfo": None})
 
         return answer_errors(handle)
 
-    router.add("POST", "/v1/customerinvoice/{key}/action/release", action(backend.release_invoice))
+    router.add("POST", "/v1/customerinvoice/{key}/action/release", action(VismanetBackend.release_invoice))
     for version in ("v1", "v2"):
-        router.add("POST", f"/{version}/salesorder/{{key}}/action/cancelSalesOrder", action(backend.cancel_order))
-        router.add("POST", f"/{version}/salesorder/{{key}}/action/reopenSalesOrder", action(backend.reopen_order))
+        cancel, reopen = action(VismanetBackend.cancel_order), action(VismanetBackend.reopen_order)
+        router.add("POST", f"/{version}/salesorder/{{key}}/action/cancelSalesOrder", cancel)
+        router.add("POST", f"/{version}/salesorder/{{key}}/action/reopenSalesOrder", reopen)
     return router
 

@@ -1,15 +1,20 @@
 """``VismanetSimulator``: the Visma.net ERP API (and a Visma Connect token endpoint) on loopback.
 
-Rate limit (configurable, ``rate_limit=(limit, window seconds)``): a fixed window over every API
-call (the token endpoint is exempt: in reality it is connect.visma.com). Every API response carries
-the ``X-RateLimit-*`` headers. When exceeded: HTTP 429 with ``Retry-After: <seconds>`` and (NOT
+Tenants: each company (the ``tenant_id`` a token was requested for: the configured one is the default tenant,
+``backend`` and ``store``; one starting with ``tenant-`` another, see ``VismanetAuth``) has its own data, made
+on first use (``tenants``; docs/connectors.md, "Many tenants in one simulator").
+
+Rate limit (configurable, ``rate_limit=(limit, window seconds)``): a fixed window per company over every
+API call (the token endpoint is exempt: in reality it is connect.visma.com). Every API response of a
+company carries its ``X-RateLimit-*`` headers. When exceeded: HTTP 429 with ``Retry-After: <seconds>`` and (NOT
 CONFIRMED, chosen after Azure API Management's default) ``{"statusCode": 429, "message": "Rate limit is
 exceeded. Try again in N seconds."}``.
 
 Extra control endpoints: ``POST /_sim/seed`` (demo data), ``POST /_sim/clear`` (delete all records),
 ``POST /_sim/expire-tokens`` (those three from ``mapsync.connectors.simkit.ProductSimulator``),
 ``POST /_sim/salesorder/{orderNbr}/invoice`` (invoice a sales order, as shipping + invoicing in the
-ERP would), ``POST /_sim/customerinvoice/{number}/status/{status}``.
+ERP would), ``POST /_sim/customerinvoice/{number}/status/{status}`` (both in the default tenant, or the one
+named by ``?tenant=ID``).
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from typing import Any
 
 from mapsync.connectors.simkit import (
     CONTROL_PREFIX,
+    Latency,
     ProductSimulator,
     Request,
     Response,
     ServerRateLimiter,
+    Tenants,
     answer_errors,
     json_response,
+    tenant_dir,
 )
 from mapsync.connectors.vismanet.simulator.auth import TOKEN_PATH, VismanetAuth, VismanetAuthConfig
 from mapsync.connectors.vismanet.simulator.backend import VismanetBackend
@@ -38,19 +46,19 @@ from mapsync.connectors.vismanet.simulator.store import Now, VismanetStore, utc_
 
 DEFAULT_RATE_LIMIT = (15000, 3600.0)  # the production client quota [V8]
 MAX_PAGE_SIZE = 1000  # NOT CONFIRMED ("1000 is commonly assumed")
-RATE_KEY = "vismanet"
 
 
 def _rate_key(request: Request) -> str | None:
-    return None if request.path.lower().startswith(TOKEN_PATH) else RATE_KEY
+    return request.tenant  # None for the token endpoint
 
 
 def server_error(request: Request, status: int) -> Response:
     return json_response(status, {"message": "An error has occurred."})
 
 
-class VismanetSimulator(ProductSimulator):
-    """Visma.net simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+class VismanetSimulator(ProductSimulator[VismanetBackend]):
+    """Visma.net simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only;
+    ``latency=(low, high)`` delays every API request by a uniform random number of seconds."""
 
     store: VismanetStore
 
@@ -62,21 +70,31 @@ class VismanetSimulator(ProductSimulator):
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         auth: VismanetAuthConfig | None = None,
         max_page_size: int = MAX_PAGE_SIZE,
+        latency: Latency | None = None,
         now: Now = utc_now,
         clock: Callable[[], float] = time.time,
         rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = VismanetStore(data_dir, now=now)
         self.backend = VismanetBackend(self.store)
+
+        def new_tenant(tenant: str) -> VismanetBackend:
+            return VismanetBackend(VismanetStore(tenant_dir(data_dir, tenant), now=now))
+
+        self.tenants = Tenants(self.backend, new_tenant)
         self.auth = VismanetAuth(self.store, auth or VismanetAuthConfig(), clock=clock)
         self.max_page_size = max_page_size
         limit, window = rate_limit or DEFAULT_RATE_LIMIT
         self.limiter = FixedWindowRateLimiter(limit, window, enabled=rate_limit is not None, clock=rate_clock)
         super().__init__(
-            build_router(self.backend, self.auth, max_page_size=lambda: self.max_page_size),
+            build_router(
+                lambda request: self.tenants.get(request.tenant), self.auth, max_page_size=lambda: self.max_page_size
+            ),
             port=port,
             rate_limiter=self.limiter,
             rate_limit_key=_rate_key,
+            tenant_of=self.auth.tenant_of,
+            latency=latency,
             authenticate=self.auth.authenticate,
             too_many=self._too_many_requests,
             server_error=server_error,
@@ -95,9 +113,10 @@ class VismanetSimulator(ProductSimulator):
 
     def dispatch(self, request: Request) -> Response:
         response = super().dispatch(request)
-        if response.drop or request.path.startswith(CONTROL_PREFIX) or _rate_key(request) is None:
+        key = _rate_key(request)
+        if response.drop or request.path.startswith(CONTROL_PREFIX) or key is None:
             return response
-        limit, remaining, reset = self.limiter.status(RATE_KEY)
+        limit, remaining, reset = self.limiter.status(key)
         if response.status == 429:
             remaining = 0
         response.headers.update(
@@ -126,9 +145,9 @@ class VismanetSimulator(ProductSimulator):
     def token_url(self) -> str:
         return self.url + TOKEN_PATH
 
-    def seed_demo(self) -> None:
-        """Add the demo records (see ``mapsync.connectors.vismanet.simulator.seed``)."""
-        seed_demo(self.backend)
+    def seed_demo(self, tenant: str | None = None) -> None:
+        """Add the demo records to a tenant (see ``mapsync.connectors.vismanet.simulator.seed``)."""
+        seed_demo(self.tenants.get(tenant))
 
     def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
         """Records of a snapshot, ids kept (see ``mapsync.connectors.vismanet.simulator.loader``)."""
@@ -138,10 +157,11 @@ class VismanetSimulator(ProductSimulator):
         self.auth.expire_tokens()
 
     def _invoice_order(self, request: Request) -> Response:
-        return json_response(200, self.backend.invoice_sales_order(request.params["number"]))
+        return json_response(200, self.tenants.get(request.arg("tenant")).invoice_sales_order(request.params["number"]))
 
     def _invoice_status(self, request: Request) -> Response:
-        invoice = self.backend.set_invoice_status(request.params["number"], request.params["status"])
+        backend = self.tenants.get(request.arg("tenant"))
+        invoice = backend.set_invoice_status(request.params["number"], request.params["status"])
         return json_response(200, invoice)
 
 
@@ -152,11 +172,14 @@ def start_simulator(
     rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
     auth: VismanetAuthConfig | None = None,
     max_page_size: int = MAX_PAGE_SIZE,
+    latency: Latency | None = None,
     seed: bool = False,
 ) -> VismanetSimulator:
     """Start a Visma.net simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
 
     ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
     """
-    simulator = VismanetSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth, max_page_size=max_page_size)
+    simulator = VismanetSimulator(
+        data_dir, port=port, rate_limit=rate_limit, auth=auth, max_page_size=max_page_size, latency=latency
+    )
     return simulator.start(seed=seed)

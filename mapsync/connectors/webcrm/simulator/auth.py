@@ -8,6 +8,11 @@
   ``TokenResponseDto`` with a new refresh token (the old one stays valid until it expires);
 - every other call needs ``Authorization: Bearer <AccessToken>``.
 
+Tenants: an application token names one webCRM system (its data, and its own rate-limit quota [W4]). The
+configured ``api_tokens`` name the default tenant; a token starting with ``tenant_prefix`` (``tenant-``) is
+accepted too and names a tenant of its own; the access and refresh tokens issued for it carry that tenant
+(``tenant_of``; ``mapsync.connectors.simkit.tenants``).
+
 Choices (NOT CONFIRMED): a refused login or refresh is HTTP 401 with a ``TokenResponseDto`` whose
 ``IsError`` is true; a missing/expired bearer token is HTTP 401 with ASP.NET's
 ``{"Message": "Authorization has been denied for this request."}``. ``GET /Auth`` answers who is
@@ -21,7 +26,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mapsync.connectors.simkit import Request, Response, json_response, parse_form
+from mapsync.connectors.simkit import (
+    DEFAULT_TENANT,
+    TENANT_PREFIX,
+    Request,
+    Response,
+    invented,
+    json_response,
+    parse_form,
+)
 from mapsync.connectors.webcrm.simulator.store import WebcrmStore
 
 DENIED = {"Message": "Authorization has been denied for this request."}
@@ -32,6 +45,7 @@ class WebcrmAuthConfig:
     """Application tokens the simulator accepts and token lifetimes (seconds)."""
 
     api_tokens: tuple[str, ...] = ("sandbox-webcrm-api-token",)
+    tenant_prefix: str | None = TENANT_PREFIX  # tokens starting with it name a tenant each; None: refused
     access_token_lifetime: float = 3600.0
     refresh_token_lifetime: float = 30 * 24 * 3600.0
 
@@ -49,7 +63,7 @@ def token_response(access: str | None, refresh: str | None, expires_in: int, err
 
 
 class WebcrmAuth:
-    """Token issuing and checking; state kept in ``store.auth``."""
+    """Token issuing and checking for every tenant; state kept in ``store.auth`` (the default tenant's store)."""
 
     def __init__(self, store: WebcrmStore, config: WebcrmAuthConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -74,21 +88,66 @@ class WebcrmAuth:
             self.store.save()
         return json_response(200, token_response(access, refresh, int(self.config.access_token_lifetime)))
 
+    # ----------------------------------------------------------------- tenants
+    def accepts(self, api_token: str | None) -> bool:
+        """Whether ``api_token`` is an application token this webCRM knows (configured, or a tenant's)."""
+        if not api_token:
+            return False
+        return api_token in self.config.api_tokens or invented(api_token, self.config.tenant_prefix)
+
+    def tenant(self, api_token: str) -> str:
+        """The tenant an accepted application token names."""
+        return DEFAULT_TENANT if api_token in self.config.api_tokens else api_token
+
+    def _login_code(self, request: Request) -> str | None:
+        return parse_form(request).get("authCode") or request.header("authCode")
+
+    def _refreshed(self, request: Request) -> str | None:
+        """The application token behind the request's refresh token, when that is valid."""
+        token = request.header("refreshToken") or parse_form(request).get("refreshToken")
+        with self.store.lock:
+            entry = self.store.auth["refresh_tokens"].get(token or "")
+        if not entry or entry[1] <= self.clock() or not self.accepts(entry[0]):
+            return None
+        return str(entry[0])
+
+    def _bearer(self, request: Request) -> str | None:
+        """The application token behind the request's access token, when that is valid."""
+        header = request.header("Authorization") or ""
+        if not header.lower().startswith("bearer "):
+            return None
+        with self.store.lock:
+            entry = self.store.auth["access_tokens"].get(header[7:].strip())
+        if not entry or entry[1] <= self.clock() or not self.accepts(entry[0]):
+            return None
+        return str(entry[0])
+
+    def tenant_of(self, request: Request) -> str | None:
+        """The tenant of a request: its access token's, or for a login or refresh the token it presents."""
+        path = request.path.rstrip("/")
+        if path == "/Auth/ApiLogin":
+            code = self._login_code(request)
+            api_token = code if self.accepts(code) else None
+        elif path == "/Auth/ApiRefresh":
+            api_token = self._refreshed(request)
+        else:
+            api_token = self._bearer(request)
+        return self.tenant(api_token) if api_token else None
+
+    # ----------------------------------------------------------------- endpoints
     def api_login(self, request: Request) -> Response:
-        code = parse_form(request).get("authCode") or request.header("authCode")
-        if not code or code not in self.config.api_tokens:
+        code = self._login_code(request)
+        if not code or not self.accepts(code):
             return json_response(401, token_response(None, None, 0, error="invalid_grant"))
         self.logins += 1
         return self._issue(code)
 
     def api_refresh(self, request: Request) -> Response:
-        token = request.header("refreshToken") or parse_form(request).get("refreshToken")
-        with self.store.lock:
-            entry = self.store.auth["refresh_tokens"].get(token or "")
-        if not entry or entry[1] <= self.clock() or entry[0] not in self.config.api_tokens:
+        api_token = self._refreshed(request)
+        if api_token is None:
             return json_response(401, token_response(None, None, 0, error="invalid_grant"))
         self.refreshes += 1
-        return self._issue(entry[0])
+        return self._issue(api_token)
 
     def expire_access_tokens(self) -> None:
         with self.store.lock:
@@ -99,11 +158,4 @@ class WebcrmAuth:
         return json_response(200, {"AuthType": "ApiToken", "UserName": "API"})
 
     def authenticate(self, request: Request) -> Response | None:
-        header = request.header("Authorization") or ""
-        if not header.lower().startswith("bearer "):
-            return json_response(401, DENIED)
-        with self.store.lock:
-            entry = self.store.auth["access_tokens"].get(header[7:].strip())
-        if not entry or entry[1] <= self.clock():
-            return json_response(401, DENIED)
-        return None
+        return None if self._bearer(request) is not None else json_response(401, DENIED)

@@ -24,6 +24,7 @@ from mapsync.connectors.webcrm.simulator.dtos import ENTITIES, ValidationError, 
 from mapsync.connectors.webcrm.simulator.queries import QueryError, linked_data_row, parse_query, run_query
 
 Handler = Callable[[Request], Response]
+BackendOf = Callable[[Request], WebcrmBackend]  # the backend of the request's tenant
 PATHS = {
     "organisation": "/Organisations",
     "person": "/Persons",
@@ -125,45 +126,45 @@ def _body(request: Request, entity: str) -> Any:
     return data
 
 
-def build_router(backend: WebcrmBackend, auth: WebcrmAuth, *, organisation_post_returns_id: bool = True) -> Router:
+def build_router(backend_of: BackendOf, auth: WebcrmAuth, *, organisation_post_returns_id: bool = True) -> Router:
+    """The routes; every handler works on ``backend_of(request)``, the backend of the request's tenant."""
     router = Router()
     router.add("POST", "/Auth/ApiLogin", auth.api_login, public=True)
     router.add("POST", "/Auth/ApiRefresh", auth.api_refresh, public=True)
     router.add("GET", "/Auth", auth.who)
-    router.add("GET", "/Queries", guarded(lambda r: _queries(backend, r)))
-    _add_special(router, backend)
+    router.add("GET", "/Queries", guarded(lambda r: _queries(backend_of(r), r)))
+    _add_special(router, backend_of)
     for entity in ("catalogue_item", *[e for e in ENTITIES if e != "catalogue_item"]):
-        _add_entity(router, backend, entity, organisation_post_returns_id)
+        _add_entity(router, backend_of, entity, organisation_post_returns_id)
     return router
 
 
-def _add_entity(router: Router, backend: WebcrmBackend, entity: str, organisation_returns_id: bool) -> None:
+def _add_entity(router: Router, backend_of: BackendOf, entity: str, organisation_returns_id: bool) -> None:
     path = PATHS[entity]
-    store = backend.store
 
     def list_all(request: Request) -> Response:
-        rows = store.all(entity)
+        rows = backend_of(request).store.all(entity)
         return json_response(200, rows if entity == "catalogue_item" else page(request, rows))
 
     def get_one(request: Request) -> Response:
-        return json_response(200, backend.get(entity, _record_id(request)))
+        return json_response(200, backend_of(request).get(entity, _record_id(request)))
 
     def create(request: Request) -> Response:
-        new_id = backend.create(entity, _body(request, entity))
+        new_id = backend_of(request).create(entity, _body(request, entity))
         if entity == "organisation" and not organisation_returns_id:
             return empty_response(200)
         return json_response(200, new_id)
 
     def replace(request: Request) -> Response:
-        backend.replace(entity, _record_id(request), _body(request, entity))
+        backend_of(request).replace(entity, _record_id(request), _body(request, entity))
         return empty_response(200)
 
     def delete(request: Request) -> Response:
-        backend.delete(entity, _record_id(request))
+        backend_of(request).delete(entity, _record_id(request))
         return empty_response(200)
 
     def delete_all(request: Request) -> Response:
-        backend.delete_all(entity)
+        backend_of(request).delete_all(entity)
         return empty_response(200)
 
     router.add("GET", path, guarded(list_all))
@@ -177,13 +178,11 @@ def _add_entity(router: Router, backend: WebcrmBackend, entity: str, organisatio
     )
 
 
-def _add_special(router: Router, backend: WebcrmBackend) -> None:
-    store = backend.store
-
+def _add_special(router: Router, backend_of: BackendOf) -> None:
     def by_link(entity: str, link_field: str) -> Handler:
         def handle(request: Request) -> Response:
             wanted = _record_id(request)
-            rows = [r for r in store.all(entity) if r.get(link_field) == wanted]
+            rows = [r for r in backend_of(request).store.all(entity) if r.get(link_field) == wanted]
             return json_response(200, page(request, rows))
 
         return guarded(handle)
@@ -194,6 +193,7 @@ def _add_special(router: Router, backend: WebcrmBackend) -> None:
             end = parse_timestamp(request.params["end"])
         except ValueError:
             raise BadRequest("The request is invalid.", {"startDate": ["The dates must be ISO 8601."]}) from None
+        store = backend_of(request).store
         rows = [
             r
             for r in store.all("organisation")
@@ -202,7 +202,7 @@ def _add_special(router: Router, backend: WebcrmBackend) -> None:
         return json_response(200, page(request, rows))
 
     def convert(request: Request) -> Response:
-        return json_response(200, backend.convert_to_delivery(_record_id(request)))
+        return json_response(200, backend_of(request).convert_to_delivery(_record_id(request)))
 
     router.add("GET", "/Organisations/FindByUpdateDates/{start}/{end}", guarded(find_by_update_dates))
     router.add("GET", "/Organisations/{id}/Persons", by_link("person", "PersonOrganisationId"))

@@ -1,6 +1,11 @@
 """``WebcrmSimulator``: the webCRM REST API on loopback, and ``start_simulator`` for the CLI.
 
-Rate limit: 250 requests per sliding 60 s window (configurable); when exceeded, HTTP 429 with
+Tenants: each application token names a webCRM system of its own (``WebcrmAuth``): the configured tokens
+the default tenant (``backend``, ``store``), a token starting with ``tenant-`` another tenant, whose backend
+is made on first use (``tenants``; docs/connectors.md, "Many tenants in one simulator").
+
+Rate limit: 250 requests per sliding 60 s window per tenant (configurable; logins and refreshes count for
+the token they present); when exceeded, HTTP 429 with
 ``Retry-After: <seconds>`` and the documented body ``{"RetryAfterSeconds": n, "Message": "The
 request was throttled. The limit of 250 requests per minute is reached", "Type":
 "TooManyRequestsException"}``. Extra control endpoints (``mapsync.connectors.simkit.ProductSimulator``):
@@ -14,7 +19,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from mapsync.connectors.simkit import ProductSimulator, Request, Response, ServerRateLimiter, json_response
+from mapsync.connectors.simkit import (
+    Latency,
+    ProductSimulator,
+    Request,
+    Response,
+    ServerRateLimiter,
+    Tenants,
+    json_response,
+    tenant_dir,
+)
 from mapsync.connectors.webcrm.simulator.auth import WebcrmAuth, WebcrmAuthConfig
 from mapsync.connectors.webcrm.simulator.backend import WebcrmBackend
 from mapsync.connectors.webcrm.simulator.handlers import build_router, no_resource, not_allowed
@@ -25,8 +39,13 @@ from mapsync.connectors.webcrm.simulator.store import Now, WebcrmStore, utc_now
 DEFAULT_RATE_LIMIT = (250, 60.0)
 
 
-class WebcrmSimulator(ProductSimulator):
-    """webCRM simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only."""
+def _rate_key(request: Request) -> str | None:
+    return request.tenant
+
+
+class WebcrmSimulator(ProductSimulator[WebcrmBackend]):
+    """webCRM simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only;
+    ``latency=(low, high)`` delays every API request by a uniform random number of seconds."""
 
     store: WebcrmStore
 
@@ -38,19 +57,31 @@ class WebcrmSimulator(ProductSimulator):
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         auth: WebcrmAuthConfig | None = None,
         organisation_post_returns_id: bool = True,
+        latency: Latency | None = None,
         now: Now = utc_now,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = WebcrmStore(data_dir, now=now)
         self.backend = WebcrmBackend(self.store)
+
+        def new_tenant(tenant: str) -> WebcrmBackend:
+            return WebcrmBackend(WebcrmStore(tenant_dir(data_dir, tenant), now=now))
+
+        self.tenants = Tenants(self.backend, new_tenant)
         self.auth = WebcrmAuth(self.store, auth or WebcrmAuthConfig(), clock=clock)
         limiter = ServerRateLimiter(*rate_limit) if rate_limit else None
         self._limit_text = rate_limit[0] if rate_limit else 250
         super().__init__(
-            build_router(self.backend, self.auth, organisation_post_returns_id=organisation_post_returns_id),
+            build_router(
+                lambda request: self.tenants.get(request.tenant),
+                self.auth,
+                organisation_post_returns_id=organisation_post_returns_id,
+            ),
             port=port,
             rate_limiter=limiter,
-            rate_limit_key=lambda request: "webcrm",
+            rate_limit_key=_rate_key,
+            tenant_of=self.auth.tenant_of,
+            latency=latency,
             authenticate=self.auth.authenticate,
             too_many=self._too_many_requests,
             not_found=no_resource,
@@ -72,9 +103,9 @@ class WebcrmSimulator(ProductSimulator):
         tokens = self.auth.config.api_tokens
         return {"WEBCRM_BASE_URL": self.url, "WEBCRM_API_TOKEN": tokens[0] if tokens else ""}
 
-    def seed_demo(self) -> None:
-        """Add the demo records (see ``mapsync.connectors.webcrm.simulator.seed``)."""
-        seed_demo(self.backend)
+    def seed_demo(self, tenant: str | None = None) -> None:
+        """Add the demo records to a tenant (see ``mapsync.connectors.webcrm.simulator.seed``)."""
+        seed_demo(self.tenants.get(tenant))
 
     def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
         """Records of a snapshot, ids kept (see ``mapsync.connectors.webcrm.simulator.loader``)."""
@@ -90,10 +121,11 @@ def start_simulator(
     port: int = 0,
     rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
     auth: WebcrmAuthConfig | None = None,
+    latency: Latency | None = None,
     seed: bool = False,
 ) -> WebcrmSimulator:
     """Start a webCRM simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
 
     ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
     """
-    return WebcrmSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth).start(seed=seed)
+    return WebcrmSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth, latency=latency).start(seed=seed)
