@@ -318,7 +318,9 @@ def test_a_worker_killed_mid_pass_its_pass_is_delivered_again_without_a_duplicat
     assert task in victim.text() and task in survivor.text()  # delivered to the victim, then to the survivor
     runs = cluster.runs(gamma)
     assert runs[0]["finished_at"] is None  # the victim's pass, cut off
-    assert runs[-1]["status"] == "ok" and runs[-1]["started_at"] > runs[0]["started_at"]
+    # a later pass finished ok (under load a retry may end fatal first, e.g. on a timeout; the next goes on)
+    wait_for(lambda: any(r["status"] == "ok" and r["started_at"] > runs[0]["started_at"]
+                         for r in cluster.runs(gamma)), 60, "a later pass to finish ok", logs=[survivor])
 
 
 def test_a_pool_process_killed_mid_pass_is_rejected_and_its_pass_waits_for_the_lease(cluster: Cluster) -> None:
