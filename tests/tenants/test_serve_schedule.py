@@ -40,7 +40,7 @@ def test_a_rule_set_checked_at_start_up_is_not_compiled_again(tmp_path: Path, mo
     (1,000 tenants: ~75 s of CPU not spent twice) and still sees a later change of their files."""
     import os
 
-    import mapsync.engine.tenants.serve as serve_module
+    import mapsync.engine.tenants.tenantpass as tenantpass
     from mapsync.engine.tenants.registry import load_registry
 
     folder = tmp_path / "rules"
@@ -55,15 +55,16 @@ def test_a_rule_set_checked_at_start_up_is_not_compiled_again(tmp_path: Path, mo
     server = Server(path)
     server.adopt(registry)
     state = server.states["acme"]
-    real = serve_module.load_ruleset
+    real = tenantpass.load_ruleset
 
     def compiles(*args: object, **kwargs: object) -> object:
         raise AssertionError("compiled a second time")
 
-    monkeypatch.setattr(serve_module, "load_ruleset", compiles)
-    assert server._ruleset(state, state.tenant.environ()) is registry.compiled["acme"].ruleset
+    monkeypatch.setattr(tenantpass, "load_ruleset", compiles)
+    assert tenantpass.cached_ruleset(state.tenant, state.cache, state.tenant.environ()) is \
+        registry.compiled["acme"].ruleset
     later = os.stat(folder / "ruleset.yaml").st_mtime + 10
     os.utime(folder / "ruleset.yaml", (later, later))
-    monkeypatch.setattr(serve_module, "load_ruleset", real)
-    again = server._ruleset(state, state.tenant.environ())
+    monkeypatch.setattr(tenantpass, "load_ruleset", real)
+    again = tenantpass.cached_ruleset(state.tenant, state.cache, state.tenant.environ())
     assert again is not None and again is not registry.compiled["acme"].ruleset

@@ -12,7 +12,6 @@ caught, logged with its tenant and returned as the outcome, never raised. docs/d
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,7 +28,7 @@ from mapsync.engine.state import StateError
 from mapsync.engine.state.lease import Lease
 from mapsync.engine.state.url import is_postgres_url, open_state_store
 from mapsync.engine.tenants.metrics import PassMetrics
-from mapsync.engine.tenants.registry import SecretsError, Tenant
+from mapsync.engine.tenants.registry import SecretsError, Tenant, file_stamps
 
 log = logging.getLogger("mapsync.serve")
 
@@ -45,23 +44,13 @@ class CachedRuleset:
     problem: str = ""  # why the files on disk are not in use (the last good rule set is)
 
 
-def _stamps(files: list[str] | tuple[str, ...]) -> dict[str, float]:
-    out = {}
-    for name in files:
-        try:
-            out[name] = os.stat(name).st_mtime
-        except OSError:
-            out[name] = -1.0
-    return out
-
-
 def cached_ruleset(tenant: Tenant, cache: CachedRuleset, environ: Mapping[str, str]) -> RuleSet | None:
     """The tenant's rule set: the cached one while its files are unchanged, else loaded again. A change that
     does not validate is logged and kept in ``cache.problem``; the last good rule set is returned (None when
     there never was one)."""
-    if cache.ruleset is not None and _stamps(cache.ruleset.files) == cache.stamps and not cache.problem:
+    if cache.ruleset is not None and file_stamps(cache.ruleset.files) == cache.stamps and not cache.problem:
         return cache.ruleset
-    if cache.problem and cache.stamps and _stamps(list(cache.stamps)) == cache.stamps:
+    if cache.problem and cache.stamps and file_stamps(list(cache.stamps)) == cache.stamps:
         return cache.ruleset  # the same broken files: keep the last good rule set, reported already
     result: LoadResult | None = None
     try:
@@ -77,10 +66,10 @@ def cached_ruleset(tenant: Tenant, cache: CachedRuleset, environ: Mapping[str, s
     if not problem and result is not None:
         assert result.ruleset is not None
         cache.ruleset, cache.problem = result.ruleset, ""
-        cache.stamps = _stamps(result.ruleset.files)
+        cache.stamps = file_stamps(result.ruleset.files)
         return cache.ruleset
     cache.problem = problem
-    cache.stamps = _stamps(files) if files else {str(tenant.ruleset): -1.0}
+    cache.stamps = file_stamps(files) if files else {str(tenant.ruleset): -1.0}
     kept = "keeping the last good rule set" if cache.ruleset is not None else "not run until it is fixed"
     log.error("rule set %s does not validate (%s); %s", tenant.ruleset, problem, kept)
     return cache.ruleset
