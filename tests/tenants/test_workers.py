@@ -155,7 +155,7 @@ def test_one_pass_per_tenant_at_a_time_in_a_worker(tmp_path: Path, monkeypatch: 
 @pytest.fixture
 def sqlite_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkerContext]:
     context = WorkerContext(_tenant_folder(tmp_path, "state/{id}.sqlite"), allow_sqlite=True,
-                            lease_ttl=timedelta(seconds=7))
+                            lease_ttl=timedelta(seconds=7), sleep=lambda seconds: None)  # retries without waiting
     monkeypatch.setattr(workers, "_context", context)
     yield context
 
