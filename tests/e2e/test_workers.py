@@ -368,11 +368,16 @@ def test_two_workers_never_run_one_tenant_at_once(cluster: Cluster) -> None:
 
 
 def test_after_a_broker_restart_workers_and_the_scheduler_reconnect(cluster: Cluster) -> None:
+    """Redis goes away while a worker is running a pass (a message in hand, not yet acknowledged) and comes back
+    empty: that worker and the others reconnect, the scheduler too, and passes go on. (Celery 5.7.0 crashed a
+    worker holding a message here: 'Unrecoverable error: AttributeError ... hostname'.)"""
     zeta = cluster.tenant("zeta", 3)
     cluster.registry(interval="2s")
     workers = [cluster.worker("w1"), cluster.worker("w2")]
     scheduler = cluster.scheduler()
     wait_for(lambda: len(cluster.linked(zeta)) == 3, 60, "the first passes", logs=[*workers, scheduler])
+    cluster.fortnox(zeta).faults.add("delay", count=3, seconds=1.0, path_prefix="/3/customers")
+    wait_for(lambda: cluster.lease_holder(zeta), 30, "a pass running", logs=workers)
     cluster.redis.stop()
     time.sleep(1)
     cluster.redis.start()  # the same port; nothing kept: the queue starts empty
@@ -386,7 +391,7 @@ def test_after_a_broker_restart_workers_and_the_scheduler_reconnect(cluster: Clu
     wait_for(passes_again, 60, "passes after the broker restart", logs=[*workers, scheduler])
     cluster.check(zeta)
     for worker in workers:
+        assert worker.popen.poll() is None, worker.text()  # alive
         assert "Connection to broker lost" in worker.text()
-    # the passes above went through the new broker; at least one worker logs its reconnection (a worker may
-    # also come back through Celery's own restart of its consumer, which logs differently)
-    assert any(worker.text().count("Connected to redis://") >= 2 for worker in workers)
+        assert worker.text().count("Connected to redis://") >= 2
+        assert "Unrecoverable error" not in worker.text()

@@ -155,7 +155,7 @@ def test_one_pass_per_tenant_at_a_time_in_a_worker(tmp_path: Path, monkeypatch: 
 @pytest.fixture
 def sqlite_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkerContext]:
     context = WorkerContext(_tenant_folder(tmp_path, "state/{id}.sqlite"), allow_sqlite=True,
-                            lease_ttl=timedelta(seconds=7))
+                            lease_ttl=timedelta(seconds=7), sleep=lambda seconds: None)  # retries without waiting
     monkeypatch.setattr(workers, "_context", context)
     yield context
 
@@ -200,3 +200,16 @@ def test_a_worker_names_the_tenants_it_will_refuse_when_it_starts(
     monkeypatch.setattr(workers, "_context", WorkerContext(tmp_path / "tenants.yaml", allow_sqlite=True))
     workers._check_registry()
     assert not caplog.records
+
+
+def test_a_setting_that_cannot_be_used_is_said_not_shown_as_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    registry = _tenant_folder(tmp_path, "postgresql://nobody@127.0.0.1:1/none")
+    env = {**os.environ, "MAPSYNC_LEASE_TTL": "5m"}
+    for command in ("worker", "scheduler"):
+        done = subprocess.run([str(Path(sys.executable).parent / "mapsync"), command, str(registry)], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.strip() == f"mapsync {command}: MAPSYNC_LEASE_TTL='5m' is not a number of seconds"

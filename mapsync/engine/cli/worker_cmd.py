@@ -65,8 +65,13 @@ def _registry(args: argparse.Namespace) -> Registry | None:
 
 
 def _configure(args: argparse.Namespace) -> Any:
-    from mapsync.engine.tenants import workers
-
+    """The workers module with the app configured from the command line; None (said why) when the environment's
+    settings cannot be used."""
+    try:
+        from mapsync.engine.tenants import workers
+    except ValueError as exc:  # workers.ConfigurationError: a MAPSYNC_* setting read when the app is made
+        print(f"mapsync {args.command}: {exc}", file=sys.stderr)
+        return None
     workers.app.conf.mapsync_tenants = str(Path(args.tenants).resolve())
     workers.app.conf.mapsync_log_json = bool(args.log_json)
     if args.broker:
@@ -101,6 +106,8 @@ def run_worker(args: argparse.Namespace) -> int:
               "every worker runs on this one machine", file=sys.stderr)
         return 1
     workers = _configure(args)
+    if workers is None:
+        return 1
     workers.app.conf.mapsync_allow_sqlite = allow_sqlite
     try:
         context = workers.worker_context()
@@ -123,5 +130,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
     if _registry(args) is None:
         return 2
     workers = _configure(args)
+    if workers is None:
+        return 1
     workers.start_scheduler(loglevel=_level(args))
     return 0

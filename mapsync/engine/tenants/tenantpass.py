@@ -30,7 +30,7 @@ from mapsync.engine.state.url import is_postgres_url, open_state_store
 from mapsync.engine.tenants.metrics import PassMetrics
 from mapsync.engine.tenants.registry import SecretsError, Tenant, file_stamps
 
-log = logging.getLogger("mapsync.serve")
+log = logging.getLogger("mapsync.tenants")
 
 LEASE_HELD = "another process holds this tenant's lease (its pass is running there)"
 
