@@ -32,7 +32,7 @@ from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.ruleset.compiler import thaw
 from mapsync.engine.state import Base, StateStore
-from mapsync.engine.state.store import ErrorClass, LinkConflictError, RunStatus
+from mapsync.engine.state.store import ErrorClass, LinkConflictError, RunStatus, StateLockedError
 from mapsync.engine.sync.apply import Applier
 from mapsync.engine.sync.bound import BoundMapping, bind_ruleset
 from mapsync.engine.sync.decide import Kind, RecordPlan, action_of, decide_create, decide_update
@@ -140,11 +140,16 @@ class SyncPass:
                 report.fatal = str(stop)
             except PassStopped as stopped:
                 report.fatal = str(stopped)
+            except StateLockedError as locked:  # another process holds the store's write lock: stop cleanly
+                report.fatal = str(locked)
             report.seconds = time.monotonic() - started
             status: RunStatus = "fatal" if report.fatal else (
                 "quarantined" if report.total("quarantined") else "ok")
             summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
-            self.store.finish_run(self.run_id, status, summary)
+            try:
+                self.store.finish_run(self.run_id, status, summary)
+            except StateLockedError as locked:
+                log.error("could not record the end of the run: %s", locked)
             if report.fatal:
                 log.error("%s of rule set %s stopped: %s", mode, self.ruleset.name, report.fatal)
             else:
