@@ -23,10 +23,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
-from mapsync.connectors.base import Connector, ConnectorError, FatalError, TransientError
+from mapsync.connectors.base import ChangeBatch, Connector, ConnectorError, FatalError, TransientError
 from mapsync.connectors.catalogue import Catalogue
+from mapsync.connectors.readcheck import INVALID_PREFIX
 from mapsync.engine.expressions import ExpressionError, as_record
 from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import RuleSet, Side
@@ -168,7 +170,8 @@ class SyncPass:
             entity = mapping.entity(side)
             cursor = self.store.get_cursor(mapping.name, side.value)
             batch = self.connectors[side].read_changes(entity, cursor, mapping.fields_read(side))
-            batches[side] = list(batch.records)
+            batches[side] = batch.kept(partial(self.connectors[side].record_id, entity))
+            self._set_aside(bound, side, batch, report)
             cursors[side] = batch.cursor
             if cursor is None:  # a first read returns every record: match against it without asking the API
                 self.matcher.complete[side] = KeyIndex(batches[side])
@@ -206,6 +209,20 @@ class SyncPass:
             report.add(outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome))
         for side, cursor in cursors.items():
             self.store.set_cursor(mapping.name, side.value, cursor)
+
+    def _set_aside(self, bound: BoundMapping, side: Side, batch: ChangeBatch, report: MappingReport) -> None:
+        """Records the read set aside (no usable id, two records under one id): quarantined and reported,
+        never dropped silently (``mapsync.connectors.readcheck``); the pass goes on without them."""
+        if batch.check is None:
+            return
+        report.warnings.extend(batch.check.warnings)
+        for bad in batch.check.invalid:
+            self.store.quarantine(bound.mapping.name, side.value, bad.record_id, "rejected", bad.reason,
+                                  self._run())
+            log.warning("%s %s set aside while reading: %s", side.value, bad.record_id, bad.reason)
+            ids = {side: bad.record_id}
+            report.add(Action("quarantine", None, ids.get(Side.CRM), ids.get(Side.ERP),
+                              reason=f"rejected: {bad.reason}"))
 
     def _children_of_new_parents(self, bound: BoundMapping, side: Side) -> list[Record]:
         """A delivery skipped because its organisation was not a synced customer is not read again when only
@@ -249,6 +266,9 @@ class SyncPass:
                 by_id[side][rid] = _Work(side, record, rid)
         for entry in due:  # quarantined records due for a retry
             side = Side(entry.side)
+            if entry.record_id.startswith(INVALID_PREFIX):  # no id to read it by: reported, now forgotten
+                self.store.release(mapping.name, entry.side, entry.record_id)
+                continue
             if side in by_id and entry.record_id in by_id[side]:
                 continue
             if not mapping.direction.writes(side.other):
