@@ -137,6 +137,9 @@ CASES: dict[str, Callable[[World], str]] = {
     "crm: OrganisationName a list": crm_raw(OrganisationId=903, OrganisationName=["a", "b"]),
     "crm: OrganisationType an object": crm_raw(OrganisationId=904, OrganisationType={"x": 1}),
     "crm: not an object": lambda world: world.crm.put_raw("organisation", ["not", "a", "record"]),
+    "crm: two organisations with a null id": lambda world: (crm_raw(OrganisationId=None)(world),
+                                                            crm_raw(OrganisationId=None, OrganisationName="Liar 2")(
+                                                                world))[1],
     "crm: the same record twice": crm_twin(same=True),
     "crm: two records with one id": crm_twin(same=False),
     "erp: CustomerNumber null": erp_raw(CustomerNumber=None),
@@ -240,8 +243,14 @@ def test_a_lying_record_is_quarantined_or_handled_and_the_pass_goes_on(case: str
     elif "a number" in case or "a list" in case or ("an object" in case and "Type" in case):
         record_id = key  # handled as the rules do: synced as text, or skipped by the condition
     reported = handled_silently_ok or _reported(reports, needle, record_id)
+    if "two organisations with a null id" in case:  # each one reported, not the first only
+        reported = sum(a.action == "quarantine" for a in reports[0].mappings[0].actions) >= 2
     ambiguous = "two records with one id" in case  # the good record is one of the two: quarantined, not synced
     problems = _check(world, reports, lie_reported=reported, skip_first=ambiguous)
+    if key.startswith("raw-") and case.startswith("crm"):  # no usable id: never created on the other side
+        created = [r for r in world.erp.store.records["customer"].values() if str(r.get("Name", "")).startswith("Liar")]
+        if created:
+            problems.append(f"a record without a usable id was created in Fortnox: {created[0].get('Name')!r}")
     FIGURES["tried"] += 1
     FIGURES["held"] += not problems
     assert not problems, (case, key, problems)
