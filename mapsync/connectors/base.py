@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from mapsync.connectors.fields import top_field
+from mapsync.connectors.readcheck import ReadCheck, id_problem
 
 Record = dict[str, Any]
 
@@ -75,6 +76,14 @@ class ChangeBatch:
 
     records: Iterator[Record]
     cursor: str
+    check: ReadCheck | None = None  # what the read set aside (filled as ``records`` is consumed)
+
+    def kept(self, ids: Callable[[Record], str]) -> list[Record]:
+        """Every record read, less those found ambiguous later in the read (two records under one id)."""
+        records = list(self.records)
+        if self.check is None:
+            return records
+        return [r for r in records if self.check.keep(ids(r))]
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,17 @@ class ConnectorBase:
         raise NotImplementedError
 
     def record_id(self, entity_name: str, record: Mapping[str, Any]) -> str:
-        return str(record[self._id_field(entity_name)])
+        """The id; ``RejectedError`` for a record without a usable one (a lying API: never the id "None")."""
+        id_field = self._id_field(entity_name)
+        value = record.get(id_field) if isinstance(record, Mapping) else None
+        problem = f"it has no {id_field}" if not isinstance(record, Mapping) or id_field not in record else (
+            id_problem(value, id_field, integer=False))
+        if problem is not None:
+            raise RejectedError(f"{self.name}: a {entity_name} record cannot be used: {problem}")
+        return str(value)
+
+    def _read_check(self, entity_name: str, *, integer_ids: bool) -> ReadCheck:
+        return ReadCheck(self.name, entity_name, self._id_field(entity_name), integer_ids=integer_ids)
 
     def find(self, entity_name: str, field_name: str, value: Any) -> list[Record]:
         id_field = self._id_field(entity_name)

@@ -149,7 +149,7 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
 def test_non_database_file_is_a_state_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("this is not sqlite " * 100)
-    with pytest.raises(StateError, match="cannot open"):
+    with pytest.raises(StateError, match="not a SQLite database"):
         SqliteStateStore(path)
 
 

@@ -23,7 +23,15 @@ from urllib.parse import quote
 
 import httpx
 
-from mapsync.connectors.base import ChangeBatch, ConnectorBase, FatalError, NotFoundError, Record, RejectedError
+from mapsync.connectors.base import (
+    ChangeBatch,
+    ConnectorBase,
+    FatalError,
+    NotFoundError,
+    Record,
+    RejectedError,
+    TransientError,
+)
 from mapsync.connectors.fields import same_value
 from mapsync.connectors.fortnox.auth import FortnoxCredentials, SecretStore, token_url_for
 from mapsync.connectors.fortnox.entities import FortnoxEntity, entity
@@ -31,6 +39,8 @@ from mapsync.connectors.fortnox.errors import map_error
 from mapsync.connectors.fortnox.timefmt import format_lastmodified, parse_lastmodified
 from mapsync.connectors.fortnox.values import blank_changes, create_values
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
+from mapsync.connectors.http.transport import checked_token_url
+from mapsync.connectors.readcheck import ReadCheck
 
 PAGE_SIZE = 500
 CURSOR_OVERLAP = timedelta(minutes=1)
@@ -77,7 +87,7 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
         super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
         self.page_size = min(page_size, PAGE_SIZE)
         self.credentials = FortnoxCredentials(
-            token_url=token_url or token_url_for(self.base_url),
+            token_url=checked_token_url(token_url or token_url_for(self.base_url), "fortnox"),
             executor=self._token_executor(),
             access_token=access_token,
             client_id=client_id,
@@ -138,18 +148,28 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
             path += "/" + action
         return path
 
-    def _pages(self, spec: FortnoxEntity, params: Mapping[str, Any]) -> Iterator[list[Record]]:
+    def _pages(self, spec: FortnoxEntity, params: Mapping[str, Any],
+               check: ReadCheck | None = None) -> Iterator[list[Record]]:
         page = 1
         while True:
             response = self._request("GET", self._path(spec), params={**params, "page": page, "limit": self.page_size})
-            body = response.json()
-            items: list[Record] = body.get(spec.list_wrapper) or []
+            try:
+                body = response.json()
+            except ValueError:
+                raise TransientError(f"fortnox: the {spec.name} list answered with something that is not JSON"
+                                     ) from None
+            items = body.get(spec.list_wrapper) if isinstance(body, dict) else None
+            if items is not None and not isinstance(items, list):
+                raise RejectedError(f"fortnox: the {spec.name} list did not answer with a list")
+            items = items or []
             yield items
-            meta = body.get("MetaInformation") or {}
-            total_pages = meta.get("@TotalPages")
+            if check is not None and items and not check.more_pages(items, self._path(spec)):
+                return
             if not items:
                 return
-            if total_pages is not None:
+            meta = body.get("MetaInformation") if isinstance(body, dict) else None
+            total_pages = meta.get("@TotalPages") if isinstance(meta, dict) else None
+            if isinstance(total_pages, int | str) and str(total_pages).isdigit():
                 if page >= int(total_pages):
                     return
             elif len(items) < self.page_size:
@@ -170,20 +190,16 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
         new_cursor = self.cursor_now()  # taken before reading
         since = self._since(cursor, parse_lastmodified, format_lastmodified)
         params: dict[str, Any] = {"lastmodified": since} if since else {}
+        check = self._read_check(entity_name, integer_ids=False)
 
         def records() -> Iterator[Record]:
-            seen: set[str] = set()
-            for items in self._pages(spec, params):
-                for item in items:
-                    number = str(item.get(spec.id_field))
-                    if number in seen:
-                        continue
-                    seen.add(number)
+            for items in self._pages(spec, params, check):
+                for number, item in check.rows(items):  # set aside: no usable id; kept once: served twice
                     full = self._full_record(spec.name, item, fields)
-                    if full is not None:
+                    if full is not None and check.full_ok(full, number):
                         yield full
 
-        return ChangeBatch(records(), new_cursor)
+        return ChangeBatch(records(), new_cursor, check)
 
     def get(self, entity_name: str, record_id: str) -> Record | None:
         spec = entity(entity_name)

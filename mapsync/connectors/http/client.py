@@ -11,6 +11,9 @@
   the first answer (an auth refusal, say), they are, and the request is sent once more. A final
   answer that is not 2xx becomes the product's ``ConnectorError`` (``map_error``, given by the product).
 
+Endpoints are checked first (``transport.check_endpoint``: https, or plain http to loopback only), a borrowed
+client must have timeouts (``transport.check_timeouts``), and a payload with a control character is refused.
+
 Every owned ``httpx.Client`` verifies TLS with one SSL context made once per process (``tls_context``):
 building one reads the CA bundle, ~45 ms of CPU, and a pass builds a client per system, so ``mapsync serve``
 would spend that much CPU per pass and tenant on it (benchmarks/tenants.py; docs/deployment.md, "Sizing").
@@ -31,9 +34,10 @@ from typing import Any, Self, TypedDict
 
 import httpx
 
-from mapsync.connectors.base import ConnectorError
+from mapsync.connectors.base import ConnectorError, RejectedError
 from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
 from mapsync.connectors.http.retry import RequestExecutor, RetryPolicy
+from mapsync.connectors.http.transport import check_endpoint, check_timeouts, control_character
 
 MapError = Callable[[httpx.Response, str], ConnectorError]  # (final answer, "METHOD /path") -> error
 
@@ -82,6 +86,9 @@ class HttpClientBase:
         monotonic: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
     ) -> None:
+        check_endpoint(base_url, f"the {getattr(self, 'name', 'connector')} base URL")
+        if http is not None:
+            check_timeouts(http)
         self.base_url = base_url.rstrip("/")
         self._map_error = map_error
         self._owns_http = http is None
@@ -120,8 +127,14 @@ class HttpClientBase:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send ``method path`` (see the module docstring); the 2xx response, else the mapped error."""
+        """Send ``method path`` (see the module docstring); the 2xx response, else the mapped error. A payload
+        holding a control character is not sent: ``RejectedError`` (``transport.control_character``)."""
         url = self.base_url + path
+        if json is not None:
+            found = control_character(json)
+            if found is not None:
+                raise RejectedError(f"{method} {path}: field {found[0]} holds the control character {found[1]}; not "
+                                    "sent (fix the value where it comes from)")
         for attempt in (1, 2):
             self._before_send()
             auth = self._auth_headers()

@@ -83,6 +83,7 @@ class ProductSimulator(SimServer, ABC, Generic[B]):
         self.add_control("POST", "seed", self._seed)
         self.add_control("POST", "clear", self._clear)
         self.add_control("POST", "expire-tokens", self._expire)
+        self.add_control("POST", "raw", self._raw)
 
     def _seed(self, request: Request) -> Response:
         self.seed_demo(request.arg("tenant"))
@@ -91,6 +92,28 @@ class ProductSimulator(SimServer, ABC, Generic[B]):
     def _clear(self, request: Request) -> Response:
         self.tenants.get(request.arg("tenant")).store.clear()
         return json_response(200, {"ok": True})
+
+    def put_raw(self, entity: str, record: Any, key: str | None = None, tenant: str | None = None) -> str:
+        """Store ``record`` as is under ``key`` (default ``raw-N``) of the store's ``entity``; the key used.
+        ``ValueError`` for an entity the store does not have."""
+        store = self.tenants.get(tenant).store
+        if entity not in store.records:
+            raise ValueError(f"no entity {entity!r} (entities: {', '.join(sorted(store.records))})")
+        with store.lock:
+            key = key or f"raw-{store.next('_sim_raw')}"
+            store.records[entity][key] = record
+            store.modified[entity][key] = store.now().isoformat()
+            for name in store.side_tables:
+                table = getattr(store, name)[entity]
+                table.setdefault(key, {})
+        return key
+
+    def _raw(self, request: Request) -> Response:
+        try:
+            key = self.put_raw(request.arg("entity") or "", request.json(), request.arg("key"), request.arg("tenant"))
+        except ValueError as exc:
+            return json_response(400, {"ok": False, "message": str(exc)})
+        return json_response(200, {"ok": True, "key": key})
 
     def _expire(self, request: Request) -> Response:
         self.expire_tokens()

@@ -46,6 +46,7 @@ from mapsync.connectors.base import (
     RejectedError,
 )
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
+from mapsync.connectors.http.transport import checked_token_url
 from mapsync.connectors.vismanet.auth import DEFAULT_SCOPE, VismaConnectCredentials, token_url_for
 from mapsync.connectors.vismanet.entities import VismanetEntity, entity
 from mapsync.connectors.vismanet.errors import is_licence_error, map_error
@@ -101,7 +102,7 @@ class VismanetClient(HttpClientBase, ConnectorBase):
             sleep=self._sleep, monotonic=self._monotonic, wall=self._clock, max_wait=max_rate_wait
         )
         self.credentials = VismaConnectCredentials(
-            token_url=token_url or token_url_for(self.base_url),
+            token_url=checked_token_url(token_url or token_url_for(self.base_url), "vismanet"),
             client_id=client_id,
             client_secret=client_secret,
             tenant_id=tenant_id,
@@ -202,15 +203,16 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         new_cursor = self.cursor_now()  # taken before reading
         since = self._since(cursor, parse_cursor, format_filter)
         params: dict[str, Any] = {"lastModifiedDateTime": since, "lastModifiedDateTimeCondition": ">="} if since else {}
+        check = self._read_check(entity_name, integer_ids=False)
 
         def records() -> Iterator[Record]:
             for items in self._pages(spec, params):
-                for item in items:
+                for record_id, item in check.rows(items):  # set aside: no usable id; kept once: served twice
                     full = self._full(spec, item, fields)
-                    if full is not None:
+                    if full is not None and check.full_ok(full, record_id):
                         yield full
 
-        return ChangeBatch(records(), new_cursor)
+        return ChangeBatch(records(), new_cursor, check)
 
     def get(self, entity_name: str, record_id: str) -> Record | None:
         spec = entity(entity_name)

@@ -38,6 +38,7 @@ from mapsync.connectors.base import (
 )
 from mapsync.connectors.fields import same_value, top_field
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
+from mapsync.connectors.readcheck import ReadCheck
 from mapsync.connectors.webcrm.auth import WebcrmSession
 from mapsync.connectors.webcrm.entities import WebcrmEntity, entity
 from mapsync.connectors.webcrm.errors import map_error
@@ -98,7 +99,8 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         except ValueError:
             raise RejectedError(f"webcrm: {what} answered with something that is not JSON") from None
 
-    def _paged(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[list[Record]]:
+    def _paged(self, path: str, params: Mapping[str, Any] | None = None,
+               check: ReadCheck | None = None) -> Iterator[list[Record]]:
         page = 1
         while True:
             response = self._request("GET", path, params={**(params or {}), "Page": page, "Size": self.page_size})
@@ -108,14 +110,16 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             if not rows:
                 return
             yield rows
+            if check is not None and not check.more_pages(rows, path):
+                return
             page += 1
 
-    def _query(self, script: str) -> Iterator[list[Record]]:
-        return self._paged("/Queries", {"script": script, "formatCustomFields": "true"})
+    def _query(self, script: str, check: ReadCheck | None = None) -> Iterator[list[Record]]:
+        return self._paged("/Queries", {"script": script, "formatCustomFields": "true"}, check)
 
-    def _list(self, spec: WebcrmEntity) -> Iterator[list[Record]]:
+    def _list(self, spec: WebcrmEntity, check: ReadCheck | None = None) -> Iterator[list[Record]]:
         if spec.paged:
-            yield from self._paged(spec.path)
+            yield from self._paged(spec.path, check=check)
             return
         rows = self._json(self._request("GET", spec.path), spec.path)
         if rows:
@@ -133,12 +137,14 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         new_cursor = self.cursor_now()  # taken before reading
         since = self._since(cursor, parse_timestamp, format_timestamp)
         wanted = {top_field(f) for f in fields}
+        check = self._read_check(entity_name, integer_ids=True)
 
         def rows() -> Iterator[tuple[Record, bool]]:
             """(row, came_from_query): /Queries rows when there is a cursor, else the REST list."""
             if since is not None:
                 column = spec.query_column(spec.id_field)
-                pages = self._query(select(spec.table, where=[(spec.updated_field, ">=", since)], order_by=column))
+                pages = self._query(select(spec.table, where=[(spec.updated_field, ">=", since)], order_by=column),
+                                    check)
                 try:
                     first = next(pages, None)
                 except RejectedError:  # the server refused the query: list everything instead
@@ -146,27 +152,25 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
                 else:
                     for page in self._chain(first, pages):
                         for row in page:
-                            yield spec.from_query_row(row), True
+                            yield (spec.from_query_row(row) if isinstance(row, dict) else row), True
                     return
-            for page in self._list(spec):
+            for page in self._list(spec, check):
                 for row in page:
                     yield row, False
 
         def records() -> Iterator[Record]:
-            seen: set[str] = set()
             for row, from_query in rows():
-                key = str(row.get(spec.id_field))
-                if key in seen:
+                key = check.key(row)  # None: set aside (no usable id), or served twice
+                if key is None:
                     continue
-                seen.add(key)
                 if (from_query and spec.query_prefix) or not wanted <= row.keys():
                     full = self.get(entity_name, key)
-                    if full is not None:
+                    if full is not None and check.full_ok(full, key):
                         yield full
                 else:
                     yield row
 
-        return ChangeBatch(records(), new_cursor)
+        return ChangeBatch(records(), new_cursor, check)
 
     @staticmethod
     def _chain(first: list[Record] | None, rest: Iterator[list[Record]]) -> Iterator[list[Record]]:

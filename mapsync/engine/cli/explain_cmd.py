@@ -26,6 +26,7 @@ from mapsync.engine.connections import MissingEnvironment
 from mapsync.engine.expressions import ExpressionError
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.state import StateError, StateStore, describe_state, is_postgres_url
+from mapsync.engine.state.sqlite_file import copy_into
 from mapsync.engine.sync.bound import BoundMapping, bind_ruleset
 from mapsync.engine.sync.decide import RecordPlan, action_of
 from mapsync.engine.sync.explain import (
@@ -70,16 +71,11 @@ def _copy_store(args: argparse.Namespace, folder: str) -> StateStore:
             real.close()
     target = str(Path(folder) / "explain.sqlite")
     if Path(path).exists():
+        copy = sqlite3.connect(target)
         try:
-            source = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-            try:
-                with sqlite3.connect(target) as copy:
-                    source.backup(copy)
-                copy.close()
-            finally:
-                source.close()
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot read state store {path!r}: {exc}") from exc
+            copy_into(path, copy)
+        finally:
+            copy.close()
     return open_store(target, tenant=args.tenant)  # refuses a tenant for a SQLite store
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -76,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StateError, CommandError, OSError) as exc:
         # A state store that is not one, a folder that cannot be written: say so, no traceback.
         print(f"mapsync {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:  # the state file failed under the command (damaged, locked): one line
+        print(f"mapsync {args.command}: state store error: {exc}; see `mapsync status`", file=sys.stderr)
         return 1
     return code
 

@@ -166,6 +166,10 @@ def migrate(
     ``SchemaVersionError`` if the database is newer than ``migrations`` or not a mapsync store.
     """
     known = len(migrations)
+    version = schema_version(conn)
+    if version == known:  # up to date: no write lock needed (a read-only command while another process writes)
+        _check_identity(conn, version, known, where)
+        return version
     while True:
         conn.execute("BEGIN IMMEDIATE")
         try:

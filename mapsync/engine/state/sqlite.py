@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
@@ -34,6 +35,15 @@ from mapsync.engine.state.codec import dump_json as _dump
 from mapsync.engine.state.codec import encode_base as _encode_base
 from mapsync.engine.state.codec import utc_now
 from mapsync.engine.state.migrations import migrate
+from mapsync.engine.state.sqlite_file import (
+    BUSY_SECONDS,
+    StateLockedError,
+    _is_busy,
+    check_connection,
+    check_existing,
+    create_new,
+    locked_message,
+)
 from mapsync.engine.state.store import (
     AUDIT_ACTIONS,
     ERROR_CLASSES,
@@ -62,6 +72,7 @@ if TYPE_CHECKING:
     from mapsync.engine.state.store import StateStore
 
 MEMORY = ":memory:"
+PASS_PATIENCE = 60.0  # how long a pass holding the lease waits for another process's write lock
 
 # The tables of the sync state, parents first: what a copy of the store holds (the lease is not copied).
 STATE_TABLES = ("runs", "links", "cursors", "create_journal", "quarantine", "audit", "secrets")
@@ -83,17 +94,26 @@ class SqliteStateStore:
         self._depth = 0
         where = "the in-memory state store" if self.path == MEMORY else f"state store {self.path!r}"
         self._where = where
+        self._lease_holder: str | None = None  # while this store holds the lease, writes wait longer
         if self.path != MEMORY:
-            _create_private(self.path)
+            if not os.path.lexists(self.path):
+                create_new(self.path, _initialise)  # complete or not at all; then opened like any other
+            check_existing(self.path)  # reads only: a broken file is refused before anything is written
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_SECONDS)
         except sqlite3.Error as exc:
             raise StateError(f"cannot open {where}: {exc}") from exc
         try:
             conn.row_factory = sqlite3.Row
+            if self.path != MEMORY:
+                check_connection(conn, where)
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            migrate(conn, where=where)
+            _initialise(conn, where=where)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if _is_busy(exc):
+                raise StateLockedError(locked_message(where, BUSY_SECONDS)) from None
+            raise StateError(f"cannot open {where}: {exc}") from exc
         except sqlite3.Error as exc:
             conn.close()
             raise StateError(f"cannot open {where}: {exc}") from exc
@@ -145,7 +165,10 @@ class SqliteStateStore:
         conn = self._conn
         depth = self._depth
         savepoint = f"mapsync_{depth}"
-        conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {savepoint}")
+        if depth == 0:
+            self._begin()
+        else:
+            conn.execute(f"SAVEPOINT {savepoint}")
         self._depth = depth + 1
         try:
             yield
@@ -168,6 +191,24 @@ class SqliteStateStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``: another process's write lock is waited for ``BUSY_SECONDS`` (a command answers
+        within seconds); while this store holds the lease (a pass under way, with writes to the systems that
+        its records' links must follow) up to ``PASS_PATIENCE`` seconds. Then ``StateLockedError``."""
+        waited = 0.0
+        patience = PASS_PATIENCE if self._lease_holder is not None else 0.0
+        while True:
+            started = time.monotonic()
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                waited += time.monotonic() - started
+                if waited >= patience:
+                    raise StateLockedError(locked_message(self._where, max(waited, BUSY_SECONDS))) from None
 
     @property
     def in_transaction(self) -> bool:
@@ -572,6 +613,7 @@ class SqliteStateStore:
                 "expires_at = excluded.expires_at",
                 (holder, acquired, _format(now + ttl)),
             )
+        self._lease_holder = holder
         return True
 
     def renew_lease(self, holder: str, ttl: timedelta) -> bool:
@@ -590,6 +632,8 @@ class SqliteStateStore:
         self._outside_transaction("release")
         with self.transaction():
             cur = self._write("DELETE FROM lease WHERE id = 1 AND holder = ?", (holder,))
+        if holder == self._lease_holder:
+            self._lease_holder = None
         return cur.rowcount > 0
 
     def _outside_transaction(self, verb: str) -> None:
@@ -609,15 +653,11 @@ class SqliteStateStore:
             raise StateError(f"{self._where}: write refused: {exc}") from exc
 
 
-def _create_private(path: str) -> None:
-    """Create an empty database file readable by its owner only, unless it exists already."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise StateError(f"cannot create state store {path!r}: {exc}") from exc
-    os.close(fd)
+def _initialise(conn: sqlite3.Connection, *, where: str = "the new state store") -> None:
+    """WAL mode and the schema brought up to date (a new file, or an existing one already checked)."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    migrate(conn, where=where)
 
 
 def _format(moment: datetime) -> str:

@@ -46,6 +46,10 @@ class SchemaVersionError(StateError):
     """The database was written by a newer mapsync than this one, or is not a mapsync state store."""
 
 
+class StateLockedError(StateError):
+    """Another process holds the state store's write lock for longer than mapsync waits for it."""
+
+
 class LinkConflictError(StateError):
     """A link would give a crm id or an erp id a second partner within one mapping."""
 

@@ -23,16 +23,18 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
-from mapsync.connectors.base import Connector, ConnectorError, FatalError, TransientError
+from mapsync.connectors.base import ChangeBatch, Connector, ConnectorError, FatalError, TransientError
 from mapsync.connectors.catalogue import Catalogue
+from mapsync.connectors.readcheck import INVALID_PREFIX
 from mapsync.engine.expressions import ExpressionError, as_record
 from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.ruleset.compiler import thaw
 from mapsync.engine.state import Base, StateStore
-from mapsync.engine.state.store import ErrorClass, LinkConflictError, RunStatus
+from mapsync.engine.state.store import ErrorClass, LinkConflictError, RunStatus, StateLockedError
 from mapsync.engine.sync.apply import Applier
 from mapsync.engine.sync.bound import BoundMapping, bind_ruleset
 from mapsync.engine.sync.decide import Kind, RecordPlan, action_of, decide_create, decide_update
@@ -140,11 +142,16 @@ class SyncPass:
                 report.fatal = str(stop)
             except PassStopped as stopped:
                 report.fatal = str(stopped)
+            except StateLockedError as locked:  # another process holds the store's write lock: stop cleanly
+                report.fatal = str(locked)
             report.seconds = time.monotonic() - started
             status: RunStatus = "fatal" if report.fatal else (
                 "quarantined" if report.total("quarantined") else "ok")
             summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
-            self.store.finish_run(self.run_id, status, summary)
+            try:
+                self.store.finish_run(self.run_id, status, summary)
+            except StateLockedError as locked:
+                log.error("could not record the end of the run: %s", locked)
             if report.fatal:
                 log.error("%s of rule set %s stopped: %s", mode, self.ruleset.name, report.fatal)
             else:
@@ -163,7 +170,8 @@ class SyncPass:
             entity = mapping.entity(side)
             cursor = self.store.get_cursor(mapping.name, side.value)
             batch = self.connectors[side].read_changes(entity, cursor, mapping.fields_read(side))
-            batches[side] = list(batch.records)
+            batches[side] = batch.kept(partial(self.connectors[side].record_id, entity))
+            self._set_aside(bound, side, batch, report)
             cursors[side] = batch.cursor
             if cursor is None:  # a first read returns every record: match against it without asking the API
                 self.matcher.complete[side] = KeyIndex(batches[side])
@@ -201,6 +209,20 @@ class SyncPass:
             report.add(outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome))
         for side, cursor in cursors.items():
             self.store.set_cursor(mapping.name, side.value, cursor)
+
+    def _set_aside(self, bound: BoundMapping, side: Side, batch: ChangeBatch, report: MappingReport) -> None:
+        """Records the read set aside (no usable id, two records under one id): quarantined and reported,
+        never dropped silently (``mapsync.connectors.readcheck``); the pass goes on without them."""
+        if batch.check is None:
+            return
+        report.warnings.extend(batch.check.warnings)
+        for bad in batch.check.invalid:
+            self.store.quarantine(bound.mapping.name, side.value, bad.record_id, "rejected", bad.reason,
+                                  self._run())
+            log.warning("%s %s set aside while reading: %s", side.value, bad.record_id, bad.reason)
+            ids = {side: bad.record_id}
+            report.add(Action("quarantine", None, ids.get(Side.CRM), ids.get(Side.ERP),
+                              reason=f"rejected: {bad.reason}"))
 
     def _children_of_new_parents(self, bound: BoundMapping, side: Side) -> list[Record]:
         """A delivery skipped because its organisation was not a synced customer is not read again when only
@@ -244,6 +266,9 @@ class SyncPass:
                 by_id[side][rid] = _Work(side, record, rid)
         for entry in due:  # quarantined records due for a retry
             side = Side(entry.side)
+            if entry.record_id.startswith(INVALID_PREFIX):  # no id to read it by: reported, now forgotten
+                self.store.release(mapping.name, entry.side, entry.record_id)
+                continue
             if side in by_id and entry.record_id in by_id[side]:
                 continue
             if not mapping.direction.writes(side.other):

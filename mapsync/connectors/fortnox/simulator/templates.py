@@ -74,7 +74,7 @@ def list_item(entity: str, record: Record, base_url: str) -> Record:
     item: Record = {}
     for field in list_fields(entity):
         if field == "@url":
-            item[field] = record_url(base_url, entity, record[NUMBER_FIELDS[entity]])
+            item[field] = record_url(base_url, entity, str(record.get(NUMBER_FIELDS[entity])))  # raw: may lack it
             continue
         if entity == "customer":
             value = record.get("Phone1") if field == "Phone" else record.get(field)

@@ -263,9 +263,10 @@ def run_query(query: Query, rows: list[Record]) -> list[Record]:
     for cond in query.conditions:
         column = _column(cond.column, types)
         checks.append(_check(cond, column, types[column]))
-    selected = [r for r in rows if all(check(r) for check in checks)]
+    # a row stored raw (``/_sim/raw``) may be no object or hold any value: it matches no condition and sorts last
+    selected = [r for r in rows if isinstance(r, dict) and all(check(r) for check in checks)]
     key_column = id_field(query.entity) if query.entity != "catalogue_item" else "LinkedDataItemId"
-    selected.sort(key=lambda r: r.get(key_column) or 0)
+    selected.sort(key=lambda r: (0, r.get(key_column) or 0) if isinstance(r.get(key_column) or 0, int) else (1, 0))
     for name, descending in reversed(query.order):
         column = _column(name, types)
         kind = types[column]

@@ -38,4 +38,4 @@ class WebcrmStore(RecordStore):
     def all(self, entity: str) -> list[Record]:
         """Every record in id order (copies)."""
         with self.lock:
-            return [copy.deepcopy(self.records[entity][k]) for k in sorted(self.records[entity], key=int)]
+            return [copy.deepcopy(self.records[entity][k]) for k in sorted(self.records[entity], key=self.order_key)]
