@@ -31,6 +31,7 @@ from typing import Any, Self, TypedDict
 
 import httpx
 
+from mapsync import crashpoints
 from mapsync.connectors.base import ConnectorError
 from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
 from mapsync.connectors.http.retry import RequestExecutor, RetryPolicy
@@ -83,6 +84,7 @@ class HttpClientBase:
         random: Callable[[], float] = _random.random,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._system = type(self).__module__.split(".")[2] if type(self).__module__.count(".") >= 2 else "http"
         self._map_error = map_error
         self._owns_http = http is None
         self._http = http or httpx.Client(transport=transport, timeout=timeout, verify=tls_context())
@@ -137,6 +139,7 @@ class HttpClientBase:
             if attempt == 1 and self._renew_auth(response, auth):
                 continue
             break
+        crashpoints.reached(f"request:{self._system}:{method.upper()}")
         if response.is_success:
             return response
         raise self._map_error(response, f"{method} {path}")

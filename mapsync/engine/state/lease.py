@@ -4,7 +4,8 @@ machines (``StateStore.acquire_lease``; a row with an expiry, so a holder that d
 ``mapsync run`` and ``mapsync serve`` take it around every pass that writes. It is renewed from the pass itself
 (``progress`` is called per record) once half its time has passed; a lease that cannot be renewed (it expired,
 another holder took it) stops the pass after the record at hand, as SIGTERM does: the lease is also the
-pass's stop signal (``is_set``).
+pass's stop signal (``is_set``). A lease whose holder is a process of this machine that is gone (killed) is
+taken over at once by the next pass, not after its time to live.
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ def holder_name(kind: str) -> str:
     return f"{kind}@{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def holder_is_gone(holder: str) -> bool:
+    """Whether ``holder`` (as ``holder_name`` makes it) names a process of this machine that no longer runs."""
+    _, _, where = holder.partition("@")
+    host, _, rest = where.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists, under another user
+    return False
+
+
 class Lease:
     """A tenant's lease in its state store, held for one pass: at most one pass per tenant at a time, across
     processes and machines (the store's ``acquire_lease``). Renewed from the pass itself (``progress``, called
@@ -43,7 +60,16 @@ class Lease:
         self.lost = False
 
     def acquire(self) -> bool:
+        """Take the lease; a lease held by a process of this machine that is gone (killed) is taken over at once
+        rather than after its time to live."""
         self.renewed = self.clock()
+        if self.store.acquire_lease(self.holder, self.ttl):
+            return True
+        dead = self.store.lease_holder()
+        if dead is None or not holder_is_gone(dead):
+            return False
+        log.warning("the state store's lease was held by %s, a process that is gone: taken over", dead)
+        self.store.release_lease(dead)
         return self.store.acquire_lease(self.holder, self.ttl)
 
     def progress(self, mapping: str, done: int, total: int) -> None:

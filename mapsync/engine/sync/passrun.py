@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mapsync import crashpoints
 from mapsync.connectors.base import Connector, ConnectorError, FatalError, TransientError
 from mapsync.connectors.catalogue import Catalogue
 from mapsync.engine.expressions import ExpressionError, as_record
@@ -118,6 +119,8 @@ class SyncPass:
     def _pass(self) -> PassReport:
         started = time.monotonic()
         report = PassReport(self.ruleset.name, self.apply)
+        if self.apply:  # under the lease: a run still marked running was killed
+            self.store.interrupt_runs()
         self.run_id = self.store.start_run()
         if self.apply:
             report.run_id = self.run_id
@@ -201,6 +204,7 @@ class SyncPass:
             report.add(outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome))
         for side, cursor in cursors.items():
             self.store.set_cursor(mapping.name, side.value, cursor)
+            crashpoints.reached("cursor:committed")
 
     def _children_of_new_parents(self, bound: BoundMapping, side: Side) -> list[Record]:
         """A delivery skipped because its organisation was not a synced customer is not read again when only
