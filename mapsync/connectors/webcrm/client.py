@@ -219,6 +219,10 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         created = self.get(entity_name, new_id)
         if created is None:
             raise TransientError(f"webcrm: created {entity_name} {new_id} cannot be read back")
+        name_field = spec.table + "Name"
+        if values.get(name_field) is not None and created.get(name_field) != values[name_field]:
+            # An id answered cut short ("16" arriving as "1") names another record: never taken for the new one.
+            raise TransientError(f"webcrm: the id answered for a new {entity_name} ({new_id}) names another record")
         return created
 
     @staticmethod

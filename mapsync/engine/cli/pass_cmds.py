@@ -189,7 +189,8 @@ def _emit(report: PassReport, fmt: str) -> None:
 def _exit_code(report: PassReport) -> int:
     if report.fatal:
         return EXIT_FATAL
-    return EXIT_QUARANTINED if report.applied and report.total("quarantined") else EXIT_OK
+    partial = report.total("quarantined") or report.failed_mappings
+    return EXIT_QUARANTINED if report.applied and partial else EXIT_OK
 
 
 def run_plan(args: argparse.Namespace) -> int:

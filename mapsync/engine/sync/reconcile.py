@@ -12,7 +12,7 @@ a create pairs them), so the end state is the same as without the crash.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mapsync import crashpoints
@@ -29,7 +29,10 @@ from mapsync.engine.sync.values import normalise, same
 
 
 def reconcile_journal(bound: BoundMapping, connectors: Mapping[Side, Connector], store: StateStore,
-                      report: MappingReport, settings: dict[str, Any], run_id: int) -> None:
+                      report: MappingReport, settings: dict[str, Any], run_id: int,
+                      linked: Callable[[str, dict[Side, str]], None] | None = None) -> None:
+    """Link (and settle) every create of the mapping a pass journalled and never linked; ``linked`` is told of
+    each link made, so that the children of a parent linked here are fetched in this pass as after a create."""
     mapping = bound.mapping
     for pending in store.pending_creates(mapping.name):
         target = Side(pending.target)
@@ -58,6 +61,8 @@ def reconcile_journal(bound: BoundMapping, connectors: Mapping[Side, Connector],
                                       {c.field: {"old": c.old, "new": c.new} for c in back},
                                       reason="reconciled a create interrupted before its link was stored"))
                     crashpoints.reached("reconcile:linked")
+                    if linked is not None:
+                        linked(mapping.name, {Side.CRM: crm_id, Side.ERP: erp_id})
             store.resolve_create(pending.id)
 
 
