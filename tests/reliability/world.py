@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,24 @@ def build_world(size: int) -> Sandbox:
                 crm.create("quotation_line", {"QuotationLineOpportunityId": delivery, "QuotationLineData1": ARTICLES[n],
                                               "QuotationLineQuantity": 1 + n + i % 3, "QuotationLinePrice": 100 + i,
                                               "QuotationLineMemo": f"rad {n}"})
+    backdate(sandbox)
     return sandbox
+
+
+def backdate(sandbox: Sandbox, age: timedelta = timedelta(days=1)) -> None:
+    """Make every record look last changed ``age`` ago, as records are when a pass starts in real life: a record
+    a pass skips is then not read again by the next one through the cursors' overlap of a minute or two."""
+    then = datetime.now(UTC) - age
+    stamp = then.strftime("%Y-%m-%dT%H:%M:%S.") + f"{then.microsecond // 1000:03d}Z"
+    for simulator in sandbox.simulators.values():
+        store = simulator.tenants.get(None).store
+        with store.lock:
+            for entity, records in store.records.items():
+                for key, record in records.items():
+                    store.modified[entity][key] = then.isoformat()
+                    for field in record:
+                        if field.endswith("UpdatedAt"):
+                            record[field] = stamp
 
 
 @dataclass
