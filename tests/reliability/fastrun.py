@@ -21,5 +21,5 @@ def _unlimited_client(connector: str, settings: dict[str, str], **options: Any) 
 
 
 if __name__ == "__main__":
-    composition.make_client = _unlimited_client  # type: ignore[assignment]
+    composition.make_client = _unlimited_client
     sys.exit(main(sys.argv[1:]))

@@ -24,7 +24,7 @@ from mapsync.engine.sandbox import Sandbox
 from mapsync.engine.state import SqliteStateStore
 from mapsync.engine.state.codec import utc_now
 from mapsync.engine.sync.report import PassReport
-from tests.reliability.world import STANDARD_FORTNOX, build_world, differences, end_state
+from tests.reliability.world import FORTNOX_WORLD, World, differences
 
 INTERVAL = timedelta(minutes=6)  # the standard rule sets' sync_interval
 CLIENT_TIMEOUT = 0.5  # seconds; a ``slow`` fault answers after 1 s
@@ -70,10 +70,10 @@ def _fast_sleep(seconds: float) -> None:
     time.sleep(min(seconds, 0.01))
 
 
-def one_pass(sandbox: Sandbox, state: Path, number: int = 0) -> PassReport:
+def one_pass(sandbox: Sandbox, state: Path, number: int = 0, world: World = FORTNOX_WORLD) -> PassReport:
     """Pass ``number`` of a case: the state store's clock runs ``INTERVAL`` ahead per pass, as passes six minutes
     apart would find it (a quarantined record is due for its first retry a minute after it failed)."""
-    ruleset = load_ruleset(STANDARD_FORTNOX, sandbox.env, for_run=True).ruleset
+    ruleset = load_ruleset(world.ruleset, sandbox.env, for_run=True).ruleset
     assert ruleset is not None
     with SqliteStateStore(state, now=lambda: utc_now() + number * INTERVAL) as store:
         return run_pass(ruleset, sandbox.env, store, apply=True, rate_limit=None, timeout=CLIENT_TIMEOUT,
@@ -84,17 +84,18 @@ def writes(report: PassReport) -> int:
     return report.total("created") + report.total("updated")
 
 
-def faults_case(size: int, expected: dict[str, list[str]], seed: int, count: int = 6) -> FaultsOutcome:
+def faults_case(size: int, expected: dict[str, list[str]], seed: int, count: int = 6,
+                world: World = FORTNOX_WORLD) -> FaultsOutcome:
     outcome = FaultsOutcome(seed)
-    sandbox = build_world(size)
+    sandbox = world.build(size)
     try:
         with tempfile.TemporaryDirectory() as folder:
             state = Path(folder) / "state.sqlite"
-            for product, fault in draw_faults(seed, ("webcrm", "fortnox"), count):
+            for product, fault in draw_faults(seed, world.products, count):
                 sandbox.simulators[product].faults.add(**fault)
                 outcome.faults.append({"system": product, **fault})
             try:
-                faulted = one_pass(sandbox, state)
+                faulted = one_pass(sandbox, state, 0, world)
             except Exception as exc:  # a traceback: the pass must end with a report, whatever the systems answer
                 outcome.problems.append(f"the faulted pass raised {type(exc).__name__}: {exc}")
                 return outcome
@@ -102,17 +103,17 @@ def faults_case(size: int, expected: dict[str, list[str]], seed: int, count: int
             for simulator in sandbox.simulators.values():
                 simulator.faults.clear()
             for number in (1, 2):
-                report = one_pass(sandbox, state, number)
+                report = one_pass(sandbox, state, number, world)
                 outcome.passes = number
                 if report.fatal:
                     outcome.problems.append(f"pass {number} after the faults: fatal {report.fatal}")
                     return outcome
-                if end_state(sandbox) == expected:
+                if world.end_state(sandbox) == expected:
                     break
-            outcome.problems.extend(differences(expected, end_state(sandbox)))
+            outcome.problems.extend(differences(expected, world.end_state(sandbox)))
             if outcome.problems:
                 return outcome
-            settled = one_pass(sandbox, state, 3)
+            settled = one_pass(sandbox, state, 3, world)
             if writes(settled):
                 outcome.problems.append(f"a further pass still writes: {settled.as_dict()['totals']}")
     finally:
@@ -120,16 +121,16 @@ def faults_case(size: int, expected: dict[str, list[str]], seed: int, count: int
     return outcome
 
 
-def baseline(size: int) -> dict[str, list[str]]:
+def baseline(size: int, world: World = FORTNOX_WORLD) -> dict[str, list[str]]:
     """The end state of passes without faults (two: the second must write nothing)."""
-    sandbox = build_world(size)
+    sandbox = world.build(size)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            first = one_pass(sandbox, Path(folder) / "state.sqlite")
+            first = one_pass(sandbox, Path(folder) / "state.sqlite", 0, world)
             assert first.fatal is None, first.fatal
-            state = end_state(sandbox)
-            again = one_pass(sandbox, Path(folder) / "state.sqlite")
-            assert writes(again) == 0 and end_state(sandbox) == state
+            state = world.end_state(sandbox)
+            again = one_pass(sandbox, Path(folder) / "state.sqlite", 1, world)
+            assert writes(again) == 0 and world.end_state(sandbox) == state
             return state
     finally:
         sandbox.stop()

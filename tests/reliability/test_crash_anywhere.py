@@ -28,7 +28,6 @@ CI_SIZE = 8
 CI_POINTS = (
     ("create:before-link:4",),  # a customer created in Fortnox, its assigned number not yet written back, no link
     ("request:fortnox:POST:8",),  # an order created (its rows from the delivery's lines), killed at its answer
-    ("record:in-transaction:6",),  # the record's transaction rolled back by the kill
     ("cursor:committed:1",),  # one of the customers' cursors stored, the other not
     ("create:before-link:2", "reconcile:linked:1"),  # killed twice in a row: again while reconciling
 )

@@ -194,3 +194,65 @@ def differences(expected: dict[str, list[str]], actual: dict[str, list[str]], li
         for text in extra[:limit]:
             found.append(f"{name}: found    {text[:600]}")
     return found
+
+
+# -- the Visma.net world ------------------------------------------------------------------------------
+
+STANDARD_VISMANET = ROOT / "mapsync/rules/standard/vismanet"
+# What a system generates (ids, numbers, times), and the webCRM fields the standard Visma.net set writes such
+# numbers to: left out of a generic end state, which still counts every record and compares every other value.
+GENERATED_SUFFIXES = ("id", "at", "datetime", "nbr", "number", "no", "date")
+GENERATED_WEBCRM_FIELDS = frozenset({"OrganisationExtraCustom1", "DeliveryCustom1", "DeliveryCustom2"})
+
+
+def build_vismanet_world(size: int) -> Sandbox:
+    """webCRM and Visma.net with their demo records and ``size`` organisations: customers (Visma.net numbers them),
+    every other one with a delivery of one line, and prospects."""
+    sandbox = start_sandbox(None, seed=True, realistic_limits=False, products=("webcrm", "vismanet"))
+    crm = sandbox.simulators["webcrm"].tenants.get(None)
+    for i in range(size):
+        org_id = crm.create("organisation", {"OrganisationName": f"Org {i:03d} AS", "OrganisationCity": f"By {i}",
+                                             "OrganisationType": "Prospect" if i % 4 == 0 else "Customer"})
+        if i % 2:
+            delivery = crm.create("delivery", {"DeliveryOrganisationId": org_id, "DeliveryDescription": f"Fase {i}",
+                                               "DeliveryOrderDate": "2026-11-02T00:00:00", "DeliveryStatus": "New"})
+            crm.create("quotation_line", {"QuotationLineOpportunityId": delivery, "QuotationLineData1": "CONSULT",
+                                          "QuotationLineQuantity": 1 + i % 3, "QuotationLinePrice": 1000 + i})
+    backdate(sandbox)
+    return sandbox
+
+
+def _generic(value: Any, product: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _generic(v, product) for k, v in value.items()
+                if not k.lower().endswith(GENERATED_SUFFIXES) and k not in GENERATED_WEBCRM_FIELDS}
+    if isinstance(value, list):
+        return [_generic(v, product) for v in value]
+    return value
+
+
+def generic_end_state(sandbox: Sandbox) -> dict[str, list[str]]:
+    """Every system's records, per ``system/entity`` a sorted list of canonical JSON texts without what the systems
+    generate (``GENERATED_SUFFIXES``): duplicates and lost records show in the counts, changed values as texts."""
+    state: dict[str, list[str]] = {}
+    for product in sandbox.simulators:
+        for entity, records in _records(sandbox, product).items():
+            state[f"{product}/{entity}"] = sorted(
+                json.dumps(_generic(r, product), sort_keys=True, ensure_ascii=False, default=str)
+                for r in records.values())
+    return state
+
+
+@dataclass(frozen=True)
+class World:
+    """A world the suites run in: how to build it, the rule set, how to read its end state."""
+
+    name: str
+    build: Any  # (size) -> Sandbox
+    ruleset: Path
+    end_state: Any  # (Sandbox) -> dict[str, list[str]]
+    products: tuple[str, ...]
+
+
+FORTNOX_WORLD = World("fortnox", build_world, STANDARD_FORTNOX, end_state, ("webcrm", "fortnox"))
+VISMANET_WORLD = World("vismanet", build_vismanet_world, STANDARD_VISMANET, generic_end_state, ("webcrm", "vismanet"))
