@@ -73,7 +73,7 @@ def backdate(sandbox: Sandbox, age: timedelta = timedelta(days=1)) -> None:
                 for key, record in records.items():
                     store.modified[entity][key] = then.isoformat()
                     for field in record:
-                        if field.endswith("UpdatedAt"):
+                        if field.endswith(("UpdatedAt", "CreatedAt")):
                             record[field] = stamp
 
 
@@ -201,7 +201,7 @@ def differences(expected: dict[str, list[str]], actual: dict[str, list[str]], li
 STANDARD_VISMANET = ROOT / "mapsync/rules/standard/vismanet"
 # What a system generates (ids, numbers, times), and the webCRM fields the standard Visma.net set writes such
 # numbers to: left out of a generic end state, which still counts every record and compares every other value.
-GENERATED_SUFFIXES = ("id", "at", "datetime", "nbr", "number", "no", "date")
+GENERATED_SUFFIXES = ("id", "at", "datetime", "nbr", "number", "no", "date", "timestamp")
 GENERATED_WEBCRM_FIELDS = frozenset({"OrganisationExtraCustom1", "DeliveryCustom1", "DeliveryCustom2"})
 
 
