@@ -5,7 +5,8 @@ anywhere (tests/reliability/test_crash_anywhere.py, docs/reliability.md).
 defaults to 1). The variable is read once, at import; unset, ``reached`` returns at once. The points a pass
 passes through are listed in ``POINTS``; a point of a request names the system and the method
 (``request:fortnox:POST``). ``MAPSYNC_CRASH_LOG=<file>`` appends every point reached to the file, one a line,
-so a test can count the points an uninterrupted pass passes through.
+so a test can count the points an uninterrupted pass passes through. A plan runs the same code, so it passes
+the same points (against dry-run connectors): set the variable for runs only.
 """
 
 from __future__ import annotations
