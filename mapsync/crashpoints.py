@@ -37,12 +37,13 @@ def _target(spec: str | None) -> tuple[str, int] | None:
 
 _TARGET = _target(os.environ.get("MAPSYNC_CRASH_AT"))
 _LOG = os.environ.get("MAPSYNC_CRASH_LOG") or None
+ARMED = _TARGET is not None or _LOG is not None  # callers that must build a point's name check this first
 _seen: dict[str, int] = {}
 
 
 def reached(point: str) -> None:
     """Called at a crash point; kills the process when it is the one ``MAPSYNC_CRASH_AT`` names."""
-    if _TARGET is None and _LOG is None:
+    if not ARMED:
         return
     if _LOG is not None:
         with open(_LOG, "a", encoding="utf-8") as log:

@@ -139,7 +139,8 @@ class HttpClientBase:
             if attempt == 1 and self._renew_auth(response, auth):
                 continue
             break
-        crashpoints.reached(f"request:{self._system}:{method.upper()}")
+        if crashpoints.ARMED:
+            crashpoints.reached(f"request:{self._system}:{method.upper()}")
         if response.is_success:
             return response
         raise self._map_error(response, f"{method} {path}")
