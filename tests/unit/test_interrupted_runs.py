@@ -41,7 +41,8 @@ def test_a_lease_held_by_a_process_that_is_gone_is_taken_over(tmp_path: Path) ->
     assert not holder_is_gone("run@another-machine:1:1")
     with SqliteStateStore(tmp_path / "s.sqlite") as store:
         assert store.acquire_lease(dead, timedelta(minutes=5))
-        lease = Lease(store, here, threading.Event())
+        assert not Lease(store, here, threading.Event()).acquire()  # a store shared by machines waits
+        lease = Lease(store, here, threading.Event(), one_machine=True)
         assert lease.acquire()
         assert store.lease_holder() == here
 
@@ -50,5 +51,5 @@ def test_a_lease_held_by_a_live_process_is_not_taken(tmp_path: Path) -> None:
     with SqliteStateStore(tmp_path / "s.sqlite") as store:
         alive = holder_name("serve").rsplit(":", 1)[0] + ":999"  # this very process, another thread
         assert store.acquire_lease(alive, timedelta(minutes=5))
-        assert not Lease(store, holder_name("run"), threading.Event()).acquire()
+        assert not Lease(store, holder_name("run"), threading.Event(), one_machine=True).acquire()
         assert store.lease_holder() == alive

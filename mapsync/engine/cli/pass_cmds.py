@@ -88,7 +88,7 @@ def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool 
     try:
         if not apply:
             return run_pass(ruleset, os.environ, store, apply=False, progress=shown)
-        lease = Lease(store, holder_name("run"), threading.Event())
+        lease = Lease(store, holder_name("run"), threading.Event(), one_machine=isinstance(store, SqliteStateStore))
         if not lease.acquire():
             raise CommandError("another pass is running on this state store (it holds the store's lease: a second "
                                "`mapsync run` or `mapsync serve`); nothing was run. Try again when it has finished.")

@@ -4,8 +4,8 @@ machines (``StateStore.acquire_lease``; a row with an expiry, so a holder that d
 ``mapsync run`` and ``mapsync serve`` take it around every pass that writes. It is renewed from the pass itself
 (``progress`` is called per record) once half its time has passed; a lease that cannot be renewed (it expired,
 another holder took it) stops the pass after the record at hand, as SIGTERM does: the lease is also the
-pass's stop signal (``is_set``). A lease whose holder is a process of this machine that is gone (killed) is
-taken over at once by the next pass, not after its time to live.
+pass's stop signal (``is_set``). On a SQLite file (shared by the processes of one machine only), a lease whose
+holder is a process that is gone (killed) is taken over at once by the next pass, not after its time to live.
 """
 
 from __future__ import annotations
@@ -54,17 +54,22 @@ class Lease:
     TTL = timedelta(minutes=5)
 
     def __init__(self, store: StateStore, holder: str, stop: threading.Event,
-                 clock: Callable[[], float] = time.monotonic, ttl: timedelta = TTL) -> None:
+                 clock: Callable[[], float] = time.monotonic, ttl: timedelta = TTL, *,
+                 one_machine: bool = False) -> None:
         self.store, self.holder, self.stop_event, self.clock, self.ttl = store, holder, stop, clock, ttl
+        self.one_machine = one_machine  # only processes of this machine share the store (a SQLite file)
         self.renewed = 0.0
         self.lost = False
 
     def acquire(self) -> bool:
-        """Take the lease; a lease held by a process of this machine that is gone (killed) is taken over at once
-        rather than after its time to live."""
+        """Take the lease. With ``one_machine`` (a SQLite file), a lease held by a process of this machine that is
+        gone (killed) is taken over at once rather than after its time to live; a store that many machines share
+        waits for it (another machine could carry the same name)."""
         self.renewed = self.clock()
         if self.store.acquire_lease(self.holder, self.ttl):
             return True
+        if not self.one_machine:
+            return False
         dead = self.store.lease_holder()
         if dead is None or not holder_is_gone(dead):
             return False
