@@ -155,3 +155,25 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) is None
     date = "Wed, 21 Oct 2015 07:28:10 GMT"
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": date}), now=1445412480) == 10
+
+
+def _cut(status: int = 200) -> httpx.Response:
+    return httpx.Response(status, content=b'{"Customers": [{"Name": "A', headers={"Content-Type": "application/json"})
+
+
+def test_an_unreadable_json_answer_to_a_read_is_retried(fake_clock) -> None:
+    ex, seen = make([_cut(), httpx.Response(200, json={"ok": True})], fake_clock)
+    assert ex.request("GET", "/x").json() == {"ok": True}
+    assert len(seen) == 2
+
+
+def test_an_unreadable_json_answer_to_a_create_is_transient_at_once(fake_clock) -> None:
+    ex, seen = make([_cut(201), httpx.Response(201, json={})], fake_clock)
+    with pytest.raises(TransientError, match="not valid JSON"):
+        ex.request("POST", "/x", json={})
+    assert len(seen) == 1  # it may have created the record: reconciled by the engine, never sent twice
+
+
+def test_a_body_that_is_not_announced_as_json_is_left_to_the_caller(fake_clock) -> None:
+    ex, _seen = make([httpx.Response(200, content=b"12", headers={"Content-Type": "text/plain"})], fake_clock)
+    assert ex.request("POST", "/x").text == "12"

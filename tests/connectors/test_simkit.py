@@ -137,6 +137,44 @@ def test_delay_fault(server: SimServer) -> None:
         assert client.get("/items/1").status_code == 200
 
 
+def test_faults_that_spoil_the_answer_of_a_handled_request() -> None:
+    handled: list[str] = []
+    router = make_router()
+
+    @router.route("POST", "/made")
+    def made(request: Request) -> Response:
+        handled.append("made")
+        return json_response(201, {"Customer": {"CustomerNumber": "1001", "Name": "A name long enough"}})
+
+    with SimServer(router) as server, httpx.Client(base_url=server.url, timeout=0.2) as client:
+        server.faults.add("slow", 1, seconds=0.5, method="POST")
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/made")
+        server.faults.add("reset", 1)
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.post("/made")
+        server.faults.add("truncated", 1)
+        cut = client.post("/made")
+        assert cut.status_code == 201 and cut.headers["Content-Type"].startswith("application/json")
+        with pytest.raises(ValueError):
+            cut.json()
+        server.faults.add("malformed", 1)
+        with pytest.raises(ValueError):
+            client.post("/made").json()
+        assert handled == ["made"] * 4  # each request was handled: only its answer was spoilt
+        server.faults.add("html", 1, status=502)
+        page = client.post("/made")
+        assert page.status_code == 502 and page.text.startswith("<html>") and handled == ["made"] * 4
+
+
+def test_faults_by_method_and_after_a_number_of_requests(server: SimServer) -> None:
+    server.faults.add("5xx", 1, method="POST", skip=2)
+    with httpx.Client(base_url=server.url) as client:
+        assert client.get("/items/1").status_code == 200  # not a POST
+        assert [client.post("/items", json={}).status_code for _ in range(4)] == [201, 201, 500, 201]
+        assert client.post("/_sim/faults", json={"kind": "html", "status": 404}).status_code == 400
+
+
 def test_server_rate_limit_sliding_window() -> None:
     now = [0.0]
     limiter = ServerRateLimiter(3, 1.0, clock=lambda: now[0])

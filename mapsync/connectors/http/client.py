@@ -34,6 +34,7 @@ from typing import Any, Self, TypedDict
 
 import httpx
 
+from mapsync import crashpoints
 from mapsync.connectors.base import ConnectorError, RejectedError
 from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
 from mapsync.connectors.http.retry import RequestExecutor, RetryPolicy
@@ -90,6 +91,7 @@ class HttpClientBase:
         if http is not None:
             check_timeouts(http)
         self.base_url = base_url.rstrip("/")
+        self._system = type(self).__module__.split(".")[2] if type(self).__module__.count(".") >= 2 else "http"
         self._map_error = map_error
         self._owns_http = http is None
         self._http = http or httpx.Client(transport=transport, timeout=timeout, verify=tls_context())
@@ -150,6 +152,8 @@ class HttpClientBase:
             if attempt == 1 and self._renew_auth(response, auth):
                 continue
             break
+        if crashpoints.ARMED:
+            crashpoints.reached(f"request:{self._system}:{method.upper()}")
         if response.is_success:
             return response
         raise self._map_error(response, f"{method} {path}")

@@ -4,11 +4,12 @@ What is retried (up to ``RetryPolicy.max_attempts`` attempts in all):
 
 - HTTP 429, waiting ``Retry-After`` seconds when the header is present (capped), else backoff;
 - HTTP 5xx, timeouts and connection errors/resets, with capped exponential backoff and full jitter
-  (``delay = random() * min(max_delay, base_delay * 2 ** (attempt - 1))``).
+  (``delay = random() * min(max_delay, base_delay * 2 ** (attempt - 1))``);
+- a 2xx answer announced as JSON whose body is not valid JSON (cut short or garbled on the way), as a 5xx.
 
 Non-idempotent requests (POST, or any request sent with ``idempotent=False``) are only retried when
-the server certainly did not act on them: 429, and failures to connect. A 5xx, a read timeout or a
-dropped connection after a POST may have created the record, so it is raised at once as
+the server certainly did not act on them: 429, and failures to connect. A 5xx, a read timeout, a dropped
+connection or an unreadable answer after a POST may have created the record, so it is raised at once as
 ``TransientError``; the engine reconciles by match key on the next pass instead of creating twice.
 
 Any other status (2xx, 3xx, 4xx other than 429) is returned to the caller, which maps it. When the
@@ -19,6 +20,7 @@ never headers, tokens or query strings.
 from __future__ import annotations
 
 import email.utils
+import json
 import random as _random
 import time
 from collections.abc import Callable
@@ -74,6 +76,17 @@ def retry_after_seconds(response: httpx.Response, now: float | None = None) -> f
         return None
     current = time.time() if now is None else now
     return max(when.timestamp() - current, 0.0)
+
+
+def unreadable_json(response: httpx.Response) -> bool:
+    """Whether an answer announced as JSON has a body that does not parse."""
+    if "json" not in response.headers.get("Content-Type", "").lower() or not response.content:
+        return False
+    try:
+        json.loads(response.content)
+    except ValueError:
+        return True
+    return False
 
 
 class RequestExecutor:
@@ -148,6 +161,12 @@ class RequestExecutor:
                 if last or not safe:
                     raise TransientError(f"{where}: server error HTTP {status} after {attempt} attempts", status=status)
                 self._pause(f"HTTP {status}", attempt, policy.backoff(attempt, self._random))
+                continue
+            if response.is_success and unreadable_json(response):
+                problem = "an answer that is not valid JSON (cut short or garbled)"
+                if last or not safe:
+                    raise TransientError(f"{where}: {problem} after {attempt} attempts", status=status)
+                self._pause(problem, attempt, policy.backoff(attempt, self._random))
                 continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover

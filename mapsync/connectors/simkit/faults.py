@@ -6,19 +6,33 @@ Kinds:
   (``retry_after`` seconds in the ``Retry-After`` header, when the product sends one);
 - ``5xx``: answer with ``status`` (default 500);
 - ``delay``: wait ``seconds`` before answering the next ``count`` requests normally;
-- ``drop``: close the connection without any response.
+- ``drop``: close the connection without any response;
+- ``html``: answer with ``status`` (default 500; a proxy's 502 or 503, say) and an HTML error page.
 
-A fault may be limited to paths starting with ``path_prefix``. Delays combine with one other fault;
-among failing faults the oldest registered applies first. Control paths (``/_sim/``) are exempt.
+The kinds above never reach the product: nothing is done. The kinds below let the request be handled (a create
+creates, an update updates) and spoil only the answer, as a proxy or a network fault would:
+
+- ``slow``: answer ``seconds`` late (longer than the client's timeout: the client gives up, the work is done);
+- ``reset``: send the status, the headers and half of the body, then close the connection;
+- ``truncated``: answer with the first half of the body only (its length announced as such);
+- ``malformed``: answer with the status and a body that is not JSON at all.
+
+A fault may be limited to paths starting with ``path_prefix`` and to requests of one ``method``, and let the
+first ``skip`` requests it applies to through (to strike in the middle of a pass). Delays
+combine with one other fault; among failing faults the oldest registered applies first. Control paths
+(``/_sim/``) are exempt.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-FAULT_KINDS = ("429", "5xx", "delay", "drop")
+from mapsync.connectors.simkit.routing import Response
+
+FAULT_KINDS = ("429", "5xx", "delay", "drop", "html", "slow", "reset", "truncated", "malformed")
+AFTER_HANDLING = frozenset({"slow", "reset", "truncated", "malformed"})  # the request is handled, its answer spoilt
 
 
 @dataclass
@@ -29,9 +43,12 @@ class Fault:
     seconds: float = 0.0
     retry_after: float | None = None
     path_prefix: str | None = None
+    method: str | None = None
+    skip: int = 0
 
-    def applies_to(self, path: str) -> bool:
-        return self.count > 0 and (self.path_prefix is None or path.startswith(self.path_prefix))
+    def applies_to(self, path: str, method: str | None = None) -> bool:
+        return self.count > 0 and (self.path_prefix is None or path.startswith(self.path_prefix)) and (
+            self.method is None or method is None or self.method == method.upper())
 
 
 def fault_from_json(data: Any) -> Fault:
@@ -41,7 +58,7 @@ def fault_from_json(data: Any) -> Fault:
     kind = str(data.get("kind", ""))
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
-    unknown = set(data) - {"kind", "count", "status", "seconds", "retry_after", "path_prefix"}
+    unknown = set(data) - {"kind", "count", "status", "seconds", "retry_after", "path_prefix", "method", "skip"}
     if unknown:
         raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))}")
     fault = Fault(
@@ -51,11 +68,13 @@ def fault_from_json(data: Any) -> Fault:
         seconds=float(data.get("seconds", 0.0)),
         retry_after=float(data["retry_after"]) if data.get("retry_after") is not None else None,
         path_prefix=data.get("path_prefix"),
+        method=str(data["method"]).upper() if data.get("method") else None,
+        skip=int(data.get("skip", 0)),
     )
     if fault.count < 1:
         raise ValueError("count must be at least 1")
-    if kind == "5xx" and not 500 <= fault.status <= 599:
-        raise ValueError("status of a 5xx fault must be 500..599")
+    if kind in ("5xx", "html") and not 500 <= fault.status <= 599:
+        raise ValueError(f"status of a {kind} fault must be 500..599")
     return fault
 
 
@@ -83,6 +102,8 @@ class FaultInjector:
         seconds: float = 0.0,
         retry_after: float | None = None,
         path_prefix: str | None = None,
+        method: str | None = None,
+        skip: int = 0,
     ) -> Fault:
         fault = fault_from_json(
             {
@@ -92,6 +113,8 @@ class FaultInjector:
                 "seconds": seconds,
                 "retry_after": retry_after,
                 "path_prefix": path_prefix,
+                "method": method,
+                "skip": skip,
             }
         )
         with self._lock:
@@ -102,13 +125,16 @@ class FaultInjector:
         with self._lock:
             self._faults.append(fault)
 
-    def take(self, path: str) -> Injection:
-        """Consume the faults that apply to a request for ``path``."""
+    def take(self, path: str, method: str | None = None) -> Injection:
+        """Consume the faults that apply to a ``method`` request for ``path``."""
         with self._lock:
             delay = 0.0
             failing: Fault | None = None
             for fault in self._faults:
-                if not fault.applies_to(path):
+                if not fault.applies_to(path, method):
+                    continue
+                if fault.skip > 0:
+                    fault.skip -= 1
                     continue
                 if fault.kind == "delay":
                     if delay == 0.0:
@@ -127,3 +153,25 @@ class FaultInjector:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+
+
+def html_error(status: int) -> Response:
+    """A proxy's HTML error page (what a gateway in front of an API answers when the API is down)."""
+    body = (f"<html><head><title>{status} Bad Gateway</title></head><body><center><h1>{status} Bad Gateway"
+            "</h1></center><hr><center>nginx</center></body></html>").encode()
+    return Response(status, body, {"Content-Type": "text/html"})
+
+
+def spoil(response: Response, fault: Fault | None, stopping: threading.Event) -> Response:
+    """The answer of a handled request as a fault of ``AFTER_HANDLING`` spoils it (None: as it is)."""
+    if fault is None or response.drop:
+        return response
+    if fault.kind == "slow":
+        stopping.wait(fault.seconds)
+        return response
+    half = len(response.body) // 2
+    if fault.kind == "reset":
+        return replace(response, cut=half)
+    if fault.kind == "truncated":
+        return replace(response, body=response.body[:half])
+    return replace(response, body=b"<<not json>> {\"Customer\": ")  # malformed

@@ -59,11 +59,24 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        try:
+            self._send(response)
+        except OSError:  # the client gave up waiting (a slow answer) or went away
+            self.close_connection = True
+
+    def _send(self, response: Response) -> None:
         self.send_response(response.status)
         for key, value in response.headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
+        if response.cut is not None:  # a connection reset mid-response
+            self.wfile.write(response.body[:response.cut])
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if response.body and self.command != "HEAD":
             self.wfile.write(response.body)
 

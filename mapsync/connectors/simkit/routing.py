@@ -61,12 +61,14 @@ class Request:
 
 @dataclass
 class Response:
-    """What a handler returns. ``drop=True`` closes the connection without any response."""
+    """What a handler returns. ``drop=True`` closes the connection without any response; ``cut=N`` sends the
+    headers (the whole body's length announced) and the body's first N bytes, then closes the connection."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    cut: int | None = None
 
 
 def json_response(status: int, data: Any, headers: Mapping[str, str] | None = None) -> Response:

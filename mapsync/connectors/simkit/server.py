@@ -34,7 +34,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
-from mapsync.connectors.simkit.faults import FaultInjector, fault_from_json
+from mapsync.connectors.simkit.faults import AFTER_HANDLING, FaultInjector, fault_from_json, html_error, spoil
 from mapsync.connectors.simkit.http_server import LoopbackHTTPServer
 from mapsync.connectors.simkit.latency import Latency, check_latency, draw
 from mapsync.connectors.simkit.ratelimit import ServerRateLimiter
@@ -225,17 +225,22 @@ class SimServer:
     def _dispatch_api(self, request: Request) -> Response:
         if self._tenant_of is not None:
             request.tenant = self._tenant_of(request)
-        injection = self.faults.take(request.path)
+        injection = self.faults.take(request.path, request.method)
         delay = injection.delay + draw(self.latency, self._random)
         if delay > 0:
             self._stopping.wait(delay)
         fault = injection.fault
-        if fault is not None:
-            if fault.kind == "drop":
-                return Response(drop=True)
-            if fault.kind == "429":
-                return self._too_many(request, fault.retry_after if fault.retry_after is not None else 1.0)
-            return self._server_error(request, fault.status)
+        if fault is None or fault.kind in AFTER_HANDLING:
+            return spoil(self._handle(request), fault, self._stopping)
+        if fault.kind == "drop":
+            return Response(drop=True)
+        if fault.kind == "429":
+            return self._too_many(request, fault.retry_after if fault.retry_after is not None else 1.0)
+        if fault.kind == "html":
+            return html_error(fault.status)
+        return self._server_error(request, fault.status)
+
+    def _handle(self, request: Request) -> Response:
         key = self._rate_key(request) if self.rate_limiter is not None else None
         if self.rate_limiter is not None and key is not None:
             wait = self.rate_limiter.check(key)

@@ -228,7 +228,22 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         created = self.get(entity_name, new_id)
         if created is None:
             raise TransientError(f"webcrm: created {entity_name} {new_id} cannot be read back")
+        if not self._is_new(spec, created, values, started):
+            # An id answered cut short ("16" arriving as "1") names another record: never taken for the new one.
+            raise TransientError(f"webcrm: the id answered for a new {entity_name} ({new_id}) names another record")
         return created
+
+    def _is_new(self, spec: WebcrmEntity, record: Record, values: Mapping[str, Any], started: datetime) -> bool:
+        """Whether ``record`` (read back under the id a create answered) is the one just created: it carries the
+        name it was sent, and was created since the request was sent (within the clocks' overlap)."""
+        name_field = spec.table + "Name"
+        if values.get(name_field) is not None and record.get(name_field) != values[name_field]:
+            return False
+        stamp = record.get(spec.table + "CreatedAt")
+        try:
+            return not isinstance(stamp, str) or parse_timestamp(stamp) >= started - self.overlap
+        except ValueError:
+            return True
 
     @staticmethod
     def _new_id(response: httpx.Response) -> str | None:

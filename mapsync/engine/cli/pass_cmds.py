@@ -90,7 +90,8 @@ def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool 
     try:
         if not apply:
             return run_pass(ruleset, os.environ, store, apply=False, progress=shown)
-        lease = Lease(store, holder_name("run"), threading.Event(), keeper=keeper)
+        lease = Lease(store, holder_name("run"), threading.Event(), keeper=keeper,
+                      one_machine=isinstance(store, SqliteStateStore))
         if not lease.acquire():
             raise CommandError("another pass is running on this state store (it holds the store's lease: a second "
                                "`mapsync run` or `mapsync serve`); nothing was run. Try again when it has finished.")
@@ -192,7 +193,8 @@ def _emit(report: PassReport, fmt: str) -> None:
 def _exit_code(report: PassReport) -> int:
     if report.fatal:
         return EXIT_FATAL
-    return EXIT_QUARANTINED if report.applied and report.total("quarantined") else EXIT_OK
+    partial = report.total("quarantined") or report.failed_mappings
+    return EXIT_QUARANTINED if report.applied and partial else EXIT_OK
 
 
 def run_plan(args: argparse.Namespace) -> int:

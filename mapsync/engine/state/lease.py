@@ -6,7 +6,9 @@ second connection to the same store), a heartbeat thread renews it every third o
 long one record takes (a rate-limit wait, a slow API): only a holder that died or froze loses it. Without one
 it is renewed from the pass itself (``progress`` is called per record) once half its time has passed. A lease
 that cannot be renewed (it expired, another holder took it) stops the pass after the record at hand, as
-SIGTERM does: the lease is also the pass's stop signal (``is_set``).
+SIGTERM does: the lease is also the pass's stop signal (``is_set``). On a SQLite file
+(shared by the processes of one machine only), a lease whose holder is a process that is gone (killed) is
+taken over at once by the next pass, not after its time to live.
 """
 
 from __future__ import annotations
@@ -29,6 +31,22 @@ def holder_name(kind: str) -> str:
     return f"{kind}@{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def holder_is_gone(holder: str) -> bool:
+    """Whether ``holder`` (as ``holder_name`` makes it) names a process of this machine that no longer runs."""
+    _, _, where = holder.partition("@")
+    host, _, rest = where.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists, under another user
+    return False
+
+
 class Lease:
     """A tenant's lease in its state store, held for one pass: at most one pass per tenant at a time, across
     processes and machines (the store's ``acquire_lease``). Renewed by a heartbeat thread on ``keeper()``'s
@@ -41,9 +59,10 @@ class Lease:
     TTL = timedelta(minutes=5)
 
     def __init__(self, store: StateStore, holder: str, stop: threading.Event,
-                 clock: Callable[[], float] = time.monotonic, ttl: timedelta = TTL,
-                 keeper: Callable[[], StateStore] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, ttl: timedelta = TTL, *,
+                 keeper: Callable[[], StateStore] | None = None, one_machine: bool = False) -> None:
         self.store, self.holder, self.stop_event, self.clock, self.ttl = store, holder, stop, clock, ttl
+        self.one_machine = one_machine  # only processes of this machine share the store (a SQLite file)
         self.renewed = 0.0
         self.lost = False
         self.keeper = keeper
@@ -52,8 +71,11 @@ class Lease:
         self._heartbeat: threading.Thread | None = None
 
     def acquire(self) -> bool:
+        """Take the lease. With ``one_machine`` (a SQLite file), a lease held by a process of this machine that is
+        gone (killed) is taken over at once rather than after its time to live; a store that many machines share
+        waits for it (another machine could carry the same name)."""
         self.renewed = self.clock()
-        if not self.store.acquire_lease(self.holder, self.ttl):
+        if not self._take():
             return False
         if self.keeper is not None:
             self._beating = True
@@ -81,6 +103,18 @@ class Lease:
             log.warning("lease heartbeat stopped (%s): the pass renews the lease itself", exc)
         finally:
             keeper.close()
+
+    def _take(self) -> bool:
+        if self.store.acquire_lease(self.holder, self.ttl):
+            return True
+        if not self.one_machine:
+            return False
+        dead = self.store.lease_holder()
+        if dead is None or not holder_is_gone(dead):
+            return False
+        log.warning("the state store's lease was held by %s, a process that is gone: taken over", dead)
+        self.store.release_lease(dead)
+        return self.store.acquire_lease(self.holder, self.ttl)
 
     def progress(self, mapping: str, done: int, total: int) -> None:
         if self._beating or self.clock() - self.renewed < self.ttl.total_seconds() / 2:

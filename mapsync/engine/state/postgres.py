@@ -53,6 +53,7 @@ from mapsync.engine.state.store import (
     AUDIT_ACTIONS,
     DEFAULT_TENANT,
     ERROR_CLASSES,
+    INTERRUPTED,
     RUN_STATUSES,
     AuditAction,
     AuditEntry,
@@ -429,6 +430,13 @@ class PostgresStateStore:
         assert row is not None
         return int(row["id"])
 
+    def interrupt_runs(self) -> int:
+        summary = _dump({"fatal": INTERRUPTED, "interrupted": True}, "run summary")
+        with self.transaction():
+            cur = self._write("UPDATE runs SET finished_at = %s, status = 'fatal', summary = %s "
+                              "WHERE tenant = %s AND status = 'running'", (self._stamp(), summary, self.tenant))
+        return cur.rowcount
+
     def finish_run(self, run_id: int, status: RunStatus, summary: Mapping[str, Any]) -> Run:
         _choice(status, RUN_STATUSES, "run status")
         if status == "running":
@@ -605,6 +613,11 @@ class PostgresStateStore:
         self._outside_transaction("release")
         cur = self._conn.execute("DELETE FROM leases WHERE tenant = %s AND holder = %s", (self.tenant, holder))
         return cur.rowcount > 0
+
+    def lease_holder(self) -> str | None:
+        row = self._one("SELECT holder FROM leases WHERE tenant = %s AND expires_at > clock_timestamp()",
+                        (self.tenant,))
+        return None if row is None else str(row["holder"])
 
     def _outside_transaction(self, verb: str) -> None:
         if self._depth:

@@ -47,6 +47,7 @@ from mapsync.engine.state.sqlite_file import (
 from mapsync.engine.state.store import (
     AUDIT_ACTIONS,
     ERROR_CLASSES,
+    INTERRUPTED,
     RUN_STATUSES,
     AuditAction,
     AuditEntry,
@@ -456,6 +457,13 @@ class SqliteStateStore:
         assert run is not None
         return run
 
+    def interrupt_runs(self) -> int:
+        summary = _dump({"fatal": INTERRUPTED, "interrupted": True}, "run summary")
+        with self.transaction():
+            cur = self._write("UPDATE runs SET finished_at = ?, status = 'fatal', summary = ? WHERE status = 'running'",
+                              (self._stamp(), summary))
+        return cur.rowcount
+
     def get_run(self, run_id: int) -> Run | None:
         row = self._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else _run(row)
@@ -635,6 +643,10 @@ class SqliteStateStore:
         if holder == self._lease_holder:
             self._lease_holder = None
         return cur.rowcount > 0
+
+    def lease_holder(self) -> str | None:
+        row = self._conn.execute("SELECT holder, expires_at FROM lease WHERE id = 1").fetchone()
+        return None if row is None or _parse(row["expires_at"]) <= _utc(self._now()) else str(row["holder"])
 
     def _outside_transaction(self, verb: str) -> None:
         if self._depth:

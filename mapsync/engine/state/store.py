@@ -35,6 +35,7 @@ DEFAULT_TENANT = "default"  # the tenant of a store opened without one
 SIDES: tuple[Side, ...] = get_args(Side)
 ERROR_CLASSES: tuple[ErrorClass, ...] = get_args(ErrorClass)
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+INTERRUPTED = "interrupted: the process ended before the run finished (killed, or its machine stopped)"
 AUDIT_ACTIONS: tuple[AuditAction, ...] = get_args(AuditAction)
 
 
@@ -303,6 +304,12 @@ class StateStore(Protocol):
 
     def get_run(self, run_id: int) -> Run | None: ...
 
+    def interrupt_runs(self) -> int:
+        """Finish every run still marked ``running`` as ``fatal`` with ``INTERRUPTED`` as its summary's ``fatal``:
+        called by a pass that writes, under the lease, so no other pass of the store is running and such a run's
+        process is gone (killed, or its machine stopped). Returns how many."""
+        ...
+
     def last_run(self) -> Run | None: ...
 
     # audit
@@ -352,4 +359,8 @@ class StateStore(Protocol):
 
     def release_lease(self, holder: str) -> bool:
         """Give the lease up; False if ``holder`` did not have it (any more)."""
+        ...
+
+    def lease_holder(self) -> str | None:
+        """Who holds the lease now (None: nobody, or it expired)."""
         ...

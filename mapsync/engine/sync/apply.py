@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mapsync import crashpoints
 from mapsync.connectors.base import Connector
 from mapsync.engine.extractors import MISSING
 from mapsync.engine.ruleset import Side
@@ -55,10 +56,12 @@ class Applier:
         created = self.connectors[target].create(mapping.entity(target), plan.payload)
         target_id = self.connectors[target].record_id(mapping.entity(target), created)
         ids[target] = target_id
+        crashpoints.reached("create:before-link")
         back = after_create(bound, source, record, list(plan.changes), created, self.settings, plan.held).changes
         final_source = record
         if back:
             final_source = self.connectors[source].update(mapping.entity(source), source_id, nested(back))
+            crashpoints.reached("create:after-write-back")
         crm, erp = (final_source, created) if source is Side.CRM else (created, final_source)
         if target is Side.ERP:
             line_base = self.lines.base_for_new_erp(list(plan.line_sources), created)
@@ -72,6 +75,8 @@ class Applier:
             self._audit(mapping.name, target, target_id, "create", [c for c in plan.changes if c.target is target])
             self._audit(mapping.name, source, source_id, "update", back)
             self.store.release(mapping.name, source.value, source_id)
+            crashpoints.reached("record:in-transaction")
+        crashpoints.reached("record:committed")
         self.linked(mapping.name, ids)
         return ids, back
 
@@ -110,6 +115,8 @@ class Applier:
                                         record_id=ids[plan.target], action="link")
             self.store.set_base(mapping.name, ids[Side.CRM], Base(fields=fields, lines=lines_base or None, held=held))
             self.store.release(mapping.name, plan.source.value, ids[plan.source])
+            crashpoints.reached("record:in-transaction")
+        crashpoints.reached("record:committed")
 
     def _audit(self, mapping: str, target: Side, record_id: str, action: str, changes: list[FieldChange]) -> None:
         for change in changes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mapsync import crashpoints
 from mapsync.connectors.base import Connector
 from mapsync.engine.ruleset import Side
 from mapsync.engine.sync.bound import BoundLines, BoundMapping
@@ -71,6 +72,8 @@ class LineIO:
                 finals[index] = crm.update(entity, str(pair.crm[id_field]), nested(pair.crm_changes))
             else:
                 finals[index] = pair.crm
+                continue
+            crashpoints.reached("lines:applied")
         return finals
 
     def base_after(self, plan: LinePlan, crm_finals: dict[int, Record | None], final_erp: Record) -> list[dict]:

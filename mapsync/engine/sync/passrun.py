@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
+from mapsync import crashpoints
 from mapsync.connectors.base import ChangeBatch, Connector, ConnectorError, FatalError, TransientError
 from mapsync.connectors.catalogue import Catalogue
 from mapsync.connectors.readcheck import INVALID_PREFIX
@@ -120,6 +121,8 @@ class SyncPass:
     def _pass(self) -> PassReport:
         started = time.monotonic()
         report = PassReport(self.ruleset.name, self.apply)
+        if self.apply:  # under the lease: a run still marked running was killed
+            self.store.interrupt_runs()
         self.run_id = self.store.start_run()
         if self.apply:
             report.run_id = self.run_id
@@ -127,15 +130,24 @@ class SyncPass:
         with log_context(run=self.run_id if self.apply else None):
             log.info("%s of rule set %s started", mode, self.ruleset.name)
             try:
+                failed: set[str] = set()
                 for bound in bind_ruleset(self.ruleset, dict(self.catalogues)):
                     mreport = MappingReport(bound.name)
                     report.mappings.append(mreport)
                     with log_context(mapping=bound.name):
-                        self._mapping(bound, mreport)
-                        log.info("%s: %s", mode, ", ".join(f"{n} {k}" for k, n in mreport.counts.items()))
+                        if bound.mapping.parent in failed:
+                            mreport.failed = f"its parent mapping {bound.mapping.parent} could not be read"
+                        else:
+                            mreport.failed = self._mapping_or_failure(bound, mreport)
+                        if mreport.failed:
+                            failed.add(bound.name)
+                            log.error("%s: mapping not synced this pass: %s", mode, mreport.failed)
+                        else:
+                            log.info("%s: %s", mode, ", ".join(f"{n} {k}" for k, n in mreport.counts.items()))
+                if failed and len(failed) == len(report.mappings):  # nothing could run: a system is down
+                    report.fatal = next(m.failed for m in report.mappings if m.failed)
             except ConnectorError as exc:
-                # Fatal (auth refused), or a system that cannot even be read (down, rate limit outlasting the
-                # retries): nothing more can be done in this pass. Cursors of the failed mapping stay put.
+                # Fatal (auth refused): nothing more can be done in this pass. Cursors of the mapping stay put.
                 kind = "" if isinstance(exc, FatalError) else f"{type(exc).__name__}: "
                 report.fatal = f"{kind}{exc}"
             except GuardrailStop as stop:
@@ -146,7 +158,7 @@ class SyncPass:
                 report.fatal = str(locked)
             report.seconds = time.monotonic() - started
             status: RunStatus = "fatal" if report.fatal else (
-                "quarantined" if report.total("quarantined") else "ok")
+                "quarantined" if report.total("quarantined") or report.failed_mappings else "ok")
             summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
             try:
                 self.store.finish_run(self.run_id, status, summary)
@@ -159,9 +171,21 @@ class SyncPass:
                          status)
         return report
 
+    def _mapping_or_failure(self, bound: BoundMapping, report: MappingReport) -> str | None:
+        """Sync one mapping; what kept it from being read (a system down, a rate limit that outlasted the
+        retries, an answer that could not be read), or None. Such a mapping's cursors stay where they were and
+        the pass goes on with the mappings that do not depend on it; only a fatal error stops the pass."""
+        try:
+            self._mapping(bound, report)
+        except FatalError:
+            raise
+        except ConnectorError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
     def _mapping(self, bound: BoundMapping, report: MappingReport) -> None:
         mapping = bound.mapping
-        reconcile_journal(bound, self.connectors, self.store, report, self.settings, self._run())
+        reconcile_journal(bound, self.connectors, self.store, report, self.settings, self._run(), self._linked)
         read_sides = [s for s in Side if mapping.direction.writes(s.other)]
         batches: dict[Side, list[Record]] = {}
         cursors: dict[Side, str] = {}
@@ -209,6 +233,7 @@ class SyncPass:
             report.add(outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome))
         for side, cursor in cursors.items():
             self.store.set_cursor(mapping.name, side.value, cursor)
+            crashpoints.reached("cursor:committed")
 
     def _set_aside(self, bound: BoundMapping, side: Side, batch: ChangeBatch, report: MappingReport) -> None:
         """Records the read set aside (no usable id, two records under one id): quarantined and reported,

@@ -38,6 +38,7 @@ class MappingReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED, 0))
     requests: int = 0
     warnings: list[str] = field(default_factory=list)  # guardrails a plan (or a forced run) went beyond
+    failed: str | None = None  # the mapping could not be read (a system down, a rate limit outlasting the retries)
 
     def add(self, action: Action) -> None:
         self.counts[_COUNTER[action.action]] += 1
@@ -47,7 +48,7 @@ class MappingReport:
             self.actions.append(action)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.counts, "warnings": self.warnings,
+        return {"name": self.name, **self.counts, "warnings": self.warnings, "failed": self.failed,
                 "actions": [a.as_dict() for a in self.actions]}
 
 
@@ -61,6 +62,11 @@ class PassReport:
     seconds: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)  # per system (connector): API requests sent
     rate_limited: dict[str, int] = field(default_factory=dict)  # per system: of those, answered 429
+
+    @property
+    def failed_mappings(self) -> list[str]:
+        """Mappings that could not be read this pass (the others ran)."""
+        return [m.name for m in self.mappings if m.failed]
 
     def total(self, counter: str) -> int:
         return sum(m.counts[counter] for m in self.mappings)
@@ -94,6 +100,8 @@ def render_text(report: PassReport, *, max_actions: int = 20) -> str:
         counts = ", ".join(f"{m.counts[c]} {c}" for c in COUNTED)
         lines.append(f"  {m.name}: {counts}")
         lines.extend(f"    GUARDRAIL: {warning}" for warning in m.warnings)
+        if m.failed:
+            lines.append(f"    NOT SYNCED this pass (its cursors stay; the next pass reads it again): {m.failed}")
         shown = [a for a in m.actions if a.action != "skip"]
         for action in shown[:max_actions]:
             ids = f"crm {action.crm_id or '-'} / erp {action.erp_id or '-'}"
