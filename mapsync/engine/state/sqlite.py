@@ -87,7 +87,7 @@ class SqliteStateStore:
         if self.path != MEMORY:
             _create_private(self.path)
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StateError(f"cannot open {where}: {exc}") from exc
         try:
