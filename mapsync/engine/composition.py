@@ -27,6 +27,7 @@ from mapsync.engine.connections import MissingEnvironment, resolve_connection
 from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.state import StateStore
+from mapsync.engine.state.serial import SerialStore
 from mapsync.engine.sync.passrun import Progress, StopSignal, SyncPass
 from mapsync.engine.sync.report import PassReport
 
@@ -84,16 +85,21 @@ def connect(ruleset: RuleSet, environ: Mapping[str, str], token_store: StateStor
 def run_pass(ruleset: RuleSet, environ: Mapping[str, str], store: StateStore, *, apply: bool,
              force: bool = False, progress: Progress | None = None, tenant: str | None = None,
              token_store: StateStore | None = None, stop: StopSignal | None = None,
-             limiter_for: LimiterFor | None = None, **client_options: Any) -> PassReport:
+             limiter_for: LimiterFor | None = None, concurrency: int = 1, **client_options: Any) -> PassReport:
     """One pass of ``ruleset`` (``apply=False``: a plan, writing nothing), its clients opened and closed here.
 
     ``token_store`` keeps rotated refresh tokens (default: ``store``); ``tenant`` names the tenant in every
     log record of the pass (``mapsync.engine.logs``); ``stop``, once set, ends the pass after the record at
-    hand (``PassStopped`` in the report's ``fatal``)."""
+    hand (``PassStopped`` in the report's ``fatal``); ``concurrency``: records a run applies at once
+    (``mapsync.engine.sync.pipeline``; the store is then shared by the pass's threads through ``SerialStore``)."""
+    if apply and concurrency > 1:
+        shared = SerialStore(store)
+        token_store = shared if token_store is None or token_store is store else SerialStore(token_store)
+        store = shared
     with log_context(tenant=tenant), connect(ruleset, environ, token_store or store, limiter_for=limiter_for,
                                              **client_options) as systems:
         report = SyncPass(ruleset, systems.connectors, systems.catalogues, store, apply=apply, progress=progress,
-                          force=force, stop=stop).run()
+                          force=force, stop=stop, concurrency=concurrency).run()
         for connector in systems.connectors.values():
             report.requests[connector.name] = getattr(connector, "requests_sent", 0)
             report.rate_limited[connector.name] = getattr(connector, "rate_limited_responses", 0)

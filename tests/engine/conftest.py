@@ -42,16 +42,17 @@ def fortnox_ruleset(tmp: Path | None = None, **settings: object) -> RuleSet:
 class World:
     """The two fake systems, the store, and a way to run a pass."""
 
-    def __init__(self, store: StateStore, ruleset: RuleSet) -> None:
+    def __init__(self, store: StateStore, ruleset: RuleSet, concurrency: int = 1) -> None:
         self.crm = FakeConnector("webcrm")
         self.erp = FakeConnector("fortnox")
         self.store = store
         self.ruleset = ruleset
+        self.concurrency = concurrency
 
     def run(self, *, apply: bool = True, force: bool = False) -> PassReport:
         return SyncPass(self.ruleset, {Side.CRM: self.crm, Side.ERP: self.erp},
                         {Side.CRM: self.crm.catalogue, Side.ERP: self.erp.catalogue}, self.store,
-                        apply=apply, force=force).run()
+                        apply=apply, force=force, concurrency=self.concurrency).run()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -63,6 +64,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
         s.close()
 
 
-@pytest.fixture
-def world(store: StateStore) -> World:
-    return World(store, fortnox_ruleset())
+@pytest.fixture(params=[1, 4], ids=["serial", "concurrent"])
+def world(store: StateStore, request: pytest.FixtureRequest) -> World:
+    """The standard rule set over fake systems; runs apply records one at a time, and four at once."""
+    return World(store, fortnox_ruleset(), concurrency=request.param)

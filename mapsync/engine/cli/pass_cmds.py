@@ -43,6 +43,15 @@ def parse_interval(text: str) -> float:
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
+DEFAULT_CONCURRENCY = 4
+
+
+def _positive(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def register(commands: Any) -> None:
     for name, help_text in (("plan", "show what a pass would do; writes nothing"), ("run", "run a sync pass")):
         parser = commands.add_parser(name, help=help_text, description=help_text)
@@ -60,6 +69,9 @@ def register(commands: Any) -> None:
             parser.add_argument("--force", action="store_true",
                                 help="go beyond the rule set's guardrails (a mass update or blanking that would "
                                      "otherwise stop the pass before writing the mapping)")
+            parser.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, metavar="N",
+                                help="records applied at once, each still committed on its own; the APIs' rate "
+                                     f"limits set the pace (default {DEFAULT_CONCURRENCY}; 1: one at a time)")
             parser.add_argument("--first-import", action="store_true",
                                 help="allow a new state store although the systems already hold records the "
                                      "pass would link by their match keys (the first import)")
@@ -83,7 +95,7 @@ def _is_new(args: argparse.Namespace) -> bool:
 
 
 def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool = False,
-               keeper: Callable[[], StateStore] | None = None) -> PassReport:
+               keeper: Callable[[], StateStore] | None = None, concurrency: int = 1) -> PassReport:
     """One pass; a run holds the state store's lease for it (a second run, or ``serve``, on the same store
     is refused up front, not run alongside: docs/deployment.md), renewed on ``keeper()``'s connection."""
     shown = _progress if sys.stderr.isatty() else None
@@ -102,7 +114,8 @@ def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool 
                 shown(mapping, done, total)
 
         try:
-            return run_pass(ruleset, os.environ, store, apply=True, force=force, progress=progress, stop=lease)
+            return run_pass(ruleset, os.environ, store, apply=True, force=force, progress=progress, stop=lease,
+                            concurrency=concurrency)
         finally:
             lease.release()
     except MissingEnvironment as exc:
@@ -175,6 +188,7 @@ def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
     store = open_store(args.state, tenant=args.tenant)
     try:
         return _pass_with(ruleset, store, apply=True, force=getattr(args, "force", False),
+                          concurrency=getattr(args, "concurrency", DEFAULT_CONCURRENCY),
                           keeper=lambda: open_store(args.state, tenant=args.tenant))
     finally:
         store.close()

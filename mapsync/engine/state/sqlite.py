@@ -101,7 +101,7 @@ class SqliteStateStore:
                 create_new(self.path, _initialise)  # complete or not at all; then opened like any other
             check_existing(self.path)  # reads only: a broken file is refused before anything is written
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_SECONDS)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_SECONDS, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StateError(f"cannot open {where}: {exc}") from exc
         try:

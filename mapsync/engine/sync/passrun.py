@@ -35,6 +35,7 @@ from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.ruleset.compiler import thaw
 from mapsync.engine.state import Base, StateStore
+from mapsync.engine.state.serial import SerialStore
 from mapsync.engine.state.store import ErrorClass, LinkConflictError, RunStatus, StateLockedError
 from mapsync.engine.sync.apply import Applier
 from mapsync.engine.sync.bound import BoundMapping, bind_ruleset
@@ -44,6 +45,7 @@ from mapsync.engine.sync.fieldmerge import RuleError
 from mapsync.engine.sync.guardrails import check_guardrails
 from mapsync.engine.sync.lineio import LineIO, LineSource
 from mapsync.engine.sync.matching import KeyIndex, Matcher, SkipRecord, link_of
+from mapsync.engine.sync.pipeline import apply_in_order
 from mapsync.engine.sync.reconcile import reconcile_journal
 from mapsync.engine.sync.report import Action, MappingReport, PassReport
 
@@ -87,14 +89,18 @@ class SyncPass:
 
     def __init__(self, ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
                  store: StateStore, *, apply: bool, progress: Progress | None = None, force: bool = False,
-                 stop: StopSignal | None = None) -> None:
+                 stop: StopSignal | None = None, concurrency: int = 1) -> None:
         self.ruleset = ruleset
         self.apply = apply
+        # records applied at once (a run; a plan applies one at a time against its dry-run systems)
+        self.concurrency = concurrency if apply else 1
         self.stop = stop  # set: finish the record at hand, then stop (cursors not advanced)
         self.force = force  # go beyond the guardrails
         if not apply:  # plan: the same pass against dry-run connectors and a scratch copy of the store
             connectors = {side: DryRunConnector(c, catalogues[side]) for side, c in connectors.items()}
             store = store.scratch_copy()
+        elif self.concurrency > 1 and not isinstance(store, SerialStore):
+            store = SerialStore(store)  # shared by the threads applying records
         self.connectors = connectors
         self.catalogues = catalogues
         self.store = store
@@ -224,13 +230,19 @@ class SyncPass:
             if self.apply and not self.force:
                 raise GuardrailStop(stop)
             report.warnings.append(stop + (" (forced)" if self.apply else " (a run stops here without --force)"))
-        for index, (item, ids, outcome) in enumerate(decided, len(work)):
+
+        def before(offset: int) -> None:
             if self.stop is not None and self.stop.is_set():
-                raise PassStopped(f"stopped on request in mapping {mapping.name} after {index - len(work)} of "
+                raise PassStopped(f"stopped on request in mapping {mapping.name} after {offset} of "
                                   f"{len(decided)} record(s); the next pass goes on from there")
             if self.progress:
-                self.progress(mapping.name, index, 2 * len(work))
-            report.add(outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome))
+                self.progress(mapping.name, len(work) + offset, 2 * len(work))
+
+        def apply_one(entry: tuple[_Work, dict[Side, str], RecordPlan | Action]) -> Action:
+            item, ids, outcome = entry
+            return outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome)
+
+        apply_in_order(decided, apply_one, concurrency=self.concurrency, before=before, done=report.add)
         for side, cursor in cursors.items():
             self.store.set_cursor(mapping.name, side.value, cursor)
             crashpoints.reached("cursor:committed")
