@@ -3,7 +3,8 @@
 An expression is a Python-style expression evaluated by simpleeval (an allow-list evaluator). It is
 parsed and checked **once**, when the rule set is compiled: syntax, names, functions, and any node or
 operator simpleeval would refuse, and constant parts that would exhaust the evaluator (``2 ** 99999999``, a
-format width of a gigabyte, %-formatting). At run time ``Expression.evaluate(names)`` only walks the parsed tree.
+format width of a gigabyte, %-formatting). The checked tree is then compiled to a closure (``closures``) with
+simpleeval's semantics; at run time ``Expression.evaluate(names)`` only calls it: no parsing, no evaluator built.
 
 Names an expression may use depend on where it stands (``record`` and ``settings`` in conditions;
 ``value``, ``record`` and ``settings`` in transforms). ``FUNCTIONS`` is the fixed function library,
@@ -28,6 +29,7 @@ from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
+from mapsync.engine.closures import Closure, compile_tree
 from mapsync.engine.diagnostics.suggest import closest, did_you_mean
 
 
@@ -219,7 +221,16 @@ def as_record(record: Mapping[str, Any] | None) -> dict[str, Any]:
     """Wrap a record (and nested objects) so that ``record.Missing`` is None in expressions."""
     if record is None:
         return _Record()
-    return _Record({k: as_record(v) if isinstance(v, Mapping) else v for k, v in record.items()})
+    wrapped = _Record(record)
+    if not _SCALARS.issuperset(map(type, record.values())):  # a flat record (the usual) is copied in C
+        for key, value in record.items():
+            if value.__class__ not in _SCALARS and isinstance(value, Mapping):
+                wrapped[key] = as_record(value)
+    return wrapped
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None), list})
+"""Classes of the values that are not mappings, tested before the (slower) ``isinstance(value, Mapping)``."""
 
 
 @dataclass(frozen=True)
@@ -232,11 +243,12 @@ class Expression:
     attributes: tuple[tuple[str, str], ...] = ()  # (name, attribute) pairs used, e.g. ("record", "Type")
     chains: tuple[tuple[str, ...], ...] = ()  # whole dotted chains, e.g. ("settings", "crm_fields", "x")
 
+    run: Closure = field(repr=False, compare=False, default=lambda names: None)
+
     def evaluate(self, names: Mapping[str, Any]) -> Any:
-        # A copy: simpleeval adds list, tuple, dict and set to the dict it is given.
-        evaluator = EvalWithCompoundTypes(operators=_OPERATORS, functions=dict(FUNCTIONS), names=dict(names))
+        """The value for ``names`` (``record``, ``value``, ``settings``): the compiled closure, called."""
         try:
-            return evaluator.eval(self.text, previously_parsed=self.tree)
+            return self.run(names)
         except (InvalidExpression, ArithmeticError, TypeError, ValueError, KeyError, IndexError,
                 AttributeError, RecursionError) as exc:
             raise ExpressionError(f"{self.text!r} failed: {type(exc).__name__}: {exc}") from exc
@@ -331,7 +343,11 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
     problems.sort(key=lambda p: (p.line, p.column))
     if problems:
         return None, problems
-    return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes), _chains(tree)), []
+    try:
+        run = compile_tree(tree, text.strip(), FUNCTIONS, _OPERATORS)
+    except RecursionError:
+        return None, [ExpressionProblem("MS404", "the expression is too deeply nested", 1)]
+    return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes), _chains(tree), run), []
 
 
 class _NotConstant(Exception):
