@@ -6,6 +6,8 @@ reads, value maps, transforms, normalisation, defaults, length checks, held valu
 their per-record work: each rule's reader, normaliser, value map, transform, default and writer are looked up
 and specialised when the plan is made. A plain field is read with one ``dict.get``; a JMESPath extractor only
 where the rule has one; a transform is its compiled closure; a constant and a default are normalised once.
+The steps are then joined into one generated Python function (``_generate``): the commonest rule, a text field
+copied to a text field, is written out inline in it (no call per field), the others are called.
 """
 
 from __future__ import annotations
@@ -19,52 +21,13 @@ from mapsync.engine.extractors import MISSING, FieldPath
 from mapsync.engine.ruleset import Side, UnmappedPolicy
 from mapsync.engine.sync.bound import BoundRule, RuleGroup
 from mapsync.engine.sync.fieldmerge import HeldField, RuleError, UnmappedValue, _check_length, _default
-from mapsync.engine.sync.values import _BY_TYPE, _number, normalise
+from mapsync.engine.sync.readers import normaliser
+from mapsync.engine.sync.values import normalise
 
 Record = dict[str, Any]
 Step = Callable[[Record, Any, Record, list[HeldField]], None]
 """One rule's part of a create: (source record, the record wrapped for expressions or None when no transform
 reads it, output, held) -> None."""
-
-
-def normaliser(field_type: str | None) -> Callable[[Any], Any]:
-    """``normalise(value, field_type)`` for one type, the type looked up once (MISSING is handled by callers)."""
-    convert = _BY_TYPE.get(field_type or "")
-
-    def empty(value: Any) -> bool:  # values.is_empty; ''.isspace() is False, so '' is tested first
-        return value is None or value is MISSING or (isinstance(value, str) and (not value or value.isspace()))
-
-    if convert is not None:
-        return lambda value: None if empty(value) else convert(value)
-    if field_type == "string":
-        def string(value: Any) -> Any:
-            if value.__class__ is str:
-                return value if value and not value.isspace() else None
-            if empty(value):
-                return None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return str(_number(value))
-            return value
-        return string
-    return lambda value: None if empty(value) else value
-
-
-def _reader(br: BoundRule, source: Side) -> Callable[[Record], Any]:
-    """The rule's value in a ``source`` record, normalised: MISSING when the field is absent."""
-    fs = br.rule.side(source)
-    if fs is None:
-        return lambda record: MISSING
-    norm = normaliser(br.type(source))
-    reader = fs.reader
-    if isinstance(reader, FieldPath) and len(reader.parts) == 1:
-        name = reader.name
-
-        def plain(record: Record) -> Any:
-            value = record.get(name, MISSING)
-            return MISSING if value is MISSING else norm(value)
-        return plain
-    get = reader.get
-    return lambda record: (lambda value: MISSING if value is MISSING else norm(value))(get(record))
 
 
 def _writer(br: BoundRule, target: Side) -> Callable[[Record, Any], None]:
@@ -103,7 +66,7 @@ def _step(br: BoundRule, target: Side, settings: dict[str, Any]) -> Step | None:
         copy = _plain_copy(br, target, put, limit, default)
         if copy is not None:
             return copy
-    read = _reader(br, target.other)
+    read = br.readers[target.other]
     norm = normaliser(br.type(target))
     passes = rule.on_unmapped is UnmappedPolicy.PASS
     quarantines = rule.on_unmapped is UnmappedPolicy.QUARANTINE
@@ -178,7 +141,57 @@ def _plain_copy(br: BoundRule, target: Side, put: Callable[[Record, Any], None],
 
     writer = br.rule.side(target).writer  # type: ignore[union-attr]
     field = writer.name if writer is not None and len(writer.parts) == 1 else None
+    if field is not None:  # what _generate writes inline for this step
+        copy.inline = _Inline(name, field, fallback, limit or 0, norm, target_norm,  # type: ignore[attr-defined]
+                              lambda value: _check_length(br, target, value))
     return copy
+
+
+@dataclass(frozen=True)
+class _Inline:
+    """A plain copy's parts, for the generated function: read ``source``, write ``field``."""
+
+    source: str
+    field: str
+    fallback: Any
+    limit: int
+    norm: Callable[[Any], Any]
+    target_norm: Callable[[Any], Any]
+    too_long: Callable[[Any], None]
+
+
+def _generate(steps: tuple[Step, ...]) -> Callable[[Record, Any, list[HeldField]], Record]:
+    """One Python function for the whole plan: plain copies written out inline, the other steps called.
+
+    The source holds no text of the rule files: every field name, default and helper is a global of the
+    function's own namespace (``N3``, ``F3``, ...), so nothing a rule file says can become code."""
+    namespace: dict[str, Any] = {"__builtins__": {"isinstance": isinstance, "str": str, "len": len}}
+    lines = ["def values(record, wrapped, held):", "    out = {}", "    get = record.get"]
+    for i, step in enumerate(steps):
+        inline: _Inline | None = getattr(step, "inline", None)
+        if inline is None:
+            namespace[f"S{i}"] = step
+            lines.append(f"    S{i}(record, wrapped, out, held)")
+            continue
+        namespace.update({f"N{i}": inline.source, f"K{i}": inline.field, f"F{i}": inline.fallback,
+                          f"A{i}": inline.norm, f"B{i}": inline.target_norm, f"C{i}": inline.too_long,
+                          f"L{i}": inline.limit})
+        lines += [f"    v = get(N{i})",
+                  "    if v.__class__ is str:",
+                  "        if not v or v.isspace():",
+                  f"            v = F{i}",
+                  "    elif v is not None:",
+                  f"        v = B{i}(A{i}(v))",
+                  "    else:",
+                  f"        v = F{i}",
+                  "    if v is not None:"]
+        if inline.limit:
+            lines += [f"        if isinstance(v, str) and len(v) > L{i}:", f"            C{i}(v)"]
+        lines.append(f"        out[K{i}] = v")
+    lines.append("    return out")
+    exec(compile("\n".join(lines), "<mapsync create plan>", "exec"), namespace)
+    function: Callable[[Record, Any, list[HeldField]], Record] = namespace["values"]
+    return function
 
 
 @dataclass(frozen=True)
@@ -188,14 +201,10 @@ class CreatePlan:
     target: Side
     steps: tuple[Step, ...]
     uses_record: bool  # some transform reads ``record``: the caller wraps the record (once) for it
-
-    def values(self, record: Record, wrapped: Any, held: list[HeldField]) -> Record:
-        """The nested object a create sends for ``record`` (``wrapped``: ``as_record(record)``, or None when
-        ``uses_record`` is false). Raises ``RuleError`` as ``values_for_create`` does."""
-        out: Record = {}
-        for step in self.steps:
-            step(record, wrapped, out, held)
-        return out
+    values: Callable[[Record, Any, list[HeldField]], Record]
+    """``values(record, wrapped, held)``: the nested object a create sends for ``record`` (``wrapped``:
+    ``as_record(record)``, or None when ``uses_record`` is false). Raises ``RuleError`` as ``values_for_create``
+    does. Generated from the steps (``_generate``)."""
 
 
 def compile_create(bound: RuleGroup, target: Side, settings: dict[str, Any]) -> CreatePlan:
@@ -204,4 +213,4 @@ def compile_create(bound: RuleGroup, target: Side, settings: dict[str, Any]) -> 
     steps = tuple(s for s in (_step(br, target, settings) for br in bound.rules) if s is not None)
     transforms = [br.rule.transform(target) for br in bound.rules if br.writes[target]]
     uses_record = any(t is not None and "record" in t.names for t in transforms)
-    return CreatePlan(target, steps, uses_record)
+    return CreatePlan(target, steps, uses_record, _generate(steps))
