@@ -42,13 +42,13 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mapsync.connectors.registry import CONNECTOR_NAMES, CONNECTORS
+
 FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "array", "object")
-CONNECTOR_NAMES = ("webcrm", "fortnox", "vismanet")
 _RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
 
 
@@ -233,7 +233,6 @@ def load_catalogue(connector: str) -> Catalogue:
         raise KeyError(connector)
     with _catalogues_lock:
         if connector not in _catalogues:
-            path = Path(__file__).parent / connector / "catalogue.yaml"
-            with path.open(encoding="utf-8") as fh:
+            with CONNECTORS[connector].catalogue_path.open(encoding="utf-8") as fh:
                 _catalogues[connector] = parse_catalogue(_load_yaml(fh))
         return _catalogues[connector]

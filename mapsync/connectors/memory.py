@@ -118,7 +118,7 @@ class MemoryConnector:
     def create(self, entity: str, values: Mapping[str, Any]) -> Record:
         self.calls.append(("create", entity))
         self._check(values)
-        return copy.deepcopy(self.seed(entity, self._rows(entity, None, copy.deepcopy(dict(values)))))
+        return copy.deepcopy(self.seed(entity, self._rows(entity, None, _nested(values))))
 
     def update(self, entity: str, record_id: str, changes: Mapping[str, Any]) -> Record:
         self.calls.append(("update", entity))
@@ -126,7 +126,8 @@ class MemoryConnector:
         if str(record_id) not in self.records.get(entity, {}):
             raise NotFoundError(f"{entity} {record_id} not found", status=404)
         old = self.records[entity][str(record_id)]
-        self.edit(entity, str(record_id), **self._rows(entity, old, copy.deepcopy(dict(changes))))
+        changes = self._rows(entity, old, _nested(changes))
+        self.edit(entity, str(record_id), **{k: _merged(old.get(k), v) for k, v in changes.items()})
         return copy.deepcopy(self.records[entity][str(record_id)])
 
     def delete(self, entity: str, record_id: str) -> None:
@@ -136,3 +137,26 @@ class MemoryConnector:
 
     def close(self) -> None:
         pass
+
+
+def _nested(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``values`` with dotted keys (``mainAddress.city``, as the engine writes nested fields) turned
+    into nested mappings, as the real clients send them."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        *parents, leaf = str(key).split(".")
+        target = out
+        for part in parents:
+            child = target.get(part)
+            if not isinstance(child, dict):
+                child = target[part] = {}
+            target = child
+        target[leaf] = _merged(target.get(leaf), copy.deepcopy(value))
+    return out
+
+
+def _merged(old: Any, new: Any) -> Any:
+    """A partial update of a nested mapping keeps the keys it does not name (Visma.net's PUT)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {**old, **{k: _merged(old.get(k), v) for k, v in new.items()}}
+    return new

@@ -1,52 +1,105 @@
-"""Which connectors exist, which side each serves, and the connection settings each accepts.
+"""The one place that registers a connector: its side, its connection settings, its client, its field
+catalogue and its simulator (``CONNECTORS``). Everything else derives from it: the connector names the rule
+set schema accepts (``mapsync.engine.ruleset.schema``), the catalogues (``mapsync.connectors.catalogue``), the
+clients a pass builds (``make_client``), the sandbox's simulators, the product names in documents.
 
-``CONNECTION_SETTINGS[connector][name]`` is True when the setting is a secret (it must come from the
-environment, ``${env:NAME}``, never a literal in a rule file).
+Adding a connector: its folder under ``mapsync/connectors/`` (client with a ``from_settings`` class method,
+``catalogue.yaml``, ``simulator`` with ``start_simulator``) and one ``ConnectorSpec`` below.
 
-``CREDENTIALS[connector]`` lists the alternative credential sets of a connector that accepts more than one
-kind (Fortnox: a static access token, or OAuth client credentials). A rule set may name the settings of
-several kinds; when one set has every value, the settings of the other kinds may stay unset: ``validate``
-does not report them (MS502) and a pass leaves them out.
+``settings[name]`` is True when the setting is a secret (it must come from the environment,
+``${env:NAME}``, never a literal in a rule file). ``credentials`` lists the alternative credential sets of a
+connector that accepts more than one kind (Fortnox: a static access token, or OAuth client credentials). A
+rule set may name the settings of several kinds; when one set has every value, the settings of the other
+kinds may stay unset: ``validate`` does not report them (MS502) and a pass leaves them out.
+
+Clients and simulators are named by import path and imported when first used: validating a rule set does
+not import HTTP clients.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from mapsync.connectors.base import Connector
 
-SIDES: dict[str, str] = {"webcrm": "crm", "fortnox": "erp", "vismanet": "erp"}
 
-CONNECTION_SETTINGS: dict[str, dict[str, bool]] = {
-    "webcrm": {"base_url": False, "api_token": True},
-    "fortnox": {
-        "base_url": False,
-        "auth_url": False,
-        "access_token": True,
-        "client_id": False,
-        "client_secret": True,
-        "refresh_token": True,
-        "tenant_id": False,
-    },
-    "vismanet": {
-        "base_url": False,
-        "token_url": False,
-        "client_id": False,
-        "client_secret": True,
-        "tenant_id": False,
-    },
-}
+def _load(path: str) -> Any:
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
-CREDENTIALS: dict[str, tuple[frozenset[str], ...]] = {
-    "fortnox": (
-        frozenset({"access_token"}),
-        frozenset({"client_id", "client_secret", "tenant_id"}),  # client credentials (service account)
-        frozenset({"client_id", "client_secret", "refresh_token"}),  # authorisation code, rotated refresh token
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """One connector, as the engine knows it."""
+
+    name: str  # in rule sets: ``connector: webcrm``
+    title: str  # for people: "webCRM"
+    side: str  # "crm" or "erp"
+    settings: Mapping[str, bool]  # connection setting -> is a secret
+    client: str  # "module:Class"; the class's ``from_settings(settings, token_store=..., **options)`` builds it
+    simulator: str  # "module:function" starting the loopback simulator (``mapsync sandbox``)
+    credentials: tuple[frozenset[str], ...] = ()
+
+    @property
+    def catalogue_path(self) -> Path:
+        return Path(__file__).parent / self.name / "catalogue.yaml"
+
+    def client_class(self) -> Any:
+        return _load(self.client)
+
+    def start_simulator(self) -> Callable[..., Any]:
+        return _load(self.simulator)
+
+
+CONNECTORS: Mapping[str, ConnectorSpec] = MappingProxyType({spec.name: spec for spec in (
+    ConnectorSpec(
+        name="webcrm", title="webCRM", side="crm",
+        settings={"base_url": False, "api_token": True},
+        client="mapsync.connectors.webcrm.client:WebcrmClient",
+        simulator="mapsync.connectors.webcrm.simulator:start_simulator",
     ),
-}
+    ConnectorSpec(
+        name="fortnox", title="Fortnox", side="erp",
+        settings={"base_url": False, "auth_url": False, "access_token": True, "client_id": False,
+                  "client_secret": True, "refresh_token": True, "tenant_id": False},
+        client="mapsync.connectors.fortnox.client:FortnoxClient",
+        simulator="mapsync.connectors.fortnox.simulator:start_simulator",
+        credentials=(
+            frozenset({"access_token"}),
+            frozenset({"client_id", "client_secret", "tenant_id"}),  # client credentials (service account)
+            frozenset({"client_id", "client_secret", "refresh_token"}),  # authorisation code, rotated token
+        ),
+    ),
+    ConnectorSpec(
+        name="vismanet", title="Visma.net", side="erp",
+        settings={"base_url": False, "token_url": False, "client_id": False, "client_secret": True,
+                  "tenant_id": False},
+        client="mapsync.connectors.vismanet.client:VismanetClient",
+        simulator="mapsync.connectors.vismanet.simulator:start_simulator",
+    ),
+)})
+
+CONNECTOR_NAMES: tuple[str, ...] = tuple(CONNECTORS)
+SIDES: dict[str, str] = {name: spec.side for name, spec in CONNECTORS.items()}
+CONNECTION_SETTINGS: dict[str, dict[str, bool]] = {name: dict(spec.settings) for name, spec in CONNECTORS.items()}
+CREDENTIALS: dict[str, tuple[frozenset[str], ...]] = {
+    name: spec.credentials for name, spec in CONNECTORS.items() if spec.credentials}
+
+
+def connectors_of_side(side: str) -> tuple[str, ...]:
+    return tuple(name for name, spec in CONNECTORS.items() if spec.side == side)
+
+
+def title_of(connector: str) -> str:
+    """The product's name for people (``webCRM``); an unknown connector's own name."""
+    spec = CONNECTORS.get(connector)
+    return spec.title if spec is not None else connector
 
 
 def credential_kinds(connector: str) -> str:
@@ -76,47 +129,18 @@ def make_client(connector: str, settings: dict[str, str], *, token_store: Any = 
 
     ``options`` go to the client's constructor (``rate_limit=None`` in tests, for instance).
     """
-    if connector == "fortnox":
-        from mapsync.connectors.fortnox.client import FortnoxClient
-
-        return FortnoxClient(
-            settings["base_url"],
-            access_token=settings.get("access_token") or None,
-            client_id=settings.get("client_id") or None,
-            client_secret=settings.get("client_secret") or None,
-            refresh_token=settings.get("refresh_token") or None,
-            tenant_id=settings.get("tenant_id") or None,
-            token_url=settings.get("auth_url") or None,
-            token_store=token_store,
-            **options,
-        )
-    if connector == "webcrm":
-        from mapsync.connectors.webcrm.client import WebcrmClient
-
-        return WebcrmClient(settings["base_url"], settings["api_token"], **options)
-    if connector == "vismanet":
-        from mapsync.connectors.vismanet.client import VismanetClient
-
-        return VismanetClient(
-            settings["base_url"],
-            token_url=settings["token_url"],
-            client_id=settings["client_id"],
-            client_secret=settings["client_secret"],
-            tenant_id=settings["tenant_id"],
-            **options,
-        )
-    raise KeyError(f"unknown connector {connector!r}")
+    if connector not in CONNECTORS:
+        raise KeyError(f"unknown connector {connector!r}")
+    client: Connector = CONNECTORS[connector].client_class().from_settings(settings, token_store=token_store,
+                                                                           **options)
+    return client
 
 
 def rate_limit_of(connector: str) -> tuple[int, float] | None:
     """The client's own rate limit (requests, seconds): what one credential may spend, as the client's
     ``rate_limit`` default says (read from the client, so the two never differ)."""
-    classes = {"fortnox": ("mapsync.connectors.fortnox.client", "FortnoxClient"),
-               "webcrm": ("mapsync.connectors.webcrm.client", "WebcrmClient"),
-               "vismanet": ("mapsync.connectors.vismanet.client", "VismanetClient")}
-    if connector not in classes:
+    if connector not in CONNECTORS:
         raise KeyError(f"unknown connector {connector!r}")
-    module_name, class_name = classes[connector]
-    client = getattr(importlib.import_module(module_name), class_name)
+    client = CONNECTORS[connector].client_class()
     default = inspect.signature(client.__init__).parameters["rate_limit"].default
     return (int(default[0]), float(default[1])) if default else None

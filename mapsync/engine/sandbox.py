@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mapsync.connectors.registry import CONNECTOR_NAMES, CONNECTORS
 from mapsync.connectors.simkit import Latency
 from mapsync.engine.snapshot import SnapshotError, SnapshotFolder
 
@@ -61,17 +62,7 @@ def _data_dir(folder: Path | None, name: str) -> Path | None:
 
 
 def _starter(name: str) -> Any:
-    if name == "webcrm":
-        from mapsync.connectors.webcrm.simulator import start_simulator as start_webcrm
-
-        return start_webcrm
-    if name == "fortnox":
-        from mapsync.connectors.fortnox.simulator import start_simulator as start_fortnox
-
-        return start_fortnox
-    from mapsync.connectors.vismanet.simulator import start_simulator as start_vismanet
-
-    return start_vismanet
+    return CONNECTORS[name].start_simulator()
 
 
 def load_snapshot(simulator: Any, name: str, snapshot: SnapshotFolder) -> int:
@@ -89,7 +80,7 @@ def load_snapshot(simulator: Any, name: str, snapshot: SnapshotFolder) -> int:
 
 
 def start_sandbox(folder: Path | None, *, seed: bool = False, realistic_limits: bool = True,
-                  products: tuple[str, ...] = ("webcrm", "fortnox", "vismanet"),
+                  products: tuple[str, ...] = CONNECTOR_NAMES,
                   snapshot: SnapshotFolder | None = None, latency: Latency | None = None) -> Sandbox:
     """Start the simulators of ``products``; ``snapshot`` loads its records into them (they must be empty);
     ``seed`` then adds demo records to the stores still empty; limits can be lifted for tests; ``latency``

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
@@ -32,7 +34,9 @@ from mapsync.engine.state import (
     UnknownLinkError,
     UnknownRunError,
     retry_delay,
+    utc_now,
 )
+from mapsync.engine.state.lease import Lease
 from mapsync.engine.state.migrations import MIGRATIONS, migrate, split_statements
 from tests.state_backends import BACKENDS, Stores, open_store
 
@@ -705,3 +709,30 @@ def test_sqlite_lease_expires_unless_renewed(tmp_path: Path, clock: Clock) -> No
         assert not a.acquire_lease("worker-a", ttl)
         assert not a.release_lease("worker-a")
         assert b.release_lease("worker-b")
+
+
+def test_a_lease_with_a_keeper_is_held_however_long_one_record_takes(backend: str, tmp_path: Path) -> None:
+    """The heartbeat renews on its own connection: a pass busy in one record (a rate-limit wait, a slow API)
+    for longer than the time to live keeps its tenant; without a keeper the lease runs out meanwhile."""
+    stores = Stores(backend, tmp_path, utc_now)
+    ttl = timedelta(seconds=1.5)
+    try:
+        a, b = stores.open(), stores.reopen()
+        keeper = lambda: open_store(backend, tenant=stores.tenant, path=stores.path)  # noqa: E731 (own thread)
+        lease = Lease(a, "run-a", threading.Event(), ttl=ttl, keeper=keeper)
+        assert lease.acquire()
+        time.sleep(4)  # one long record: no progress call
+        assert not lease.is_set()
+        assert not b.acquire_lease("run-b", ttl)
+        lease.release()
+        assert b.acquire_lease("run-b", ttl)
+        assert b.release_lease("run-b")
+
+        unkept = Lease(a, "run-a", threading.Event(), ttl=ttl)
+        assert unkept.acquire()
+        time.sleep(2)
+        assert b.acquire_lease("run-b", ttl)  # expired meanwhile
+        unkept.progress("customers", 1, 2)
+        assert unkept.is_set()  # the pass stops after the record at hand
+    finally:
+        stores.close_all()

@@ -42,6 +42,22 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
 
     name = "fortnox"
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None, **options: Any) -> FortnoxClient:
+        """The client for a rule set's resolved connection settings (``mapsync.connectors.registry``): a static
+        access token, or OAuth client credentials with the rotated refresh token kept in ``token_store``."""
+        return cls(
+            settings["base_url"],
+            access_token=settings.get("access_token") or None,
+            client_id=settings.get("client_id") or None,
+            client_secret=settings.get("client_secret") or None,
+            refresh_token=settings.get("refresh_token") or None,
+            tenant_id=settings.get("tenant_id") or None,
+            token_url=settings.get("auth_url") or None,
+            token_store=token_store,
+            **options,
+        )
+
     def __init__(
         self,
         base_url: str,

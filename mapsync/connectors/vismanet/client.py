@@ -67,6 +67,13 @@ class VismanetClient(HttpClientBase, ConnectorBase):
 
     name = "vismanet"
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None,
+                      **options: Any) -> VismanetClient:
+        """The client for a rule set's resolved connection settings (``mapsync.connectors.registry``)."""
+        return cls(settings["base_url"], token_url=settings["token_url"], client_id=settings["client_id"],
+                   client_secret=settings["client_secret"], tenant_id=settings["tenant_id"], **options)
+
     def __init__(
         self,
         base_url: str,

@@ -53,6 +53,11 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
 
     name = "webcrm"
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None, **options: Any) -> WebcrmClient:
+        """The client for a rule set's resolved connection settings (``mapsync.connectors.registry``)."""
+        return cls(settings["base_url"], settings["api_token"], **options)
+
     def __init__(
         self,
         base_url: str,

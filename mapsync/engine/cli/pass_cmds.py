@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import closing
 from typing import Any
 
@@ -81,14 +82,15 @@ def _is_new(args: argparse.Namespace) -> bool:
         return not store.summary().mappings
 
 
-def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool = False) -> PassReport:
+def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool = False,
+               keeper: Callable[[], StateStore] | None = None) -> PassReport:
     """One pass; a run holds the state store's lease for it (a second run, or ``serve``, on the same store
-    is refused up front, not run alongside: docs/deployment.md)."""
+    is refused up front, not run alongside: docs/deployment.md), renewed on ``keeper()``'s connection."""
     shown = _progress if sys.stderr.isatty() else None
     try:
         if not apply:
             return run_pass(ruleset, os.environ, store, apply=False, progress=shown)
-        lease = Lease(store, holder_name("run"), threading.Event())
+        lease = Lease(store, holder_name("run"), threading.Event(), keeper=keeper)
         if not lease.acquire():
             raise CommandError("another pass is running on this state store (it holds the store's lease: a second "
                                "`mapsync run` or `mapsync serve`); nothing was run. Try again when it has finished.")
@@ -171,7 +173,8 @@ def _one_pass(args: argparse.Namespace, *, apply: bool) -> PassReport:
         _guard_new_store(args, ruleset)
     store = open_store(args.state, tenant=args.tenant)
     try:
-        return _pass_with(ruleset, store, apply=True, force=getattr(args, "force", False))
+        return _pass_with(ruleset, store, apply=True, force=getattr(args, "force", False),
+                          keeper=lambda: open_store(args.state, tenant=args.tenant))
     finally:
         store.close()
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mapsync.connectors.catalogue import EntityCatalogue, load_catalogue
+from mapsync.connectors.registry import title_of
 from mapsync.engine.extractors import MISSING, FieldPath
 from mapsync.engine.ruleset.compiler import Compilation, thaw
 from mapsync.engine.ruleset.model import (
@@ -33,14 +34,13 @@ from mapsync.engine.ruleset.model import (
     WritePolicy,
 )
 
-PRODUCT_NAMES = {"webcrm": "webCRM", "fortnox": "Fortnox", "vismanet": "Visma.net"}
 ARROWS = {Direction.BOTH: "↔", Direction.CRM_TO_ERP: "→", Direction.ERP_TO_CRM: "←"}
 
 EntityLookup = Callable[[Side, str], EntityCatalogue | None]
 
 
 def product(connector: str) -> str:
-    return PRODUCT_NAMES.get(connector, connector)
+    return title_of(connector)
 
 
 def cell(value: Any) -> str:

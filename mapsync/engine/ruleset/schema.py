@@ -16,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from mapsync.connectors.registry import CONNECTOR_NAMES
 from mapsync.engine.diagnostics import Diagnostic
 from mapsync.engine.diagnostics.suggest import did_you_mean
 from mapsync.engine.ruleset.source import PathKey, SourceDocument
@@ -27,8 +28,12 @@ MAPPING_SCHEMA = "mapping.schema.json"
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
+    """A shipped schema; the rule set schema's connector names come from the connector registry
+    (``mapsync.connectors.registry``), the one place a connector is added."""
     with (SCHEMA_DIR / name).open(encoding="utf-8") as fh:
         schema: dict[str, Any] = json.load(fh)
+    if name == RULESET_SCHEMA:
+        schema["$defs"]["system"]["properties"]["connector"]["enum"] = list(CONNECTOR_NAMES)
     return schema
 
 

@@ -121,7 +121,8 @@ def run_tenant_pass(tenant: Tenant, cache: CachedRuleset, *, holder: str, stop: 
             if not is_postgres_url(tenant.state):
                 Path(tenant.state).parent.mkdir(parents=True, exist_ok=True)
             with open_state_store(tenant.state, tenant=tenant.id) as store:
-                lease = Lease(store, holder, stop, ttl=lease_ttl)
+                lease = Lease(store, holder, stop, ttl=lease_ttl,
+                              keeper=lambda: open_state_store(tenant.state, tenant=tenant.id))
                 if not lease.acquire():
                     outcome.error, outcome.status, outcome.lease_held = LEASE_HELD, "not run", True
                     log.warning("pass not run: %s", LEASE_HELD)
