@@ -1,6 +1,6 @@
 """Benchmark: does a pass of many writes go as fast as the binding rate limit allows?
 
-    .venv/bin/python benchmarks/rate_limits.py [--writes 2000] [--concurrency 1 4] [--latency 100-300ms]
+    .venv/bin/python benchmarks/rate_limits.py [--writes 2000] [--concurrency 4 [1 ...]] [--latency 100-300ms]
 
 ``--writes`` webCRM organisations (customers, no customer number) are seeded straight into the webCRM
 simulator; the standard Fortnox rule set then imports them: a Fortnox create per organisation and the write-back
@@ -73,7 +73,7 @@ def one_import(writes: int, concurrency: int, latency: tuple[float, float]) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--writes", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4])
     parser.add_argument("--latency", type=parse_latency, default=(0.1, 0.3))
     args = parser.parse_args()
     print(f"import of {args.writes} organisations, real limits, {args.latency[0] * 1000:.0f}-"

@@ -13,3 +13,22 @@ settings.load_profile("mapsync")
 
 # the state store backends (SQLite, and PostgreSQL when reachable); a Redis server of a test's own
 pytest_plugins = ["tests.state_backends", "tests.redis_server"]
+
+
+# -- the tally of the hostile rule-file corpus (tests/rules/test_hostile_cases.py) ------------------------------
+
+_HOSTILE = "test_hostile_cases.py::test_hostile_case["
+_hostile_tally = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def pytest_runtest_logreport(report):  # type: ignore[no-untyped-def]
+    if _HOSTILE in report.nodeid and (report.when == "call" or report.outcome != "passed"):
+        _hostile_tally[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):  # type: ignore[no-untyped-def]
+    tried = sum(_hostile_tally.values())
+    if tried:
+        terminalreporter.write_line(
+            f"hostile rule files and expressions: {tried} cases tried, {_hostile_tally['passed']} held, "
+            f"{_hostile_tally['failed']} failed, {_hostile_tally['skipped']} skipped")

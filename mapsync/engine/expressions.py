@@ -2,7 +2,9 @@
 
 An expression is a Python-style expression evaluated by simpleeval (an allow-list evaluator). It is
 parsed and checked **once**, when the rule set is compiled: syntax, names, functions, and any node or
-operator simpleeval would refuse. At run time ``Expression.evaluate(names)`` only walks the parsed tree.
+operator simpleeval would refuse, and constant parts that would exhaust the evaluator (``2 ** 99999999``, a
+format width of a gigabyte, %-formatting). The checked tree is then compiled to a closure (``closures``) with
+simpleeval's semantics; at run time ``Expression.evaluate(names)`` only calls it: no parsing, no evaluator built.
 
 Names an expression may use depend on where it stands (``record`` and ``settings`` in conditions;
 ``value``, ``record`` and ``settings`` in transforms). ``FUNCTIONS`` is the fixed function library,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
+from mapsync.engine.closures import Closure, compile_tree
 from mapsync.engine.diagnostics.suggest import closest, did_you_mean
 
 
@@ -85,6 +89,40 @@ def _split(value: Any, separator: str | None = None) -> list[str]:
     return [] if value in (None, "") else str(value).split(separator)
 
 
+MAX_TEXT = 100_000
+"""The longest text an expression may make (simpleeval's own limit for ``*`` and ``+``); longer is an error."""
+MAX_EXPONENT = 1_000
+"""The largest exponent ``**`` takes; ``2 ** 99999999`` would occupy the evaluator for minutes."""
+MAX_FORMAT_WIDTH = 999
+"""The widest field (and longest precision) a format specification of an f-string may ask for."""
+
+
+def _replace(value: Any, old: Any, new: Any) -> str | None:
+    if value is None:
+        return None
+    text, old_text, new_text = str(value), str(old), str(new)
+    count = text.count(old_text) if old_text else len(text) + 1
+    if len(text) + count * (len(new_text) - len(old_text)) > MAX_TEXT:
+        raise ValueError(f"replace() would make a text longer than {MAX_TEXT:,} characters")
+    return text.replace(old_text, new_text)
+
+
+def _safe_power(base: Any, exponent: Any) -> Any:
+    """``**`` with its exponent bounded, and the digits of an integer result too."""
+    if isinstance(exponent, int | float) and abs(exponent) > MAX_EXPONENT:
+        raise ValueError(f"the exponent {exponent} is larger than {MAX_EXPONENT}")
+    if isinstance(base, int) and isinstance(exponent, int) and base.bit_length() * exponent > 64 * MAX_EXPONENT:
+        raise ValueError(f"{base} ** {exponent} is too large a number")
+    return base**exponent
+
+
+def _safe_mod(left: Any, right: Any) -> Any:
+    """``%`` on numbers only: %-formatting of a text (``'%999999999s' % value``) is refused."""
+    if isinstance(left, str | bytes):
+        raise TypeError("%-formatting of a text is not allowed; use concat() or an f-string")
+    return left % right
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
@@ -107,7 +145,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "strip": lambda v: None if v is None else str(v).strip(),
     "title": lambda v: None if v is None else str(v).title(),
     "left": _left,
-    "replace": lambda v, old, new: None if v is None else str(v).replace(old, new),
+    "replace": _replace,
     "split": _split,
     "concat": _concat,
     "join": _join,
@@ -151,6 +189,9 @@ _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
 )
 
 
+_OPERATORS: dict[Any, Any] = {**EvalWithCompoundTypes().operators, ast.Pow: _safe_power, ast.Mod: _safe_mod}
+
+
 @dataclass(frozen=True)
 class ExpressionProblem:
     """A problem found while compiling an expression. ``line`` and ``column`` (in characters) are 1-based within
@@ -180,7 +221,16 @@ def as_record(record: Mapping[str, Any] | None) -> dict[str, Any]:
     """Wrap a record (and nested objects) so that ``record.Missing`` is None in expressions."""
     if record is None:
         return _Record()
-    return _Record({k: as_record(v) if isinstance(v, Mapping) else v for k, v in record.items()})
+    wrapped = _Record(record)
+    if not _SCALARS.issuperset(map(type, record.values())):  # a flat record (the usual) is copied in C
+        for key, value in record.items():
+            if value.__class__ not in _SCALARS and isinstance(value, Mapping):
+                wrapped[key] = as_record(value)
+    return wrapped
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None), list})
+"""Classes of the values that are not mappings, tested before the (slower) ``isinstance(value, Mapping)``."""
 
 
 @dataclass(frozen=True)
@@ -193,13 +243,14 @@ class Expression:
     attributes: tuple[tuple[str, str], ...] = ()  # (name, attribute) pairs used, e.g. ("record", "Type")
     chains: tuple[tuple[str, ...], ...] = ()  # whole dotted chains, e.g. ("settings", "crm_fields", "x")
 
+    run: Closure = field(repr=False, compare=False, default=lambda names: None)
+
     def evaluate(self, names: Mapping[str, Any]) -> Any:
-        # A copy: simpleeval adds list, tuple, dict and set to the dict it is given.
-        evaluator = EvalWithCompoundTypes(functions=dict(FUNCTIONS), names=dict(names))
+        """The value for ``names`` (``record``, ``value``, ``settings``): the compiled closure, called."""
         try:
-            return evaluator.eval(self.text, previously_parsed=self.tree)
+            return self.run(names)
         except (InvalidExpression, ArithmeticError, TypeError, ValueError, KeyError, IndexError,
-                AttributeError) as exc:
+                AttributeError, RecursionError) as exc:
             raise ExpressionError(f"{self.text!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
@@ -230,6 +281,7 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
     used_names: set[str] = set()
     attributes: list[tuple[str, str]] = []
     operators = EvalWithCompoundTypes().operators
+    memo: dict[int, Any] = {}
 
     def visit(node: ast.AST, *, called: bool = False, outer: tuple[int, int, int] = (1, 1, 0)) -> None:
         line, column, end = _position(node, source_lines) if hasattr(node, "col_offset") else outer
@@ -244,6 +296,10 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
         if not isinstance(node, _ALLOWED_NODES):
             problem("MS404", f"{type(node).__name__} is not allowed in expressions")
             return  # do not report what lies inside a refused construct
+        limit = _limit_problem(node, memo)
+        if limit:
+            problem("MS404", limit)
+            return
         if isinstance(node, ast.Name):
             if called:
                 if node.id not in FUNCTIONS:
@@ -287,7 +343,81 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
     problems.sort(key=lambda p: (p.line, p.column))
     if problems:
         return None, problems
-    return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes), _chains(tree)), []
+    try:
+        run = compile_tree(tree, text.strip(), FUNCTIONS, _OPERATORS)
+    except RecursionError:
+        return None, [ExpressionProblem("MS404", "the expression is too deeply nested", 1)]
+    return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes), _chains(tree), run), []
+
+
+class _NotConstant(Exception):
+    pass
+
+
+_NOT_CONSTANT: Any = object()
+
+
+def _constant(node: ast.AST, memo: dict[int, Any]) -> Any:
+    """The value of a constant sub-expression (numbers and texts with operators), computed with the run time's
+    bounded operators; ``_NotConstant`` when it depends on anything else. ``memo`` keeps each node's answer, so
+    that checking every operator of a long chain stays linear."""
+    known = memo.get(id(node))
+    if known is _NOT_CONSTANT:
+        raise _NotConstant
+    if known is not None:
+        return known[0]
+    value: Any
+    try:
+        if isinstance(node, ast.Constant):
+            value = node.value
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            operand = _constant(node.operand, memo)
+            value = -operand if isinstance(node.op, ast.USub) else +operand
+        elif isinstance(node, ast.List | ast.Tuple):
+            items = [_constant(item, memo) for item in node.elts]
+            value = items if isinstance(node, ast.List) else tuple(items)
+        elif isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            left, right = _constant(node.left, memo), _constant(node.right, memo)
+            value = _OPERATORS[type(node.op)](left, right)
+        else:
+            raise _NotConstant
+    except _NotConstant:
+        memo[id(node)] = _NOT_CONSTANT
+        raise
+    memo[id(node)] = (value,)
+    return value
+
+
+_FORMAT_NUMBER = re.compile(r"\d+")
+
+
+def _limit_problem(node: ast.AST, memo: dict[int, Any]) -> str:
+    """Why ``node`` would exhaust the evaluator (a huge number, text or format width), or ''."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) and len(node.value) > MAX_TEXT:
+        return f"a text of {len(node.value):,} characters is longer than the {MAX_TEXT:,} an expression may hold"
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Mod) and (isinstance(node.left, ast.JoinedStr) or (
+                isinstance(node.left, ast.Constant) and isinstance(node.left.value, str | bytes))):
+            return "%-formatting of a text is not allowed; use concat() or an f-string"
+        try:
+            value = _constant(node, memo)
+        except _NotConstant:
+            return ""
+        except (ArithmeticError, ValueError, TypeError, InvalidExpression) as exc:
+            return f"this cannot be computed: {exc}"
+        if isinstance(value, str | bytes | list | tuple) and len(value) > MAX_TEXT:
+            return f"this makes a value of {len(value):,} items, more than the {MAX_TEXT:,} allowed"
+        return ""
+    if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+        spec = node.format_spec
+        parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+        if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+            return "a format specification computed by the expression is not allowed; write it out"
+        text = "".join(str(p.value) for p in parts if isinstance(p, ast.Constant))
+        widest = max((int(n) for n in _FORMAT_NUMBER.findall(text)), default=0)
+        if widest > MAX_FORMAT_WIDTH:
+            return f"the format width or precision {widest} is larger than {MAX_FORMAT_WIDTH}"
+    return ""
 
 
 def _position(node: ast.AST, lines: list[str]) -> tuple[int, int, int]:

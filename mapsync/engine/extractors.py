@@ -117,7 +117,12 @@ def compile_jmespath(expression: str) -> tuple[JmesExtractor | None, JmesProblem
         return None, JmesProblem(str(exc).splitlines()[0].rstrip(":"), column, line=line)
     except JMESPathError as exc:
         return None, JmesProblem(str(exc).splitlines()[0], 0)
-    calls = _function_calls(compiled.parsed)
+    except RecursionError:  # `[[[[...` thousands deep: the parser recurses once per level
+        return None, JmesProblem("the expression is nested too deeply", 1)
+    try:
+        calls = _function_calls(compiled.parsed)
+    except RecursionError:
+        return None, JmesProblem("the expression is nested too deeply", 1)
     for name, arguments in calls:
         call = re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", expression)
         line, column, end = _at(expression, call.start(), len(name)) if call else (1, 0, 0)

@@ -126,8 +126,12 @@ TENANT_CASES = Path(__file__).resolve().parents[1] / "tenants" / "cases"
 
 def test_corpus_covers_every_producible_code() -> None:
     """Every code is produced by an invalid rule case, or by a rule test case of tests/ruletests/cases (MS6xx,
-    problems in rule test files) or a tenants registry case of tests/tenants/cases (MS7xx)."""
+    problems in rule test files) or a tenants registry case of tests/tenants/cases (MS7xx), or by a hostile case
+    of tests/rules/hostile.py (MS110: files of megabytes are generated, not stored)."""
+    from tests.rules.hostile import CASES as HOSTILE
+
     covered = {entry["code"] for case in INVALID for entry in _expected(case)}
+    covered |= {case.code for case in HOSTILE if case.exit == 1}
     for expected in [*RULE_TEST_CASES.glob("*/expected.yaml"), *TENANT_CASES.glob("*/expected.yaml")]:
         covered |= {p["code"] for p in yaml.safe_load(expected.read_text(encoding="utf-8")).get("problems", [])}
     assert set(UNPRODUCIBLE) <= set(CODES)

@@ -620,7 +620,7 @@ def test_a_catalogue_is_read_once_by_threads_asking_at_once(monkeypatch: pytest.
     import time
 
     module = catalogue_module
-    real = module.yaml.safe_load
+    real = module._load_yaml
     reads: list[str] = []
 
     def slow_load(stream: Any) -> Any:
@@ -629,7 +629,7 @@ def test_a_catalogue_is_read_once_by_threads_asking_at_once(monkeypatch: pytest.
         return real(stream)
 
     monkeypatch.setattr(module, "_catalogues", {})
-    monkeypatch.setattr(module.yaml, "safe_load", slow_load)
+    monkeypatch.setattr(module, "_load_yaml", slow_load)
     found: list[object] = []
     threads = [threading.Thread(target=lambda: found.append(module.load_catalogue("fortnox"))) for _ in range(8)]
     for thread in threads:

@@ -146,8 +146,9 @@ def test_evaluating_does_not_widen_the_function_library() -> None:
     assert _problems("dict(a=value)") == [("MS403", 1)]
 
 
-@pytest.mark.parametrize("text", ["int(value)", "value + 1", "date(value)", "value / 0", "'x' * 10**9",
-                                  "10 ** 10 ** 10", "value['k']"])
+@pytest.mark.parametrize("text", ["int(value)", "value + 1", "date(value)", "value / 0", "value * 10**9",
+                                  "(len(value) + 10) ** (len(value) * 10**9)", "value['k']",
+                                  "replace(value, '', value * 9999)"])
 def test_runtime_failures_are_expression_errors(text: str) -> None:
     expr = _compile(text)
     with pytest.raises(ExpressionError, match="failed"):
@@ -290,3 +291,9 @@ def test_expressions_compile_one_at_a_time_across_threads() -> None:
     assert inside[0] == 5  # the hand-over did happen inside the parse
     assert compiled is not None and not problems
     assert done.is_set() and len(other) == 1 and not isinstance(other[0], SystemError)
+
+
+@pytest.mark.parametrize("text", ["'x' * 10**9", "10 ** 10 ** 10", "f'{value:>99999999}'", "'%9999s' % value",
+                                  "f'{value:{9 * 9}}'", "[0] * 10**9", "1 << 10**9"])
+def test_constant_bombs_are_refused_when_compiled(text: str) -> None:
+    assert [code for code, _ in _problems(text)] == ["MS404"]

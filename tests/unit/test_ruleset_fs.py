@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from pyfakefs import helpers
@@ -121,14 +122,16 @@ def test_read_error_as_side_effect(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(name, value)
     (tmp_path / "ruleset.yaml").write_text(RULESET)
     (tmp_path / "customers.yaml").write_text(CUSTOMERS)
-    real = Path.read_bytes
+    from mapsync.engine.ruleset import source
 
-    def failing(self: Path) -> bytes:
-        if self.name == "customers.yaml":
+    real = source._open
+
+    def failing(path: Path) -> BinaryIO:
+        if path.name == "customers.yaml":
             raise OSError(5, "Input/output error")
-        return real(self)
+        return real(path)
 
-    monkeypatch.setattr(Path, "read_bytes", failing)
+    monkeypatch.setattr(source, "_open", failing)
     diags = _diags(tmp_path)
     assert _where(diags) == [("MS104", (tmp_path / "ruleset.yaml").as_posix(), 6)]
     assert "Input/output error" in diags[0].message

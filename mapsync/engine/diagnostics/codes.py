@@ -41,6 +41,9 @@ _CODES = [
     CodeInfo("MS109", "Written for another mapsync version",
              "Check the rule set against this mapsync version (validate, test, plan), then widen `mapsync:` in "
              "ruleset.yaml; or install a mapsync version it names."),
+    CodeInfo("MS110", "Rule file too large",
+             "A rule file is at most 256 kB; split a large value map or list over several mapping files, or check "
+             "that the right file is named."),
     # schema
     CodeInfo("MS201", "Unknown property",
              "Remove the property or fix its spelling; the hint lists the properties allowed here."),

@@ -112,7 +112,9 @@ def resolve_extends(base: Path, entry: str) -> Path | None:
     if entry.startswith(PACKAGED):
         from mapsync import STANDARD_RULES  # the package root, not this subpackage
 
-        return _resolve(STANDARD_RULES, entry[len(PACKAGED):].strip().strip("/"))
+        packaged = _resolve(STANDARD_RULES, entry[len(PACKAGED):].strip().strip("/"))
+        root = _resolve(STANDARD_RULES, ".")
+        return packaged if packaged is not None and root is not None and packaged.is_relative_to(root) else None
     return _resolve(base, entry)
 
 

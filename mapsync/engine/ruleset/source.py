@@ -4,14 +4,20 @@
 PyYAML's safe constructor) and a table from JSON path to position, so that every later stage can
 report ``file:line:column`` for any value or key. Problems (unreadable file, bad encoding, YAML syntax,
 duplicate keys, a top level that is not a mapping) come back as diagnostics, never as exceptions.
+
+Hostile files are refused in bounded time: a file larger than ``MAX_BYTES`` (or not a regular file: a FIFO,
+a device) before a byte of it is parsed; nesting deeper than ``MAX_DEPTH`` by the scanner as soon as it
+opens the level too many; more than ``MAX_NODES`` values once aliases are expanded before any is built.
 """
 
 from __future__ import annotations
 
 import codecs
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -92,6 +98,8 @@ def _decode(raw: bytes, doc: SourceDocument) -> str | None:
     return text
 
 
+MAX_BYTES = 256 * 1024
+"""A rule file larger than this is refused before it is parsed (the largest standard rule file is 3 kB)."""
 MAX_NODES = 100_000
 """More nodes than this (after expanding aliases) is refused: a rule file is never that big."""
 MAX_DEPTH = 64
@@ -99,9 +107,9 @@ MAX_DEPTH = 64
 
 
 class _TooBig(Exception):
-    def __init__(self, message: str, node: yaml.Node | None = None) -> None:
+    def __init__(self, message: str, mark: Any = None) -> None:
         super().__init__(message)
-        self.node = node
+        self.mark = mark
 
 
 class _Recursive(Exception):
@@ -127,9 +135,10 @@ def _walk(node: yaml.Node, path: PathKey, doc: SourceDocument, loader: yaml.Safe
     if id(node) in stack:
         raise _Recursive(node)
     if len(doc.values) >= MAX_NODES:
-        raise _TooBig(f"the document has more than {MAX_NODES} values once aliases are expanded")
+        raise _TooBig(f"the document has more than {MAX_NODES} values once aliases are expanded",
+                      node.start_mark)
     if len(stack) >= MAX_DEPTH:
-        raise _TooBig(f"the document is nested more than {MAX_DEPTH} levels deep", node)
+        raise _TooBig(f"the document is nested more than {MAX_DEPTH} levels deep", node.start_mark)
     doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     inner = (*stack, id(node))
     if isinstance(node, yaml.MappingNode):
@@ -151,8 +160,8 @@ def _walk(node: yaml.Node, path: PathKey, doc: SourceDocument, loader: yaml.Safe
             _walk(item, (*path, index), doc, loader, inner)
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, with every failure to build a value turned into a located YAML error."""
+class _Constructing(yaml.constructor.SafeConstructor):
+    """The safe constructor, with every failure to build a value turned into a located YAML error."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -168,23 +177,117 @@ class _Loader(yaml.SafeLoader):
                 node.start_mark) from exc
 
 
+class _Loader(_Constructing, yaml.SafeLoader):
+    """PyYAML's own safe loader (pure Python), with nesting refused by the scanner at the level too many (its
+    scanner is quadratic in the flow depth)."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(
+                None, None, f"the document is nested more than {MAX_DEPTH} levels deep", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column: int) -> bool:
+        if len(self.indents) >= MAX_DEPTH and self.indent < column:
+            raise yaml.scanner.ScannerError(
+                None, None, f"the document is nested more than {MAX_DEPTH} levels deep", self.get_mark())
+        return bool(super().add_indent(column))
+
+
+class _Composing(yaml.composer.Composer):
+    """PyYAML's composer, over libyaml's events: nesting and the number of nodes bounded as nodes are made."""
+
+    _depth = 0
+    _nodes = 0
+
+    def _mark(self) -> Any:
+        return self.peek_event().start_mark  # type: ignore[attr-defined]  # the parser's, mixed in
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _TooBig(f"the document has more than {MAX_NODES} values", self._mark())
+        if self._depth >= MAX_DEPTH:
+            raise _TooBig(f"the document is nested more than {MAX_DEPTH} levels deep", self._mark())
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_FastLoader: type[Any] | None = None
+try:
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]
+except ImportError:  # PyYAML built without libyaml: its own parser reads everything
+    pass
+else:
+    class _LibyamlLoader(_Constructing, _Composing, CParser, yaml.resolver.Resolver):
+        """libyaml's parser (C) with the composer and constructor above (Python): same nodes, same data."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _Composing.__init__(self)
+            _Constructing.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    _FastLoader = _LibyamlLoader
+
+
 _TAG_WORDS = {"timestamp": "a date", "float": "a number", "int": "a whole number", "bool": "true or false"}
 _TYPE_WORDS = {"list": "a list", "str": "a text", "int": "a number", "float": "a number", "bool": "true or false",
                "NoneType": "empty (null)"}
 
 
-def parse_text(text: str, file: str) -> SourceDocument:
-    """Parse YAML text; see ``read_source``."""
-    doc = SourceDocument(file=file)
-    loader: _Loader | None = None
+_EMPTY: Any = object()
+
+
+def _load(loader_class: type[Any], text: str, doc: SourceDocument) -> Any:
+    """The data of ``text`` (``_EMPTY`` for no document), its positions noted in ``doc``."""
+    loader = loader_class(text)
     try:
-        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
-            doc.diagnostics.append(Diagnostic("MS107", "the file is empty", Location(file, 1, 1)))
-            return doc
+            return _EMPTY
         _walk(node, (), doc, loader)
-        data = loader.construct_document(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refused(doc: SourceDocument, exc: Exception) -> SourceDocument:
+    """A document refused for its shape (recursive, too big, too deep), whichever parser found it."""
+    if isinstance(exc, _Recursive):
+        mark = exc.node.start_mark
+        doc.diagnostics.append(Diagnostic(
+            "MS101", "the node anchored here contains an alias to itself (recursive data)",
+            Location(doc.file, mark.line + 1, mark.column + 1)))
+    elif isinstance(exc, _TooBig):
+        mark = exc.mark
+        doc.diagnostics.append(Diagnostic(
+            "MS101", str(exc), Location(doc.file, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)))
+    else:  # RecursionError: the parser itself gave up
+        doc.diagnostics.append(Diagnostic(
+            "MS101", f"the document is nested more than {MAX_DEPTH} levels deep", Location(doc.file, 1, 1)))
+    doc.values.clear()
+    doc.keys.clear()
+    return doc
+
+
+def parse_text(text: str, file: str) -> SourceDocument:
+    """Parse YAML text; see ``read_source``. libyaml's parser reads it when it is installed (twenty times faster
+    than PyYAML's own); a file it finds wrong is read again by PyYAML's, whose errors ``yamlerrors`` explains, and
+    so is a file with a tab (libyaml accepts tabs in places where PyYAML, and so mapsync, refuse them)."""
+    doc = SourceDocument(file=file)
+    if _FastLoader is not None and "\t" not in text:  # libyaml takes tabs where PyYAML refuses them
+        try:
+            return _finish(doc, _load(_FastLoader, text, doc))
+        except yaml.YAMLError:
+            doc = SourceDocument(file=file)  # read again below, for the plain-words message
+        except (_Recursive, _TooBig, RecursionError) as exc:
+            return _refused(doc, exc)
+    try:
+        data = _load(_Loader, text, doc)
     except yaml.MarkedYAMLError as exc:
         problem = explain(exc, text)
         doc.diagnostics.append(Diagnostic("MS101", problem.message, Location(file, problem.line, problem.column),
@@ -200,26 +303,16 @@ def parse_text(text: str, file: str) -> SourceDocument:
     except yaml.YAMLError as exc:
         doc.diagnostics.append(Diagnostic("MS101", str(exc), Location(file, 1, 1)))
         return doc
-    except RecursionError:  # the parser itself gave up
-        doc.diagnostics.append(Diagnostic(
-            "MS101", f"the document is nested more than {MAX_DEPTH} levels deep", Location(file, 1, 1)))
+    except (_Recursive, _TooBig, RecursionError) as exc:
+        return _refused(doc, exc)
+    return _finish(doc, data)
+
+
+def _finish(doc: SourceDocument, data: Any) -> SourceDocument:
+    file = doc.file
+    if data is _EMPTY:
+        doc.diagnostics.append(Diagnostic("MS107", "the file is empty", Location(file, 1, 1)))
         return doc
-    except _Recursive as exc:
-        mark = exc.node.start_mark
-        doc.diagnostics.append(Diagnostic(
-            "MS101", "the node anchored here contains an alias to itself (recursive data)",
-            Location(file, mark.line + 1, mark.column + 1)))
-        doc.values.clear()
-        return doc
-    except _TooBig as exc:
-        mark = exc.node.start_mark if exc.node is not None else None
-        doc.diagnostics.append(Diagnostic(
-            "MS101", str(exc), Location(file, mark.line + 1 if mark else 1, mark.column + 1 if mark else 1)))
-        doc.values.clear()
-        return doc
-    finally:
-        if loader is not None:
-            loader.dispose()
     if not isinstance(data, dict):
         what = _TYPE_WORDS.get(type(data).__name__, type(data).__name__)
         doc.diagnostics.append(Diagnostic(
@@ -229,15 +322,49 @@ def parse_text(text: str, file: str) -> SourceDocument:
     return doc
 
 
+
+
+def _open(path: Path) -> BinaryIO:
+    """``path`` opened for reading without blocking (a FIFO with no writer does not wait for one)."""
+    return open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+
+
+def _read_bounded(path: Path, doc: SourceDocument) -> bytes | None:
+    """The bytes of a regular file of at most ``MAX_BYTES``; None (and a diagnostic) otherwise. The size is
+    checked on the open file, and no more than ``MAX_BYTES + 1`` bytes are ever read (a file that grows). Opened
+    without blocking: a FIFO with no writer is refused at once, not waited for."""
+    file = doc.file
+    try:
+        with _open(path) as stream:
+            info = os.fstat(stream.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                doc.diagnostics.append(Diagnostic(
+                    "MS104", f"cannot read {file}: not a regular file (a device, pipe or socket)",
+                    Location(file, 0, 0)))
+                return None
+            raw = stream.read(MAX_BYTES + 1) if info.st_size <= MAX_BYTES else b""
+            size = max(info.st_size, len(raw))
+    except OSError as exc:
+        doc.diagnostics.append(Diagnostic(
+            "MS104", f"cannot read {file}: {exc.strerror or exc}", Location(file, 0, 0)))
+        return None
+    except ValueError as exc:  # a NUL byte in the path
+        doc.diagnostics.append(Diagnostic("MS104", f"cannot read {file}: {exc}", Location(file, 0, 0)))
+        return None
+    if size > MAX_BYTES:
+        doc.diagnostics.append(Diagnostic(
+            "MS110", f"the file has {size:,} bytes; a rule file is at most {MAX_BYTES:,} bytes, "
+            "so it is not read", Location(file, 1, 1)))
+        return None
+    return raw
+
+
 def read_source(path: Path, display: str | None = None) -> SourceDocument:
     """Read and parse one YAML file. Never raises for user mistakes."""
     file = display or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        doc = SourceDocument(file=file)
-        doc.diagnostics.append(Diagnostic(
-            "MS104", f"cannot read {file}: {exc.strerror or exc}", Location(file, 0, 0)))
+    doc = SourceDocument(file=file)
+    raw = _read_bounded(path, doc)
+    if raw is None:
         return doc
     holder = SourceDocument(file=file)
     text = _decode(raw, holder)

@@ -7,13 +7,15 @@ both a *rule group*: ``rules`` plus a default ``conflict`` policy, which is all 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
 from mapsync.connectors.catalogue import Catalogue, EntityCatalogue
 from mapsync.engine.extractors import FieldPath
 from mapsync.engine.ruleset import ConflictPolicy, FieldRule, FirstContactPolicy, LineRule, MappingRule, RuleSet, Side
+from mapsync.engine.sync.readers import compiled_reader
 
 SIDES = (Side.CRM, Side.ERP)  # iterating a tuple is cheaper than iterating the Enum, per record
 
@@ -24,9 +26,36 @@ class BoundRule:
     types: MappingProxyType[Side, str | None]
     max_length: MappingProxyType[Side, int | None]
     writes: MappingProxyType[Side, bool]  # rule.writes(side), computed once
+    # fieldmerge.read per side, compiled (readers.compiled_reader): made here, once per bound mapping
+    readers: MappingProxyType[Side, Callable[[dict[str, Any] | None], Any]] = field(
+        init=False, repr=False, compare=False)
+
+    read_crm: Callable[[dict[str, Any] | None], Any] = field(init=False, repr=False, compare=False)
+    read_erp: Callable[[dict[str, Any] | None], Any] = field(init=False, repr=False, compare=False)
+
+    # (crm field, erp field) when both sides are plain text fields: the merge reads them inline
+    text_fields: tuple[str, str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text_fields", _text_fields(self.rule, self.types))
+        readers = {side: compiled_reader(self.rule, side, self.types[side]) for side in SIDES}
+        object.__setattr__(self, "readers", MappingProxyType(readers))
+        object.__setattr__(self, "read_crm", readers[Side.CRM])
+        object.__setattr__(self, "read_erp", readers[Side.ERP])
 
     def type(self, side: Side) -> str | None:
         return self.types[side]
+
+
+def _text_fields(rule: FieldRule, types: MappingProxyType[Side, str | None]) -> tuple[str, str] | None:
+    names = []
+    for side in SIDES:
+        fs = rule.side(side)
+        if fs is None or not isinstance(fs.reader, FieldPath) or len(fs.reader.parts) != 1 \
+                or types[side] not in ("string", None):
+            return None
+        names.append(fs.reader.name)
+    return names[0], names[1]
 
 
 class RuleGroup(Protocol):

@@ -98,10 +98,7 @@ class RecordContext:
 
 def read(br: BoundRule, side: Side, record: dict[str, Any] | None) -> Any:
     """The normalised value of a rule's side in a record (MISSING when absent)."""
-    fs = br.rule.side(side)
-    if fs is None or record is None:
-        return MISSING
-    return normalise(fs.reader.get(record), br.type(side))
+    return br.readers[side](record)  # compiled when the mapping was bound (readers.compiled_reader)
 
 
 def _mapped(vmap: Any, value: Any) -> Any:
@@ -186,42 +183,66 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
           settings: dict[str, Any], newer: Side | None = None, held: dict[str, str] | None = None) -> MergeResult:
     """Plan the field writes that bring a pair in step, given the base of the last sync (``None``: the two
     records were just linked, first contact for every field). ``held``: the reasons of fields held for
-    review at an earlier first contact, reported again while neither side changes them."""
+    review at an earlier first contact, reported again while neither side changes them.
+
+    Runs the group's generated merge function (``mergeplan``): per rule, the two values read and compared with
+    the base inline, and ``merge_rule`` called only for a rule with something to decide."""
+    from mapsync.engine.sync.mergeplan import merger_of  # mergeplan builds on this module
+
+    ctx = RecordContext({Side.CRM: crm, Side.ERP: erp}, settings)
+    result = MergeResult()
+    merger_of(bound)(bound, crm, erp, base, held, newer, ctx, result)
+    return result
+
+
+def merge_loop(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict[str, Any] | None,
+               settings: dict[str, Any], newer: Side | None = None, held: dict[str, str] | None = None) -> MergeResult:
+    """``merge`` as a plain loop over the rules: what the generated function does, for reading and tests."""
     ctx = RecordContext({Side.CRM: crm, Side.ERP: erp}, settings)
     result = MergeResult()
     for br in bound.rules:
-        rule = br.rule
-        current = {s: read(br, s, ctx.records[s]) for s in SIDES}
-        if rule.constant is not MISSING:
-            for target in SIDES:
-                if br.writes[target] and rule.write is not WritePolicy.ON_CREATE:
-                    _plan(br, target, normalise(rule.constant, br.type(target)), current[target], result)
-            continue
-        agreed = None if base is None else base.get(rule.key)
-        if agreed is None:
-            _first_contact(bound, br, current, ctx, result)
-            continue
-        changed = {s: changed_since(current[s], agreed.get(s.value, MISSING)) for s in SIDES}
-        if not changed[Side.CRM] and not changed[Side.ERP]:
-            if held and rule.key in held and not agree(br, current[Side.CRM], current[Side.ERP], ctx):
-                result.held.append(HeldField(rule.key, Side.ERP, held[rule.key], review=True))
-            continue
-        wants = {target: br.writes[target] and changed[target.other] for target in SIDES}
-        if wants[Side.ERP] and wants[Side.CRM]:
-            if agree(br, current[Side.CRM], current[Side.ERP], ctx):
-                continue  # both changed to the same value
-            policy = rule.conflict or bound.conflict
-            winner = _winner(policy, newer)
-            result.conflicts.append(FieldConflict(
-                rule.key, current[Side.CRM], current[Side.ERP], winner.value + "-wins" if winner else "skip"))
-            if winner is None:
-                continue
-            wants[winner] = False  # the winner's value flows to the other side
-        for target in SIDES:
-            if wants[target]:
-                new = _converted(br, target, current[target.other], ctx, result)
-                _plan(br, target, new, current[target], result)
+        merge_rule(bound, br, br.read_crm(crm), br.read_erp(erp), base, ctx, result, held, newer)
     return result
+
+
+def merge_rule(bound: RuleGroup, br: BoundRule, crm_value: Any, erp_value: Any, base: dict[str, Any] | None,
+               ctx: RecordContext, result: MergeResult, held: dict[str, str] | None, newer: Side | None) -> None:
+    """One rule of ``merge``, given its two values as read (``read``)."""
+    rule = br.rule
+    crm_side, erp_side = Side.CRM, Side.ERP
+    if rule.constant is not MISSING:
+        current = {crm_side: crm_value, erp_side: erp_value}
+        for target in SIDES:
+            if br.writes[target] and rule.write is not WritePolicy.ON_CREATE:
+                _plan(br, target, normalise(rule.constant, br.type(target)), current[target], result)
+        return
+    agreed = None if base is None else base.get(rule.key)
+    if agreed is None:
+        _first_contact(bound, br, {crm_side: crm_value, erp_side: erp_value}, ctx, result)
+        return
+    crm_changed = changed_since(crm_value, agreed.get("crm", MISSING))
+    erp_changed = changed_since(erp_value, agreed.get("erp", MISSING))
+    if not crm_changed and not erp_changed:
+        if held and rule.key in held and not agree(br, crm_value, erp_value, ctx):
+            result.held.append(HeldField(rule.key, Side.ERP, held[rule.key], review=True))
+        return
+    current = {crm_side: crm_value, erp_side: erp_value}
+    changed = {crm_side: crm_changed, erp_side: erp_changed}
+    wants = {target: br.writes[target] and changed[target.other] for target in SIDES}
+    if wants[Side.ERP] and wants[Side.CRM]:
+        if agree(br, current[Side.CRM], current[Side.ERP], ctx):
+            return  # both changed to the same value
+        policy = rule.conflict or bound.conflict
+        winner = _winner(policy, newer)
+        result.conflicts.append(FieldConflict(
+            rule.key, current[Side.CRM], current[Side.ERP], winner.value + "-wins" if winner else "skip"))
+        if winner is None:
+            return
+        wants[winner] = False  # the winner's value flows to the other side
+    for target in SIDES:
+        if wants[target]:
+            new = _converted(br, target, current[target.other], ctx, result)
+            _plan(br, target, new, current[target], result)
 
 
 def changed_since(current: Any, agreed: Any) -> bool:

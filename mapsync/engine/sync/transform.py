@@ -2,8 +2,9 @@
 
 ``mapsync transform`` reads JSON lines or CSV, and for each record that meets the mapping's condition for its
 side yields the values ``values_for_create`` makes of it, nested as a connector writes them (what ``run``
-would send, constants and defaults included). The mapping is bound once; per record there is the condition,
-``values_for_create`` and ``nested``, nothing else. No system is contacted.
+would send, constants and defaults included). The mapping is bound and compiled once (``createplan``); per
+record there is the record wrapped once for expressions (only when the condition or a transform reads it),
+the condition's closure and the plan's steps, nothing else. No system is contacted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import IO, Any
 from mapsync.engine.expressions import ExpressionError, as_record
 from mapsync.engine.ruleset import Side
 from mapsync.engine.sync.bound import BoundMapping
-from mapsync.engine.sync.fieldmerge import HeldField, RuleError, nested, values_for_create
+from mapsync.engine.sync.createplan import compile_create
+from mapsync.engine.sync.fieldmerge import HeldField, RuleError
 
 Record = dict[str, Any]
 Numbered = tuple[int, Record]  # (line number in the input, record)
@@ -43,7 +45,7 @@ class TransformCounts:
 def read_jsonl(stream: IO[str]) -> Iterator[Numbered]:
     """Records of a JSON lines stream, one object a line; blank lines are ignored."""
     for number, line in enumerate(stream, start=1):
-        if not line.strip():
+        if not line or line.isspace():  # blank: as `not line.strip()`, without copying the line
             continue
         try:
             record = json.loads(line)
@@ -74,20 +76,27 @@ def transform(bound: BoundMapping, source: Side, records: Iterable[Numbered], se
     """For each ``source`` record that meets the mapping's ``source`` condition, the nested values a create on
     the other side would send. Updates ``counts``; a record with a rule error goes to ``on_error`` (its line
     number and the message) and is skipped. ``settings``: the rule set's settings, thawed."""
-    target = source.other
+    plan = compile_create(bound, source.other, settings)
     condition = bound.mapping.conditions.get(source)
+    wraps = condition is not None or plan.uses_record
+    names: dict[str, Any] = {"record": None, "settings": settings}
+    values = plan.values
     for number, record in records:
         counts.read += 1
         held: list[HeldField] = []
         try:
-            if condition is not None and not condition.evaluate({"record": as_record(record), "settings": settings}):
-                counts.skipped += 1
-                continue
-            changes = values_for_create(bound, target, record, settings, held)
+            wrapped = as_record(record) if wraps else None  # once per record, for the condition and transforms
+            if condition is not None:
+                names["record"] = wrapped
+                if not condition.evaluate(names):
+                    counts.skipped += 1
+                    continue
+            out = values(record, wrapped, held)
         except (RuleError, ExpressionError) as exc:
             counts.errors += 1
             on_error(number, str(exc))
             continue
-        counts.held += len(held)
+        if held:
+            counts.held += len(held)
         counts.written += 1
-        yield nested(changes)
+        yield out
