@@ -220,14 +220,16 @@ def _queries(backend: WebcrmBackend, request: Request) -> Response:
         raise BadRequest("The request is invalid.", {"script": ["The script parameter is required."]})
     query = parse_query(script)
     store = backend.store
-    if query.entity == "catalogue_item":
+
+    def rows_of(entity: str) -> list[Any]:
+        if entity != "catalogue_item":
+            return store.all(entity)
         entity_types = fields("catalogue_item")["QuotationLineLinkedDataItemEntityType"]["enum"]
-        rows = [
+        return [
             linked_data_row(
                 item, entity_types, store.modified_at("catalogue_item", item["QuotationLineLinkedDataItemId"])
             )
             for item in store.all("catalogue_item")
         ]
-    else:
-        rows = store.all(query.entity)
-    return json_response(200, page(request, run_query(query, rows)))
+
+    return json_response(200, page(request, run_query(query, rows_of)))
