@@ -60,7 +60,8 @@ def client(sim: WebcrmSimulator) -> Iterator[httpx.Client]:
 
 def seed_records(client: httpx.Client) -> dict[str, int]:
     ids = {"organisation": client.post("/Organisations", json={"OrganisationName": "Org"}).json()}
-    ids["person"] = client.post("/Persons", json={"PersonOrganisationId": ids["organisation"]}).json()
+    person = {"PersonOrganisationId": ids["organisation"], "PersonLastName": "L"}
+    ids["person"] = client.post("/Persons", json=person).json()
     ids["delivery"] = client.post("/Deliveries", json={"DeliveryOrganisationId": ids["organisation"]}).json()
     ids["opportunity"] = client.post("/Opportunities", json={"OpportunityOrganisationId": ids["organisation"]}).json()
     ids["catalogue_item"] = client.post(
@@ -156,7 +157,7 @@ def test_write_validation(client: httpx.Client) -> None:
     r = client.post("/Organisations", content=b"{", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert client.post("/Organisations", json={"Unknown": 1}).status_code == 200  # ignored like JSON.NET
-    assert client.post("/Persons", json={"PersonOrganisationId": 4242}).status_code == 400
+    assert client.post("/Persons", json={"PersonOrganisationId": 4242, "PersonLastName": "L"}).status_code == 400
     assert client.post("/QuotationLines", json={"QuotationLineOpportunityId": 4242}).status_code == 400
 
 

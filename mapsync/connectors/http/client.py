@@ -119,8 +119,10 @@ class HttpClientBase:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        not_acted: Callable[[httpx.Response], bool] | None = None,
     ) -> httpx.Response:
-        """Send ``method path`` (see the module docstring); the 2xx response, else the mapped error."""
+        """Send ``method path`` (see the module docstring); the 2xx response, else the mapped error.
+        ``not_acted``: which 5xx answers certainly did nothing, so a POST may be retried after them."""
         url = self.base_url + path
         for attempt in (1, 2):
             self._before_send()
@@ -132,6 +134,7 @@ class HttpClientBase:
                 json=json,
                 headers={"Accept": "application/json", **auth, **(headers or {})},
                 idempotent=idempotent,
+                **({"not_acted": not_acted} if not_acted is not None else {}),
             )
             self._after_send(response)
             if attempt == 1 and self._renew_auth(response, auth):

@@ -22,6 +22,7 @@ from mapsync.connectors.webcrm.simulator.auth import WebcrmAuth
 from mapsync.connectors.webcrm.simulator.backend import BusinessError, NotFound, WebcrmBackend
 from mapsync.connectors.webcrm.simulator.dtos import ENTITIES, ValidationError, fields, parse_timestamp
 from mapsync.connectors.webcrm.simulator.queries import QueryError, linked_data_row, parse_query, run_query
+from mapsync.connectors.webcrm.simulator.rules import DeadlockError
 
 Handler = Callable[[Request], Response]
 BackendOf = Callable[[Request], WebcrmBackend]  # the backend of the request's tenant
@@ -76,6 +77,8 @@ def guarded(handler: Handler) -> Handler:
             return message(400, str(exc))
         except ValidationError as exc:
             return json_response(400, {"Message": "The request is invalid.", "ModelState": {exc.field: [exc.message]}})
+        except DeadlockError as exc:
+            return message(500, str(exc))
         except QueryError as exc:
             return message(400, f"The query could not be run: {exc}")
         except BadRequest as exc:
