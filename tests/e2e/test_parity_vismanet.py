@@ -52,3 +52,28 @@ def test_line_vat_delivery_number_and_erp_id_on_sales_orders(visma: E2E) -> None
     assert sorted((ql["QuotationLineData1"], ql["QuotationLineVatPercentage"]) for ql in lines) == [
         ("A1", 0), ("B2", 15)]
     assert visma.run().writes == 0
+
+
+def test_contact_moved_to_another_customer_keeps_the_person_in_its_organisation(sandbox: Sandbox,
+                                                                               tmp_path: Path) -> None:
+    """webCRM cannot move a person to another organisation through its API (the simulator refuses such a
+    PUT, the client refuses it before sending: tests/connectors/test_webcrm_rules.py). The standard persons
+    mapping links persons by parent_key, which the engine only uses to place new records, so a contact
+    moved in Visma.net keeps syncing its fields to the person, who stays where webCRM has it."""
+    from tests.e2e.test_persons_vismanet import customer_with_org, person
+
+    e2e = _world(sandbox, tmp_path)
+    try:
+        first = customer_with_org(e2e, "1001")
+        customer_with_org(e2e, "1002")
+        person_id = person(e2e, first, "ann@acme.example", ticked=True)
+        e2e.run()
+        [contact] = list(e2e.erp.read_changes("contact", None, frozenset()).records)
+        e2e.erp.update("contact", str(contact["contactId"]), {"businessAccount": "1002", "position": "CFO"})
+        report = e2e.run()
+        assert report.total("quarantined") == 0
+        moved = e2e.crm.get("person", person_id) or {}
+        assert (moved["PersonOrganisationId"], moved["PersonTitle"]) == (int(first), "CFO")
+    finally:
+        e2e.close()
+        e2e.store.close()
