@@ -118,7 +118,7 @@ def test_rule_error_is_reported_with_its_line(tmp_path: Path, capsys: pytest.Cap
         "      - {name: visiting-country, crm: OrganisationCountry, erp: VisitingCountryCode,\n"
         "         map: {Sweden: SE}, on_unmapped: quarantine}\n",
         encoding="utf-8")
-    path = _jsonl(tmp_path, FAR_AWAY, CUSTOMER)
+    path = _jsonl(tmp_path, NOWHERE, CUSTOMER)
     code = main(["transform", str(folder), "--mapping", "customers", "--from", "crm", "--input", str(path)])
     out, err = capsys.readouterr()
     assert code == 0, err
