@@ -30,7 +30,9 @@ from typing import Any
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
 from mapsync.engine.closures import Closure, compile_tree
+from mapsync.engine.countries import country_code, country_name
 from mapsync.engine.diagnostics.suggest import closest, did_you_mean
+from mapsync.engine.textlines import first_line, other_lines
 
 
 def _text(value: Any) -> str:
@@ -153,6 +155,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "date": _date,
     "today": lambda: dt.date.today().isoformat(),
     "is_empty": _is_empty,
+    "country_code": country_code,
+    "country_name": country_name,
+    "first_line": first_line,
+    "other_lines": other_lines,
 }
 
 FUNCTION_DOCS: dict[str, str] = {
@@ -179,6 +185,10 @@ FUNCTION_DOCS: dict[str, str] = {
     "date": "the YYYY-MM-DD date part of a date or date-time",
     "today": "today's date as YYYY-MM-DD",
     "is_empty": "true for None, '', [] and {}",
+    "country_code": "ISO 3166 alpha-2 code of a code or an English or Nordic country name; unknown raises",
+    "country_name": "country_name(code, language='en'): the country's name in en, sv, nb, nn, da or fi",
+    "first_line": "the text up to the first line break",
+    "other_lines": "the text after the first line break ('' when there is none)",
 }
 
 # Expression nodes the evaluator accepts. Assignments, imports, lambdas and comprehensions are not here.

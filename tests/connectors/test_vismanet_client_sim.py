@@ -13,6 +13,7 @@ from mapsync.connectors.base import ConflictError, FatalError, RejectedError
 from mapsync.connectors.registry import make_client
 from mapsync.connectors.vismanet import VismanetClient
 from mapsync.connectors.vismanet.simulator import VismanetAuthConfig, VismanetSimulator
+from mapsync.connectors.vismanet.simulator.requestlimits import RequestLimitConfig
 
 pytestmark = pytest.mark.e2e
 CONFIG = VismanetAuthConfig()
@@ -39,9 +40,13 @@ def make(sim: VismanetSimulator, **kwargs: Any) -> VismanetClient:
     )
 
 
+# The client's sleep is a no-op here: the per-request limits have tests of their own (test_vismanet_request_limits)
+NO_REQUEST_LIMITS = RequestLimitConfig(enabled=False)
+
+
 @pytest.fixture
 def sim() -> Iterator[VismanetSimulator]:
-    with VismanetSimulator(rate_limit=None) as server:
+    with VismanetSimulator(rate_limit=None, request_limits=NO_REQUEST_LIMITS) as server:
         yield server
 
 
@@ -386,7 +391,7 @@ def test_rate_limit_headers_pace_the_client() -> None:
         sleeps.append(seconds)
         clock[0] += seconds
 
-    with VismanetSimulator(rate_limit=(5, 10.0), rate_clock=lambda: clock[0]) as sim:
+    with VismanetSimulator(rate_limit=(5, 10.0), rate_clock=lambda: clock[0], request_limits=NO_REQUEST_LIMITS) as sim:
         with make(sim, sleep=sleep, monotonic=lambda: clock[0]) as client:
             client.create("customer", {"name": "A"})
             for _ in range(11):

@@ -60,7 +60,8 @@ def client(sim: WebcrmSimulator) -> Iterator[httpx.Client]:
 
 def seed_records(client: httpx.Client) -> dict[str, int]:
     ids = {"organisation": client.post("/Organisations", json={"OrganisationName": "Org"}).json()}
-    ids["person"] = client.post("/Persons", json={"PersonOrganisationId": ids["organisation"]}).json()
+    person = {"PersonOrganisationId": ids["organisation"], "PersonLastName": "L"}
+    ids["person"] = client.post("/Persons", json=person).json()
     ids["delivery"] = client.post("/Deliveries", json={"DeliveryOrganisationId": ids["organisation"]}).json()
     ids["opportunity"] = client.post("/Opportunities", json={"OpportunityOrganisationId": ids["organisation"]}).json()
     ids["catalogue_item"] = client.post(
@@ -156,7 +157,7 @@ def test_write_validation(client: httpx.Client) -> None:
     r = client.post("/Organisations", content=b"{", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert client.post("/Organisations", json={"Unknown": 1}).status_code == 200  # ignored like JSON.NET
-    assert client.post("/Persons", json={"PersonOrganisationId": 4242}).status_code == 400
+    assert client.post("/Persons", json={"PersonOrganisationId": 4242, "PersonLastName": "L"}).status_code == 400
     assert client.post("/QuotationLines", json={"QuotationLineOpportunityId": 4242}).status_code == 400
 
 
@@ -231,7 +232,11 @@ def test_queries(client: httpx.Client, clock: Clock) -> None:
     for bad in (
         "SELECT * FROM Nope",
         "SELECT * FROM Organisation WHERE Nope = 1",
-        "SELECT * FROM Organisation WHERE OrganisationName = 'a' OR OrganisationName = 'b'",
+        "SELECT OrganisationName FROM Organisation",
+        "SELECT * FROM Organisation WHERE OrganisationId IN (SELECT PersonId FROM Person)",
+        "SELECT * FROM Organisation; SELECT * FROM Person",
+        "SELECT TOP 1 * FROM Organisation",
+        "SELECT * FROM Organisation WHERE (OrganisationName = 'a'",
         "DROP TABLE Organisation",
         "SELECT * FROM Organisation WHERE OrganisationUpdatedAt >= 'yesterday'",
     ):
@@ -247,15 +252,51 @@ def test_linked_data_table(client: httpx.Client) -> None:
     )
     rows = client.get("/Queries", params={"script": "SELECT * FROM LinkedData WHERE LinkedDataItemData1 = 'X'"}).json()
     assert rows[0]["LinkedDataItemEntityType"] == 6 and rows[0]["LinkedDataItemUpdatedAt"].endswith("Z")
+    script = "SELECT * FROM LinkedData WHERE QuotationLineLinkedDataItemData1 = 'X' OR LinkedDataItemData1 = 'Y'"
+    assert client.get("/Queries", params={"script": script}).json() == rows  # both spellings of the columns
+
+
+def test_queries_or_parentheses_and_join(client: httpx.Client) -> None:
+    """The scripts webCRM's own integration sends (apis/REFERENCE.md, "Changed-since queries")."""
+    alfa = client.post("/Organisations", json={"OrganisationName": "Alfa", "OrganisationStatus": "Active"}).json()
+    beta = client.post("/Organisations", json={"OrganisationName": "Beta", "OrganisationStatus": "Prospect"}).json()
+    client.post("/Organisations", json={"OrganisationName": "Gamma", "OrganisationStatus": "Lost"})
+    client.post("/Persons", json={"PersonOrganisationId": beta, "PersonLastName": "Berg"})
+    client.post("/Persons", json={"PersonOrganisationId": alfa, "PersonLastName": "Ahl"})
+
+    def run(script: str) -> list[dict]:
+        r = client.get("/Queries", params={"script": script})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    rows = run(
+        "SELECT * FROM Organisation WHERE OrganisationUpdatedAt >= '2024-01-01T00:00:00.0000000Z' AND "
+        "(OrganisationStatus = 'active' OR OrganisationStatus = 'Prospect')"
+    )
+    assert [r["OrganisationName"] for r in rows] == ["Alfa", "Beta"]
+    rows = run("SELECT * FROM Organisation WHERE NOT (OrganisationStatus IN ('Active', 'Lost'))")
+    assert [r["OrganisationName"] for r in rows] == ["Beta"]
+    rows = run(
+        "SELECT * FROM Person JOIN Organisation ON (Person.PersonOrganisationId = Organisation.OrganisationId) "
+        "WHERE PersonUpdatedAt >= '2024-01-01T00:00:00.0000000Z' ORDER BY Organisation.OrganisationName"
+    )
+    assert [(r["PersonLastName"], r["OrganisationName"]) for r in rows] == [("Ahl", "Alfa"), ("Berg", "Beta")]
+    rows = run("SELECT * FROM Organisation LEFT JOIN Person ON PersonOrganisationId = OrganisationId")
+    assert [(r["OrganisationName"], r["PersonLastName"]) for r in rows] == [
+        ("Alfa", "Ahl"), ("Beta", "Berg"), ("Gamma", None)
+    ]
 
 
 def test_query_parser_units() -> None:
     q = parse_query(
         "SELECT * FROM Delivery WHERE DeliveryUpdatedAt >= '2018-10-05T12:00:00.0000000Z' ORDER BY DeliveryId ASC;"
     )
-    assert q.entity == "delivery" and q.conditions[0].op == ">=" and q.order == (("DeliveryId", False),)
+    assert q.entity == "delivery" and q.where is not None and q.where.key == "gte"
+    assert q.order == (("DeliveryId", False),)
     with pytest.raises(QueryError):
-        parse_query("SELECT * FROM Person JOIN Organisation ON (x = y)")
+        parse_query("SELECT * FROM Person JOIN Organisation ON (x = y)")  # no such columns
+    with pytest.raises(QueryError):
+        parse_query("SELECT * FROM Person CROSS JOIN Organisation")
     with pytest.raises(QueryError):
         parse_query("SELECT Name FROM Organisation")
 

@@ -145,11 +145,23 @@ def test_secrets_never_appear_in_output_or_state(env: Sandbox, tmp_path: Path, m
 
 
 def test_status_lists_fields_held_back(env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    custom = tmp_path / "held"
+    custom.mkdir()
+    (custom / "ruleset.yaml").write_text(f"""name: custom
+extends: {FORTNOX}
+overrides:
+  customers:
+    fields:
+      - name: visiting-country
+        crm: OrganisationCountry
+        erp: VisitingCountryCode
+        map: {{Sweden: SE}}
+""", encoding="utf-8")
     env.simulators["webcrm"].backend.create("organisation", {
         "OrganisationName": "Atlantis", "OrganisationType": "Customer", "OrganisationExtraCustom1": "1",
         "OrganisationCountry": "Atlantis"})
     state = str(tmp_path / "s.sqlite")
-    assert main(["run", FORTNOX, "--state", state]) == 0  # held back is not quarantined
+    assert main(["run", str(custom), "--state", state]) == 0  # held back is not quarantined
     assert "held visiting-country: rule visiting-country: value 'Atlantis' is not in the value map" in \
         capsys.readouterr().out
     assert main(["status", "--state", state]) == 0

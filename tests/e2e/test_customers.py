@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from mapsync.connectors.simkit import Fault
+from mapsync.engine.extractors import FieldPath
 from mapsync.engine.ruleset import Side
 from mapsync.engine.state import SqliteStateStore
-from tests.e2e.conftest import E2E, ErpShape, customised, load
+from tests.e2e.conftest import E2E, ROOT, ErpShape, customised, load
 
 pytestmark = pytest.mark.e2e
 
@@ -166,7 +167,61 @@ def test_rejected_record_is_quarantined_then_synced_after_fix(world: E2E, erp: E
     assert world.store.list_quarantine() == []
 
 
-def test_value_outside_the_value_map_holds_back_that_field_only(world: E2E, erp: ErpShape) -> None:
+COUNTRY_RULES = {"fortnox": ("visiting-country", "VisitingCountryCode"),
+                 "vismanet": ("country", "mainAddress.country.id")}
+
+
+def with_country_map(tmp_path: Path, erp: ErpShape) -> Path:
+    """The standard rule set with its country conversion replaced by a value map of one country."""
+    folder = tmp_path / "country-map"
+    folder.mkdir()
+    name, field = COUNTRY_RULES[erp.connector]
+    settings = "".join(f"\n  {key}: {value}" for key, value in erp.settings)
+    (folder / "ruleset.yaml").write_text(
+        f"name: custom\nextends: {ROOT / 'mapsync/rules/standard' / erp.connector}\n"
+        + (f"settings:{settings}\n" if settings else "")
+        + f"overrides:\n  customers:\n    fields:\n      - name: {name}\n        crm: OrganisationCountry\n"
+        f"        erp: {field}\n        map: {{Sweden: SE}}\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_every_country_converts_and_an_unknown_one_is_quarantined(world: E2E, erp: ErpShape) -> None:
+    """The standard rule sets convert countries with country_code/country_name (ISO 3166, English and
+    Nordic names), not a value map of a few countries."""
+    org(world, "Reykjavik ehf", "1001", OrganisationCountry="Island")  # Swedish for Iceland
+    org(world, "Lima SAC", "1002", OrganisationCountry="Peru")
+    bad = org(world, "Atlantis AB", "1003", OrganisationCountry="Atlantis")
+    report = world.run()
+    assert report.total("quarantined") == 1
+    [entry] = world.store.list_quarantine()
+    assert entry.record_id == bad and "'Atlantis' names no country" in entry.reason
+    field = FieldPath(COUNTRY_RULES[erp.connector][1])
+    assert sorted(field.get(c) for c in customers(world, erp)) == ["IS", "PE"]
+    values = erp.values("2001", "Oslo AS")
+    node = values
+    *parents, leaf = COUNTRY_RULES[erp.connector][1].split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = "NO"
+    world.erp.create("customer", values)
+    world.run()
+    [created] = [o for o in orgs(world) if o["OrganisationName"] == "Oslo AS"]
+    assert created["OrganisationCountry"] == "Norway"  # settings.country_language: en
+
+
+def test_value_outside_the_value_map_holds_back_that_field_only(erp: ErpShape, sandbox: Any,
+                                                                tmp_path: Path) -> None:
+    with SqliteStateStore(tmp_path / "held.sqlite") as store:
+        world = E2E(sandbox, store, load(with_country_map(tmp_path, erp), sandbox.env))
+        try:
+            _holds_back(world, erp)
+        finally:
+            world.close()
+
+
+def _holds_back(world: E2E, erp: ErpShape) -> None:
     held = org(world, "Atlantis AB", "1001", OrganisationCountry="Atlantis", OrganisationTelephone="+46 1")
     report = world.run()
     assert report.total("quarantined") == 0 and report.total("held") == 1

@@ -15,8 +15,9 @@ FORTNOX = ROOT / "mapsync/rules/standard/fortnox"
 
 CUSTOMER = {"OrganisationName": "Acme AB", "OrganisationType": "Customer", "OrganisationCountry": "Sweden"}
 SUPPLIER = {"OrganisationName": "Parts AB", "OrganisationType": "Supplier", "OrganisationCountry": "Sweden"}
-FAR_AWAY = {"OrganisationName": "Far Ltd", "OrganisationType": "Customer", "OrganisationCountry": "Atlantis",
+FAR_AWAY = {"OrganisationName": "Far Ltd", "OrganisationType": "Customer", "OrganisationCountry": "Peru",
             "OrganisationExtraCustom4": "EUR"}
+NOWHERE = {"OrganisationName": "Atlantis AB", "OrganisationType": "Customer", "OrganisationCountry": "Atlantis"}
 
 
 def _transform(capsys: pytest.CaptureFixture[str], path: Path, *extra: str,
@@ -40,14 +41,15 @@ def test_customer_gets_name_type_and_defaults(tmp_path: Path, capsys: pytest.Cap
     assert "1 read, 1 written, 0 skipped by the condition, 0 with errors, 0 fields held back" in err
 
 
-def test_condition_skips_and_unmapped_value_is_held(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _transform(capsys, _jsonl(tmp_path, CUSTOMER, SUPPLIER, FAR_AWAY))
+def test_condition_skips_and_every_country_converts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _transform(capsys, _jsonl(tmp_path, CUSTOMER, SUPPLIER, FAR_AWAY, NOWHERE))
     assert code == 0
     assert [r["Name"] for r in out] == ["Acme AB", "Far Ltd"]
     far = out[1]
-    assert "VisitingCountryCode" not in far  # held back: Atlantis is not in the country map
+    assert far["VisitingCountryCode"] == "PE"  # country_code: not a value map of a few countries
     assert far["Currency"] == "EUR" and far["TermsOfPayment"] == "30"
-    assert err.strip().endswith("3 read, 2 written, 1 skipped by the condition, 0 with errors, 1 fields held back")
+    assert "'Atlantis' names no country" in err
+    assert err.strip().endswith("4 read, 2 written, 1 skipped by the condition, 1 with errors, 0 fields held back")
 
 
 def test_csv_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,7 +118,7 @@ def test_rule_error_is_reported_with_its_line(tmp_path: Path, capsys: pytest.Cap
         "      - {name: visiting-country, crm: OrganisationCountry, erp: VisitingCountryCode,\n"
         "         map: {Sweden: SE}, on_unmapped: quarantine}\n",
         encoding="utf-8")
-    path = _jsonl(tmp_path, FAR_AWAY, CUSTOMER)
+    path = _jsonl(tmp_path, NOWHERE, CUSTOMER)
     code = main(["transform", str(folder), "--mapping", "customers", "--from", "crm", "--input", str(path)])
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -7,6 +7,9 @@ Entities ``customer``, ``article``, ``order``, ``invoice`` (records unwrapped, v
   local time ``yyyy-MM-dd HH:mm``, **minus one minute** of overlap (the format has minute
   precision, and the server's inclusive/exclusive choice is not confirmed). List items are a
   reduced subset: when one of the requested ``fields`` is missing, the full record is fetched.
+  Where the server refuses ``lastmodified`` (400 before the first page), the client reads the whole
+  list instead, and remembers to do so for that entity: every record comes, unchanged ones included
+  (the engine finds nothing to write for them), and the cursor is still taken before reading.
 - ``find``: the entity's search parameter when it has one (ILIKE semantics on the server), then an
   exact comparison on the client; otherwise (or when the server refuses the parameter) a full scan.
 - ``update``: partial ``PUT`` with only the changes; ``None``/``""`` are sent as ``API_BLANK``.
@@ -86,6 +89,7 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
     ) -> None:
         super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
         self.page_size = min(page_size, PAGE_SIZE)
+        self._no_lastmodified: set[str] = set()  # entities whose list refused lastmodified
         self.credentials = FortnoxCredentials(
             token_url=checked_token_url(token_url or token_url_for(self.base_url), "fortnox"),
             executor=self._token_executor(),
@@ -189,11 +193,26 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
         spec = entity(entity_name)
         new_cursor = self.cursor_now()  # taken before reading
         since = self._since(cursor, parse_lastmodified, format_lastmodified)
-        params: dict[str, Any] = {"lastmodified": since} if since else {}
+        if spec.name in self._no_lastmodified:
+            since = None
         check = self._read_check(entity_name, integer_ids=False)
 
+        def pages() -> Iterator[list[Record]]:
+            if since is None:
+                yield from self._pages(spec, {}, check)
+                return
+            changed = self._pages(spec, {"lastmodified": since}, check)
+            try:
+                first = next(changed)
+            except RejectedError:  # this list refuses lastmodified: a full read, from now on
+                self._no_lastmodified.add(spec.name)
+                yield from self._pages(spec, {}, check)
+                return
+            yield first
+            yield from changed
+
         def records() -> Iterator[Record]:
-            for items in self._pages(spec, params, check):
+            for items in pages():
                 for number, item in check.rows(items):  # set aside: no usable id; kept once: served twice
                     full = self._full_record(spec.name, item, fields)
                     if full is not None and check.full_ok(full, number):

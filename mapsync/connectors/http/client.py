@@ -128,9 +128,11 @@ class HttpClientBase:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        not_acted: Callable[[httpx.Response], bool] | None = None,
     ) -> httpx.Response:
         """Send ``method path`` (see the module docstring); the 2xx response, else the mapped error. A payload
-        holding a control character is not sent: ``RejectedError`` (``transport.control_character``)."""
+        holding a control character is not sent: ``RejectedError`` (``transport.control_character``).
+        ``not_acted``: which 5xx answers certainly did nothing, so a POST may be retried after them."""
         url = self.base_url + path
         if json is not None:
             found = control_character(json)
@@ -147,6 +149,7 @@ class HttpClientBase:
                 json=json,
                 headers={"Accept": "application/json", **auth, **(headers or {})},
                 idempotent=idempotent,
+                **({"not_acted": not_acted} if not_acted is not None else {}),
             )
             self._after_send(response)
             if attempt == 1 and self._renew_auth(response, auth):

@@ -11,6 +11,8 @@ Non-idempotent requests (POST, or any request sent with ``idempotent=False``) ar
 the server certainly did not act on them: 429, and failures to connect. A 5xx, a read timeout, a dropped
 connection or an unreadable answer after a POST may have created the record, so it is raised at once as
 ``TransientError``; the engine reconciles by match key on the next pass instead of creating twice.
+A caller that knows a 5xx answer means "nothing was done" (webCRM's deadlock victim, "Rerun the
+transaction") passes ``not_acted(response)``, and such answers are retried like idempotent ones.
 
 Any other status (2xx, 3xx, 4xx other than 429) is returned to the caller, which maps it. When the
 attempts are used up, ``TransientError`` is raised. Messages name the method and the URL path only:
@@ -124,7 +126,15 @@ class RequestExecutor:
         if delay > 0:
             self._sleep(delay)
 
-    def request(self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool | None = None,
+        not_acted: Callable[[httpx.Response], bool] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         """Send, retrying as described in the module docstring; returns the final response."""
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
@@ -158,7 +168,7 @@ class RequestExecutor:
                 self._pause("HTTP 429", attempt, delay)
                 continue
             if status >= 500:
-                if last or not safe:
+                if last or not (safe or (not_acted is not None and not_acted(response))):
                     raise TransientError(f"{where}: server error HTTP {status} after {attempt} attempts", status=status)
                 self._pause(f"HTTP {status}", attempt, policy.backoff(attempt, self._random))
                 continue

@@ -22,6 +22,9 @@ Entities (catalogue names) ``customer``, ``contact``, ``inventory_item``, ``sale
   record read after the PUT (the PUT answers 204).
 - ``delete``: customer invoices only (``RejectedError`` for the others).
 - ``action``: customer invoice ``release``; sales order ``cancelSalesOrder`` / ``reopenSalesOrder``.
+- Per-request limits: SameRequestLimit and ClientErrorLimit are kept by ``requestguard`` (a repeated
+  request waits; one that failed twice in 5 minutes is not sent again before the window passes). On
+  with the client-side rate limit (``rate_limit=None`` switches both off) unless ``request_guard`` says.
 - Rate limits: a client-side sliding window (default 240 requests per minute, under the production
   quota of 15,000 per hour), a pause until ``X-RateLimit-Reset`` when ``X-RateLimit-Remaining`` reaches
   0, and the executor's retries (429 honouring ``Retry-After``, 5xx, timeouts, dropped connections).
@@ -40,6 +43,7 @@ from mapsync.connectors.base import (
     ChangeBatch,
     ConflictError,
     ConnectorBase,
+    ConnectorError,
     FatalError,
     NotFoundError,
     Record,
@@ -51,6 +55,7 @@ from mapsync.connectors.vismanet.auth import DEFAULT_SCOPE, VismaConnectCredenti
 from mapsync.connectors.vismanet.entities import VismanetEntity, entity
 from mapsync.connectors.vismanet.errors import is_licence_error, map_error
 from mapsync.connectors.vismanet.paging import contact_pages, numbered_pages
+from mapsync.connectors.vismanet.requestguard import RequestGuard, request_key
 from mapsync.connectors.vismanet.throttle import HeaderThrottle
 from mapsync.connectors.vismanet.timefmt import format_filter, parse_cursor
 from mapsync.connectors.vismanet.wire import MISSING, dig, has_inserts, leaves, nest, same, strip_metadata, write_body
@@ -90,6 +95,7 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         page_size: int = PAGE_SIZE,
         overlap: timedelta = DEFAULT_OVERLAP,
         max_rate_wait: float = 3600.0,
+        request_guard: bool | None = None,
         **options: Unpack[HttpOptions],
     ) -> None:
         super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
@@ -101,6 +107,8 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         self.throttle = HeaderThrottle(
             sleep=self._sleep, monotonic=self._monotonic, wall=self._clock, max_wait=max_rate_wait
         )
+        guarded = rate_limit is not None if request_guard is None else request_guard
+        self.guard = RequestGuard(sleep=self._sleep, monotonic=self._monotonic, enabled=guarded)
         self.credentials = VismaConnectCredentials(
             token_url=checked_token_url(token_url or token_url_for(self.base_url), "vismanet"),
             client_id=client_id,
@@ -139,6 +147,28 @@ class VismanetClient(HttpClientBase, ConnectorBase):
 
     def _auth_headers(self) -> dict[str, str]:
         return self.credentials.headers()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        not_acted: Callable[[httpx.Response], bool] | None = None,
+    ) -> httpx.Response:
+        """The base class's request, kept under SameRequestLimit and ClientErrorLimit (``requestguard``)."""
+        key = request_key(method, path, params, json)
+        self.guard.before(key)
+        try:
+            return super()._request(
+                method, path, params=params, json=json, headers=headers, idempotent=idempotent, not_acted=not_acted
+            )
+        except ConnectorError as exc:
+            self.guard.failed(key, exc)
+            raise
 
     def _renew_auth(self, response: httpx.Response, rejected: dict[str, str]) -> bool:
         if response.status_code not in (401, 403) or is_licence_error(response):

@@ -16,7 +16,16 @@ Entities ``organisation``, ``person``, ``delivery``, ``quotation_line``, ``catal
 - ``update``: PUT replaces the whole DTO, so the client GETs the record, merges the changes and PUTs
   the full record, then returns a fresh GET.
 - ``create``: POST returns the new id; if an ``Organisations`` POST returns no body (not confirmed
-  either way), the new organisation is looked up by name among those created since just before.
+  either way), the new organisation is looked up by name among those created since just before. A
+  POST that lost a deadlock to a concurrent create (HTTP 500, "Rerun the transaction": nothing was
+  created) is retried like an idempotent request; other 5xx answers to a POST are not.
+- webCRM's unwritten write rules (``mapsync.connectors.webcrm.simulator.rules``): a person needs a
+  last name (the standard rule sets give one); a catalogue item's ``...Data1..9`` cannot be an empty
+  string, so the client sends blank ones as ``null`` (slot unused); a person cannot be moved to another
+  organisation through the API, so an update that changes ``PersonOrganisationId`` is refused before
+  anything is written (``RejectedError``: the record is quarantined with that reason until someone
+  moves the person in webCRM, after which it syncs again); an update of a delivery that shares its
+  ``DeliveryNumber`` with another is refused by webCRM with a message naming the other delivery.
 """
 
 from __future__ import annotations
@@ -45,6 +54,8 @@ from mapsync.connectors.webcrm.errors import map_error
 from mapsync.connectors.webcrm.queries import format_timestamp, parse_timestamp, select
 
 PAGE_SIZE = 1000
+DEADLOCK_MARKERS = ("deadlock", "rerun the transaction")
+CATALOGUE_DATA = tuple(f"QuotationLineLinkedDataItemData{n}" for n in range(1, 10))
 DEFAULT_OVERLAP = timedelta(minutes=2)
 DEFAULT_RETRY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=20.0, max_retry_after=90.0)
 
@@ -221,7 +232,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
     def create(self, entity_name: str, values: Mapping[str, Any]) -> Record:
         spec = entity(entity_name)
         started = datetime.fromtimestamp(self._clock(), UTC)
-        response = self._request("POST", spec.path, json=dict(values))
+        response = self._request("POST", spec.path, json=self._outgoing(entity_name, values), not_acted=_lost_deadlock)
         new_id = self._new_id(response)
         if new_id is None:
             new_id = self._find_created(spec, values, started)
@@ -244,6 +255,16 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             return not isinstance(stamp, str) or parse_timestamp(stamp) >= started - self.overlap
         except ValueError:
             return True
+
+    @staticmethod
+    def _outgoing(entity_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The body to send: a catalogue item's blank ``Data`` slots as ``null`` (webCRM refuses empty ones)."""
+        body = dict(values)
+        if entity_name == "catalogue_item":
+            for name in CATALOGUE_DATA:
+                if isinstance(body.get(name), str) and not body[name].strip():
+                    body[name] = None
+        return body
 
     @staticmethod
     def _new_id(response: httpx.Response) -> str | None:
@@ -272,7 +293,14 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             raise NotFoundError(f"webcrm: {entity_name} {record_id} not found", status=404)
         if not changes:
             return current
-        merged = {**current, **dict(changes), spec.id_field: current[spec.id_field]}
+        moved_to = changes.get("PersonOrganisationId", current.get("PersonOrganisationId"))
+        if entity_name == "person" and not same_value(moved_to, current.get("PersonOrganisationId")):
+            raise RejectedError(
+                f"webcrm: person {record_id} cannot be moved from organisation {current.get('PersonOrganisationId')} "
+                f"to {moved_to} through the API (PUT cannot change PersonOrganisationId and persons have no Move): "
+                "move the person in webCRM"
+            )
+        merged = self._outgoing(entity_name, {**current, **dict(changes), spec.id_field: current[spec.id_field]})
         self._request("PUT", f"{spec.path}/{int(record_id)}", json=merged)
         updated = self.get(entity_name, record_id)
         if updated is None:
@@ -300,3 +328,9 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         if new_id is None:
             raise RejectedError("webcrm: ConvertToDelivery answered without an id")
         return new_id
+
+
+def _lost_deadlock(response: httpx.Response) -> bool:
+    """A 500 whose body says the create was the deadlock victim: nothing was written."""
+    text = response.content.decode("utf-8", "replace").lower() if response.content else ""
+    return response.status_code == 500 and any(marker in text for marker in DEADLOCK_MARKERS)

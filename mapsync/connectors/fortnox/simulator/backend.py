@@ -11,7 +11,9 @@ stored record; errors are raised as ``ApiError``. Choices where the real behavio
   (400 code 2999005); ``createinvoice`` twice -> 400 code 2999005;
 - a credit invoice gets ``Credit: "true"``, negated quantities and ``CreditInvoiceReference`` set to
   the original; the original's ``CreditInvoiceReference`` is set to the credit invoice;
-- deleting a customer keeps its number reserved (2000637 on reuse, as documented).
+- deleting a customer keeps its number reserved (2000637 on reuse, as documented);
+- the switchable behaviours of ``FortnoxRules`` (``simulator.rules``): locked rows of an invoice made
+  from an order, ``lastmodified`` to the minute, ``lastmodified`` refused on some lists.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mapsync.connectors.fortnox.simulator.errors import (
     INVALID_FIELD,
     INVOICE_BOOKED,
     NUMBER_USED,
+    ORDER_INVOICE_ROWS,
     REQUIRED_FIELD,
     WRONG_STATE,
     ApiError,
@@ -33,6 +36,7 @@ from mapsync.connectors.fortnox.simulator.errors import (
 )
 from mapsync.connectors.fortnox.simulator.listing import select
 from mapsync.connectors.fortnox.simulator.rows import apply_rows, compute_row, document_totals, renumber
+from mapsync.connectors.fortnox.simulator.rules import ORDER_INVOICE_ROWS_MESSAGE, FortnoxRules
 from mapsync.connectors.fortnox.simulator.store import FortnoxStore
 from mapsync.connectors.fortnox.simulator.templates import (
     NUMBER_FIELDS,
@@ -189,8 +193,9 @@ def ocr_for(number: str) -> str:
 class FortnoxBackend:
     """The operations the HTTP handlers call."""
 
-    def __init__(self, store: FortnoxStore) -> None:
+    def __init__(self, store: FortnoxStore, rules: FortnoxRules | None = None) -> None:
         self.store = store
+        self.rules = rules or FortnoxRules()
 
     # ----------------------------------------------------------------- helpers
     def _today(self) -> date:
@@ -212,7 +217,7 @@ class FortnoxBackend:
         return self._require(entity, number)
 
     def list(self, entity: str, query: dict[str, list[str]]) -> tuple[list[Record], dict[str, int]]:
-        return select(entity, self.store.all_dated(entity), query)
+        return select(entity, self.store.all_dated(entity), query, self.rules)
 
     # ----------------------------------------------------------------- writes
     def create(self, entity: str, given: Record) -> Record:
@@ -262,6 +267,13 @@ class FortnoxBackend:
             rows_field = ROW_FIELDS.get(entity)
             skip = frozenset({number_field} | ({rows_field} if rows_field else set()))
             given = {k: v for k, v in given.items() if k not in IGNORED}
+            if (
+                entity == "invoice"
+                and self.rules.order_invoice_rows_locked
+                and "InvoiceRows" in given
+                and record.get("OrderReference") not in ("", "0", None)
+            ):
+                raise bad_request(ORDER_INVOICE_ROWS, ORDER_INVOICE_ROWS_MESSAGE)
             merge_fields(
                 record,
                 given,

@@ -39,6 +39,7 @@ WRONG_STATE = 2999005  # action not allowed in the document's state (cancelled, 
 UNKNOWN_ROW = 2999006  # a RowId that is not on the document
 METHOD_NOT_ALLOWED = 2999007  # e.g. DELETE /3/invoices/{n} (HTTP 405)
 NO_SUCH_RESOURCE = 2999008  # a path the simulator does not serve (HTTP 404)
+ORDER_INVOICE_ROWS = 2999009  # PUT with InvoiceRows on an invoice made from an order (simulator.rules)
 
 NOT_FOUND = {
     "customer": (CUSTOMER_NOT_FOUND, "Kan inte hitta kunden."),

@@ -3,7 +3,8 @@
 ``lastmodified`` (chosen, NOT CONFIRMED): the value is **Stockholm local time**
 (Europe/Stockholm, with summer time), in ``yyyy-MM-dd HH:mm``, ``yyyy-MM-dd HH:mm:ss`` or
 ``yyyy-MM-dd`` form, and the comparison is **inclusive**: a record modified at or after that instant
-is listed. Any other format -> 400 code 2000588.
+is listed. Any other format -> 400 code 2000588. ``FortnoxRules`` (``simulator.rules``) may drop
+seconds on both sides (minute precision, the default) and refuse the parameter on some entities.
 
 Search parameters match ILIKE ``%value%`` (case-insensitive substring), as documented. Unknown
 query parameters are ignored. ``limit`` defaults to 100 and may be at most 500 (more -> 400
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from mapsync.connectors.fortnox.simulator.errors import INVALID_FILTER, INVALID_PARAMETER, bad_request
+from mapsync.connectors.fortnox.simulator.rules import FortnoxRules, to_minute
 from mapsync.connectors.fortnox.simulator.templates import NUMBER_FIELDS
 from mapsync.connectors.fortnox.timefmt import parse_local_lastmodified, stockholm
 
@@ -152,7 +154,7 @@ def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
 
 
 def select(
-    entity: str, rows: list[tuple[Record, datetime]], query: dict[str, list[str]]
+    entity: str, rows: list[tuple[Record, datetime]], query: dict[str, list[str]], rules: FortnoxRules | None = None
 ) -> tuple[list[Record], dict[str, int]]:
     """Apply the list parameters; returns the page's full records and ``MetaInformation``."""
 
@@ -163,8 +165,11 @@ def select(
     selected = rows
     since = arg("lastmodified")
     if since is not None:
-        instant = parse_lastmodified(since)
-        selected = [(r, m) for r, m in selected if m >= instant]
+        rules = rules or FortnoxRules()
+        if entity in rules.lastmodified_refused:
+            raise bad_request(INVALID_PARAMETER, "Ogiltig parameter: lastmodified.")
+        instant = to_minute(rules, parse_lastmodified(since))
+        selected = [(r, m) for r, m in selected if to_minute(rules, m) >= instant]
     records = [r for r, _ in selected]
     name = arg("filter")
     if name is not None:

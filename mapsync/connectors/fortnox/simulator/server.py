@@ -22,6 +22,7 @@ from mapsync.connectors.fortnox.simulator.auth import FortnoxAuth, FortnoxAuthCo
 from mapsync.connectors.fortnox.simulator.backend import FortnoxBackend
 from mapsync.connectors.fortnox.simulator.handlers import build_router, method_not_allowed, no_such_resource
 from mapsync.connectors.fortnox.simulator.loader import load_records
+from mapsync.connectors.fortnox.simulator.rules import FortnoxRules
 from mapsync.connectors.fortnox.simulator.seed import seed_demo
 from mapsync.connectors.fortnox.simulator.store import FortnoxStore, Now, utc_now
 from mapsync.connectors.simkit import (
@@ -59,15 +60,17 @@ class FortnoxSimulator(ProductSimulator[FortnoxBackend]):
         port: int = 0,
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         auth: FortnoxAuthConfig | None = None,
+        rules: FortnoxRules | None = None,
         latency: Latency | None = None,
         now: Now = utc_now,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = FortnoxStore(data_dir, now=now)
-        self.backend = FortnoxBackend(self.store)
+        self.rules = rules or FortnoxRules()
+        self.backend = FortnoxBackend(self.store, self.rules)
 
         def new_tenant(tenant: str) -> FortnoxBackend:
-            return FortnoxBackend(FortnoxStore(tenant_dir(data_dir, tenant), now=now))
+            return FortnoxBackend(FortnoxStore(tenant_dir(data_dir, tenant), now=now), self.rules)
 
         self.tenants = Tenants(self.backend, new_tenant)
         self.auth = FortnoxAuth(self.store, auth or FortnoxAuthConfig(), clock=clock)

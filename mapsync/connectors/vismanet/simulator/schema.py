@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pycountry
+
 Record = dict[str, Any]
 
 
@@ -44,22 +46,8 @@ DATE = F("date")
 IGNORE = F("ignore")
 
 # ----------------------------------------------------------------------------- reference data
-COUNTRIES = {
-    "NO": "Norway",
-    "SE": "Sweden",
-    "DK": "Denmark",
-    "FI": "Finland",
-    "IS": "Iceland",
-    "NL": "Netherlands",
-    "DE": "Germany",
-    "GB": "United Kingdom",
-    "US": "United States",
-    "FR": "France",
-    "ES": "Spain",
-    "PL": "Poland",
-    "EE": "Estonia",
-    "IE": "Ireland",
-}
+# Visma.net's country list is ISO 3166-1 (every country; names in English)
+COUNTRIES = {c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries}
 BASE_CURRENCY = "NOK"
 EXCHANGE_RATES = {"NOK": 1.0, "SEK": 0.98, "DKK": 1.55, "EUR": 11.5, "USD": 10.6, "GBP": 13.4}
 CREDIT_TERMS = {"0": ("Cash", 0), "10": ("10 days", 10), "14": ("14 days", 14), "20": ("20 days", 20),

@@ -10,6 +10,11 @@ company carries its ``X-RateLimit-*`` headers. When exceeded: HTTP 429 with ``Re
 CONFIRMED, chosen after Azure API Management's default) ``{"statusCode": 429, "message": "Rate limit is
 exceeded. Try again in N seconds."}``.
 
+Per-request limits (``requestlimits``, configurable with ``request_limits``): SameRequestLimit (5
+identical requests a minute) and ClientErrorLimit (2 client errors of the same request in 5 minutes),
+both answered 429 like the quota, with the limit's name in the message; on whenever the quota is,
+unless ``request_limits`` says otherwise.
+
 Extra control endpoints: ``POST /_sim/seed`` (demo data), ``POST /_sim/clear`` (delete all records),
 ``POST /_sim/expire-tokens`` (those three from ``mapsync.connectors.simkit.ProductSimulator``),
 ``POST /_sim/salesorder/{orderNbr}/invoice`` (invoice a sales order, as shipping + invoicing in the
@@ -27,6 +32,7 @@ from typing import Any
 from mapsync.connectors.simkit import (
     CONTROL_PREFIX,
     Latency,
+    LogEntry,
     ProductSimulator,
     Request,
     Response,
@@ -41,6 +47,7 @@ from mapsync.connectors.vismanet.simulator.backend import VismanetBackend
 from mapsync.connectors.vismanet.simulator.handlers import build_router, no_resource, not_allowed
 from mapsync.connectors.vismanet.simulator.loader import load_records
 from mapsync.connectors.vismanet.simulator.ratelimit import POLICY, FixedWindowRateLimiter
+from mapsync.connectors.vismanet.simulator.requestlimits import Key, RequestLimitConfig, RequestLimits
 from mapsync.connectors.vismanet.simulator.seed import seed_demo
 from mapsync.connectors.vismanet.simulator.store import Now, VismanetStore, utc_now
 
@@ -74,6 +81,7 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
         now: Now = utc_now,
         clock: Callable[[], float] = time.time,
         rate_clock: Callable[[], float] = time.monotonic,
+        request_limits: RequestLimitConfig | None = None,
     ) -> None:
         self.store = VismanetStore(data_dir, now=now)
         self.backend = VismanetBackend(self.store)
@@ -86,6 +94,9 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
         self.max_page_size = max_page_size
         limit, window = rate_limit or DEFAULT_RATE_LIMIT
         self.limiter = FixedWindowRateLimiter(limit, window, enabled=rate_limit is not None, clock=rate_clock)
+        # the per-request limits go with the quota unless configured (off in fast tests and the plain sandbox)
+        config = request_limits or RequestLimitConfig(enabled=rate_limit is not None)
+        self.request_limits = RequestLimits(config, clock=rate_clock)
         super().__init__(
             build_router(
                 lambda request: self.tenants.get(request.tenant), self.auth, max_page_size=lambda: self.max_page_size
@@ -111,8 +122,34 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
         body = {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} seconds."}
         return json_response(429, body, {"Retry-After": str(seconds)})
 
+    def reset_runtime(self) -> None:
+        super().reset_runtime()
+        self.request_limits.reset()
+
+    def _request_key(self, request: Request) -> Key | None:
+        if request.path.startswith(CONTROL_PREFIX) or request.path == TOKEN_PATH:
+            return None
+        tenant = self.auth.tenant_of(request)
+        if tenant is None:
+            return None
+        query = "&".join(f"{k}={v}" for k, values in sorted(request.query.items()) for v in values)
+        return (tenant, request.method, request.path.rstrip("/").lower(), query, request.body)
+
     def dispatch(self, request: Request) -> Response:
-        response = super().dispatch(request)
+        request_key = self._request_key(request)
+        if request_key is not None:
+            request.tenant = request_key[0]
+        refusal = self.request_limits.check(request_key) if request_key is not None else None
+        if refusal is not None:
+            seconds = ServerRateLimiter.whole_seconds(refusal.wait)
+            body = {"statusCode": 429, "message": refusal.message(self.request_limits.config)}
+            response = json_response(429, body, {"Retry-After": str(seconds)})
+            query = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
+            self.log.add(LogEntry(request.method, request.path, query, 429, request.tenant))
+        else:
+            response = super().dispatch(request)
+            if request_key is not None and not response.drop:
+                self.request_limits.answered(request_key, response.status)
         key = _rate_key(request)
         if response.drop or request.path.startswith(CONTROL_PREFIX) or key is None:
             return response

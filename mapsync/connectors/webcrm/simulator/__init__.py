@@ -9,6 +9,7 @@ is in ``WebcrmAuthConfig`` (``sandbox-webcrm-api-token``).
 from mapsync.connectors.webcrm.simulator.auth import WebcrmAuth, WebcrmAuthConfig
 from mapsync.connectors.webcrm.simulator.backend import WebcrmBackend
 from mapsync.connectors.webcrm.simulator.queries import parse_query, run_query
+from mapsync.connectors.webcrm.simulator.rules import WebcrmRules
 from mapsync.connectors.webcrm.simulator.seed import seed_demo
 from mapsync.connectors.webcrm.simulator.server import DEFAULT_RATE_LIMIT, WebcrmSimulator, start_simulator
 from mapsync.connectors.webcrm.simulator.store import WebcrmStore
@@ -18,6 +19,7 @@ __all__ = [
     "WebcrmAuth",
     "WebcrmAuthConfig",
     "WebcrmBackend",
+    "WebcrmRules",
     "WebcrmSimulator",
     "WebcrmStore",
     "parse_query",

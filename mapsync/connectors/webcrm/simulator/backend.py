@@ -10,6 +10,9 @@ Choices where the real behaviour is NOT CONFIRMED:
   at an existing delivery or opportunity (``QuotationLineOpportunityId``); otherwise 400;
 - ``QuotationLineLinkedDataId`` (write-only) must name a catalogue item; its Data1..9 and price are
   copied onto the line where the line leaves them empty; ``PersonName`` is derived from the parts;
+- the write rules of ``mapsync.connectors.webcrm.simulator.rules`` (a last name, non-empty catalogue
+  values, a person's organisation fixed, duplicate delivery numbers locked, overlapping creates
+  failing), each switchable by ``WebcrmRules``;
 - ``ConvertToDelivery`` creates a new delivery (with copies of the opportunity's lines) and
   returns its id; the opportunity stays.
 """
@@ -29,6 +32,13 @@ from mapsync.connectors.webcrm.simulator.dtos import (
     system_fields,
     write_only_fields,
 )
+from mapsync.connectors.webcrm.simulator.rules import (
+    BusinessRuleError,
+    CreateGate,
+    WebcrmRules,
+    check_create,
+    check_replace,
+)
 from mapsync.connectors.webcrm.simulator.store import WebcrmStore
 
 Record = dict[str, Any]
@@ -42,8 +52,7 @@ class NotFound(Exception):
         super().__init__(f"{PREFIXES[entity]} with id {record_id} was not found")
 
 
-class BusinessError(Exception):
-    """A rule refused the write (HTTP 400)."""
+BusinessError = BusinessRuleError  # a rule refused the write (HTTP 400)
 
 
 def _bind_all(entity: str, given: dict[str, Any], target: Record) -> tuple[Record, list[ValidationError]]:
@@ -72,8 +81,10 @@ def _bind_all(entity: str, given: dict[str, Any], target: Record) -> tuple[Recor
 class WebcrmBackend:
     """The operations the HTTP handlers call."""
 
-    def __init__(self, store: WebcrmStore) -> None:
+    def __init__(self, store: WebcrmStore, rules: WebcrmRules | None = None) -> None:
         self.store = store
+        self.rules = rules or WebcrmRules()
+        self.gate = CreateGate(self.rules)
 
     def get(self, entity: str, record_id: int) -> Record:
         record = self.store.get(entity, record_id)
@@ -82,9 +93,15 @@ class WebcrmBackend:
         return record
 
     def create(self, entity: str, given: Any) -> int:
+        """A ``POST`` (``DeadlockError`` when it overlaps another create and loses)."""
+        with self.gate.creating():
+            return self._create(entity, given)
+
+    def _create(self, entity: str, given: Any) -> int:
         with self.store.lock:
             record = default_record(entity)
             extra = self._write(entity, record, given)
+            check_create(self.rules, entity, record)
             new_id = self.store.next_id(entity)
             record[id_field(entity)] = new_id
             self._stamp(entity, record, created=True)
@@ -101,6 +118,8 @@ class WebcrmBackend:
                 if name in current:
                     record[name] = current[name]
             extra = self._write(entity, record, given)
+            deliveries = self.store.all("delivery") if entity == "delivery" else []
+            check_replace(self.rules, entity, current, record, deliveries)
             self._stamp(entity, record, created=False)
             self.store.extra[entity][str(record_id)] = extra
             self.store.put(entity, record_id, record, self.store.now())
@@ -127,11 +146,11 @@ class WebcrmBackend:
                 if source in opp and name not in system_fields("delivery"):
                     delivery[name] = opp[source]
             delivery["DeliveryStatus"] = "New"
-            delivery_id = self.create("delivery", delivery)
+            delivery_id = self._create("delivery", delivery)
             for line in self.store.all("quotation_line"):
                 if line["QuotationLineOpportunityId"] == opportunity_id:
                     line["QuotationLineOpportunityId"] = delivery_id
-                    self.create("quotation_line", line)
+                    self._create("quotation_line", line)
             return delivery_id
 
     # ----------------------------------------------------------------- internals

@@ -22,6 +22,7 @@ from mapsync.connectors.webcrm.simulator.auth import WebcrmAuth
 from mapsync.connectors.webcrm.simulator.backend import BusinessError, NotFound, WebcrmBackend
 from mapsync.connectors.webcrm.simulator.dtos import ENTITIES, ValidationError, fields, parse_timestamp
 from mapsync.connectors.webcrm.simulator.queries import QueryError, linked_data_row, parse_query, run_query
+from mapsync.connectors.webcrm.simulator.rules import DeadlockError
 
 Handler = Callable[[Request], Response]
 BackendOf = Callable[[Request], WebcrmBackend]  # the backend of the request's tenant
@@ -76,6 +77,8 @@ def guarded(handler: Handler) -> Handler:
             return message(400, str(exc))
         except ValidationError as exc:
             return json_response(400, {"Message": "The request is invalid.", "ModelState": {exc.field: [exc.message]}})
+        except DeadlockError as exc:
+            return message(500, str(exc))
         except QueryError as exc:
             return message(400, f"The query could not be run: {exc}")
         except BadRequest as exc:
@@ -220,14 +223,16 @@ def _queries(backend: WebcrmBackend, request: Request) -> Response:
         raise BadRequest("The request is invalid.", {"script": ["The script parameter is required."]})
     query = parse_query(script)
     store = backend.store
-    if query.entity == "catalogue_item":
+
+    def rows_of(entity: str) -> list[Any]:
+        if entity != "catalogue_item":
+            return store.all(entity)
         entity_types = fields("catalogue_item")["QuotationLineLinkedDataItemEntityType"]["enum"]
-        rows = [
+        return [
             linked_data_row(
                 item, entity_types, store.modified_at("catalogue_item", item["QuotationLineLinkedDataItemId"])
             )
             for item in store.all("catalogue_item")
         ]
-    else:
-        rows = store.all(query.entity)
-    return json_response(200, page(request, run_query(query, rows)))
+
+    return json_response(200, page(request, run_query(query, rows_of)))

@@ -33,6 +33,7 @@ from mapsync.connectors.webcrm.simulator.auth import WebcrmAuth, WebcrmAuthConfi
 from mapsync.connectors.webcrm.simulator.backend import WebcrmBackend
 from mapsync.connectors.webcrm.simulator.handlers import build_router, no_resource, not_allowed
 from mapsync.connectors.webcrm.simulator.loader import load_records
+from mapsync.connectors.webcrm.simulator.rules import WebcrmRules
 from mapsync.connectors.webcrm.simulator.seed import seed_demo
 from mapsync.connectors.webcrm.simulator.store import Now, WebcrmStore, utc_now
 
@@ -45,7 +46,8 @@ def _rate_key(request: Request) -> str | None:
 
 class WebcrmSimulator(ProductSimulator[WebcrmBackend]):
     """webCRM simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only;
-    ``latency=(low, high)`` delays every API request by a uniform random number of seconds."""
+    ``rules`` switches the unwritten write rules (``WebcrmRules``); ``latency=(low, high)`` delays every
+    API request by a uniform random number of seconds."""
 
     store: WebcrmStore
 
@@ -57,15 +59,17 @@ class WebcrmSimulator(ProductSimulator[WebcrmBackend]):
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         auth: WebcrmAuthConfig | None = None,
         organisation_post_returns_id: bool = True,
+        rules: WebcrmRules | None = None,
         latency: Latency | None = None,
         now: Now = utc_now,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = WebcrmStore(data_dir, now=now)
-        self.backend = WebcrmBackend(self.store)
+        self.rules = rules or WebcrmRules()
+        self.backend = WebcrmBackend(self.store, self.rules)
 
         def new_tenant(tenant: str) -> WebcrmBackend:
-            return WebcrmBackend(WebcrmStore(tenant_dir(data_dir, tenant), now=now))
+            return WebcrmBackend(WebcrmStore(tenant_dir(data_dir, tenant), now=now), self.rules)
 
         self.tenants = Tenants(self.backend, new_tenant)
         self.auth = WebcrmAuth(self.store, auth or WebcrmAuthConfig(), clock=clock)

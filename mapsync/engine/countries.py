@@ -1,0 +1,87 @@
+"""Country conversion for rule expressions: ``country_code`` and ``country_name`` (ISO 3166-1 from
+``pycountry``), so that every country syncs, not only those a value map lists.
+
+webCRM keeps a free, localised country name (apis/REFERENCE.md: "a localised country name, not an ISO
+code"); Fortnox and Visma.net keep ISO alpha-2 codes. ``country_code`` reads an alpha-2 or alpha-3 code,
+an English name (short, official or common) or a Swedish, Norwegian (bokmål and nynorsk), Danish or
+Finnish name (pycountry's gettext catalogues, plus the few everyday names of ``EXTRA_NAMES``); case,
+accents and surrounding blanks do not matter. ``country_name`` gives the name of a code in English (the
+common name where ISO's is formal, e.g. "Bolivia") or in one of those languages. A value that names no
+country raises ``ValueError``, so the record is quarantined with that reason, never synced blank.
+"""
+
+from __future__ import annotations
+
+import gettext
+import unicodedata
+from functools import cache
+from typing import Any
+
+import pycountry
+
+LANGUAGES = {"en": None, "sv": "sv", "nb": "nb_NO", "no": "nb_NO", "nn": "nn", "da": "da", "fi": "fi"}
+EXTRA_NAMES = {
+    "uk": "GB", "great britain": "GB", "england": "GB", "storbritannien": "GB", "storbritannia": "GB",
+    "usa": "US", "united states of america": "US", "usa (förenta staterna)": "US", "holland": "NL",
+    "hollanti": "NL", "tjeckien": "CZ", "czech republic": "CZ", "ryssland": "RU", "russia": "RU",
+    "sydkorea": "KR", "south korea": "KR", "iran": "IR", "vietnam": "VN",
+}
+
+
+def _key(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold().replace("\u2019", "'"))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+@cache
+def _translation(language: str) -> gettext.NullTranslations:
+    locale = LANGUAGES[language]
+    if locale is None:
+        return gettext.NullTranslations()
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[locale], fallback=True)
+
+
+@cache
+def _index() -> dict[str, str]:
+    """Every known spelling (normalised) -> alpha-2."""
+    index: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2
+        english = [country.name, getattr(country, "official_name", None), getattr(country, "common_name", None)]
+        for language in LANGUAGES:
+            for name in english:
+                if name:
+                    index.setdefault(_key(_translation(language).gettext(name)), code)
+    index.update({_key(name): code for name, code in EXTRA_NAMES.items()})
+    return index
+
+
+def country_code(value: Any) -> str | None:
+    """ISO 3166-1 alpha-2 code of a code or a name; None for an empty value; ``ValueError`` if unknown."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if len(text) in (2, 3) and text.isalpha():
+        upper = text.upper()
+        found = pycountry.countries.get(alpha_2=upper) if len(text) == 2 else pycountry.countries.get(alpha_3=upper)
+        if found is not None:
+            return str(found.alpha_2)
+    code = _index().get(_key(text))
+    if code is None:
+        raise ValueError(f"{text!r} names no country (ISO 3166-1 in English or a Nordic language)")
+    return code
+
+
+def country_name(value: Any, language: str = "en") -> str | None:
+    """The name of a country (code or name given) in ``language`` (en, sv, nb/no, nn, da, fi)."""
+    code = country_code(value)
+    if code is None:
+        return None
+    if language not in LANGUAGES:
+        raise ValueError(f"no country names in {language!r} (one of {', '.join(LANGUAGES)})")
+    country = pycountry.countries.get(alpha_2=code)
+    assert country is not None  # country_code returned a known code
+    english = getattr(country, "common_name", None) or country.name
+    if language == "en":
+        return str(english)
+    return _translation(language).gettext(country.name)
