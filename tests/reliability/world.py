@@ -144,6 +144,12 @@ def end_state(sandbox: Sandbox) -> dict[str, list[str]]:
     def ref(table: dict[str, str], value: Any) -> Any:
         return table.get(str(value), value) if value not in (None, "", 0, "0") else value
 
+    def erp_document(delivery: dict[str, Any]) -> Any:  # the Fortnox document number: an invoice's or an order's
+        value = delivery.get("DeliveryErpId")
+        if str(value) == str(delivery.get("DeliveryCustom2")):
+            return ref(invoice, value)
+        return ref(order, value)
+
     state: dict[str, list[str]] = {}
 
     def add(name: str, records: list[dict[str, Any]]) -> None:
@@ -155,7 +161,8 @@ def end_state(sandbox: Sandbox) -> dict[str, list[str]]:
     add("webcrm/delivery", [{**r, "DeliveryId": delivery[str(r["DeliveryId"])],
                              "DeliveryOrganisationId": ref(org, r.get("DeliveryOrganisationId")),
                              "DeliveryCustom1": ref(order, r.get("DeliveryCustom1")),
-                             "DeliveryCustom2": ref(invoice, r.get("DeliveryCustom2"))}
+                             "DeliveryCustom2": ref(invoice, r.get("DeliveryCustom2")),
+                             "DeliveryErpId": erp_document(r)}
                             for r in crm["delivery"].values()])
     add("webcrm/quotation_line", [{**r, "QuotationLineId": None,
                                    "QuotationLineOpportunityId": ref(delivery, r.get("QuotationLineOpportunityId"))}
@@ -190,9 +197,9 @@ def differences(expected: dict[str, list[str]], actual: dict[str, list[str]], li
         missing = sorted(set(want) - set(got))
         extra = sorted(set(got) - set(want))
         for text in missing[:limit]:
-            found.append(f"{name}: expected {text[:600]}")
+            found.append(f"{name}: expected {text[:6000]}")
         for text in extra[:limit]:
-            found.append(f"{name}: found    {text[:600]}")
+            found.append(f"{name}: found    {text[:6000]}")
     return found
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mapsync import STANDARD_RULES
 from mapsync.connectors.catalogue import load_catalogue
-from mapsync.engine.expressions import as_record
+from mapsync.engine.expressions import ExpressionError, as_record
 from mapsync.engine.ruleset import Side, load_ruleset
 from mapsync.engine.ruleset.compiler import thaw
 from mapsync.engine.sync.bound import BoundMapping, bind
@@ -60,7 +60,7 @@ def _reference(bound: BoundMapping, target: Side, record: dict[str, Any], settin
     held: list[HeldField] = []
     try:
         return "ok", nested(values_for_create(bound, target, record, settings_, held)), held
-    except (RuleError, TypeError) as exc:  # TypeError: a list or object given to a value map, in both
+    except (RuleError, TypeError, ExpressionError) as exc:  # TypeError: a list or object given to a value map, in both
         return "error", type(exc).__name__, str(exc)
 
 
@@ -69,7 +69,7 @@ def _compiled(bound: BoundMapping, target: Side, record: dict[str, Any], setting
     held: list[HeldField] = []
     try:
         return "ok", plan.values(record, as_record(record) if plan.uses_record else None, held), held
-    except (RuleError, TypeError) as exc:  # TypeError: a list or object given to a value map, in both
+    except (RuleError, TypeError, ExpressionError) as exc:  # TypeError: a list or object given to a value map, in both
         return "error", type(exc).__name__, str(exc)
 
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mapsync.engine.expressions import ExpressionError
 from mapsync.engine.ruleset import Side
 from mapsync.engine.sync.bound import RuleGroup
 from mapsync.engine.sync.fieldmerge import RuleError, merge, merge_loop
@@ -21,7 +22,7 @@ GROUPS: list[tuple[str, RuleGroup, dict[str, Any]]] = [
 def _outcome(function: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return "ok", function(*args, **kwargs)
-    except (RuleError, TypeError) as exc:
+    except (RuleError, TypeError, ExpressionError) as exc:
         return "error", type(exc).__name__, str(exc)
 
 
