@@ -40,7 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     limits = not args.no_rate_limits
     with tempfile.TemporaryDirectory() as tmp:
-        sandbox = start_sandbox(Path(tmp) / "sandbox", realistic_limits=limits)
+        # in memory: a simulator with a data folder rewrites its whole store on every write (its own cost)
+        sandbox = start_sandbox(None, realistic_limits=limits)
         try:
             ruleset = load_ruleset(ROOT / "mapsync/rules/standard/fortnox", sandbox.env, for_run=True).ruleset
             assert ruleset is not None
