@@ -18,6 +18,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 from mapsync.connectors.registry import make_client
 from mapsync.engine.composition import run_pass
@@ -45,7 +46,7 @@ def main() -> None:
         try:
             ruleset = load_ruleset(ROOT / "mapsync/rules/standard/fortnox", sandbox.env, for_run=True).ruleset
             assert ruleset is not None
-            options = {} if limits else {"rate_limit": None}
+            options: dict[str, Any] = {} if limits else {"rate_limit": None}
             sims = sandbox.simulators
             # Seeded straight into the simulators' backends: the seeding is not what is measured.
             for i in range(args.customers):
