@@ -39,9 +39,10 @@ def _report() -> Iterator[None]:
 
 @pytest.fixture
 def seeded() -> Iterator[Sandbox]:
-    """The seeded simulators, each request delayed a little so that a pass takes a few seconds."""
+    """The seeded simulators, each request delayed so that a pass takes a few seconds even with its records
+    applied concurrently (a second run started "a little later" must find the first still under way)."""
     sandbox = start_sandbox(None, seed=True, realistic_limits=False, products=("webcrm", "fortnox"),
-                            latency=(0.002, 0.006))
+                            latency=(0.02, 0.04))
     try:
         yield sandbox
     finally:
@@ -106,16 +107,25 @@ def _check_pair(sandbox: Sandbox, state: Path, outcomes: list[tuple[int, str, st
     return problems
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.5], ids=["together", "a little later"])
-def test_a_second_run_on_the_same_store_refuses_and_nothing_is_done_twice(delay: float, seeded: Sandbox,
+def _wait_for_writes(sandbox: Sandbox, run: subprocess.Popen[str], count: int) -> None:
+    """Until ``run`` has written ``count`` times (it is in the middle of its pass) or has ended."""
+    deadline = time.monotonic() + 60
+    while _writes(sandbox) < count and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["together", "a little later"])
+def test_a_second_run_on_the_same_store_refuses_and_nothing_is_done_twice(later: bool, seeded: Sandbox,
                                                                           tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite"
     first = _run(seeded, state)
-    time.sleep(delay)
+    if later:  # the second starts while the first is creating: it must refuse, whatever the machine's speed
+        _wait_for_writes(seeded, first, 3)
+        assert first.poll() is None, "the first pass ended before it had written: the simulators are too fast"
     second = _run(seeded, state)
     for proc in (first, second):
         proc.wait(timeout=300)
-    problems = _check_pair(seeded, state, _outcomes([first, second]), must_refuse=delay > 0)
+    problems = _check_pair(seeded, state, _outcomes([first, second]), must_refuse=later)
     FIGURES["tried"] += 1
     FIGURES["held"] += not problems
     assert not problems
@@ -133,9 +143,7 @@ LOCKER = textwrap.dedent("""
 
 def _lock_mid_pass(sandbox: Sandbox, state: Path, seconds: float) -> tuple[int, str, str]:
     run = _run(sandbox, state)
-    deadline = time.monotonic() + 60
-    while _writes(sandbox) < 5 and time.monotonic() < deadline and run.poll() is None:
-        time.sleep(0.02)  # the pass has started creating
+    _wait_for_writes(sandbox, run, 5)  # the pass has started creating
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(state), str(seconds)], stdout=subprocess.PIPE,
                               text=True)
     try:
