@@ -134,7 +134,7 @@ def test_secrets_never_appear_in_output_or_state(env: Sandbox, tmp_path: Path, m
     state = tmp_path / "s.sqlite"
     env.simulators["webcrm"].backend.create("organisation", {"OrganisationName": "A", "OrganisationType": "Customer",
                                                              "OrganisationExtraCustom1": "1"})
-    env.simulators["fortnox"].faults.add("5xx", 20)  # errors on the way: messages must not carry credentials
+    env.simulators["fortnox"].faults.add("5xx", 5)  # every attempt of one request fails: an error message is made
     main(["run", FORTNOX, "--state", str(state), "--format", "json"])
     monkeypatch.setenv("WEBCRM_API_TOKEN", "a-wrong-token-value")
     main(["run", FORTNOX, "--state", str(state)])
