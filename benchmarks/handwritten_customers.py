@@ -17,7 +17,7 @@ import sys
 CUSTOMER_TYPES = ("Customer", "Private Customer")
 TYPES = {"Customer": "COMPANY", "Private Customer": "PRIVATE"}
 COUNTRIES = {"Sweden": "SE", "Sverige": "SE", "Denmark": "DK", "Danmark": "DK", "Norway": "NO", "Norge": "NO",
-             "Finland": "FI", "Germany": "DE", "United Kingdom": "GB"}
+             "Finland": "FI", "Germany": "DE", "United Kingdom": "GB", "Estonia": "EE"}
 FIELDS = (  # (Fortnox field, webCRM field, value map or None), in the mapping's order
     ("Name", "OrganisationName", None),
     ("CustomerNumber", "OrganisationExtraCustom1", None),

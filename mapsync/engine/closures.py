@@ -28,7 +28,7 @@ from simpleeval import (
 Names = Mapping[str, Any]
 Closure = Callable[[Names], Any]
 
-_DICT_ATTRIBUTES = frozenset(dir(dict))
+DICT_ATTRIBUTES = frozenset(dir(dict))
 """Names that ``getattr`` finds on a dict: only for these does attribute access on a record not mean its key."""
 
 
@@ -145,7 +145,9 @@ class _Compiler:
             def refused(names: Names) -> Any:
                 raise FeatureNotAvailable(f"Sorry, this method is not available. ({attr})")
             return refused
-        plain_key = attr not in _DICT_ATTRIBUTES
+        plain_key = attr not in DICT_ATTRIBUTES
+        if plain_key and isinstance(node.value, ast.Name) and node.value.id == "record":
+            return self._record_field(attr, target)
 
         def run(names: Names) -> Any:
             obj = target(names)
@@ -165,6 +167,35 @@ class _Compiler:
                 raise FeatureNotAvailable("Sorry, modules are not allowed in attribute access")
             return item
         return run
+
+    def _record_field(self, attr: str, target: Closure) -> Closure:
+        """``record.<field>``: the field's value, None when the record lacks it, whether the record is wrapped
+        (``as_record``: a missing key is None) or a plain dict (so that an expression reading only fields of
+        the record needs no wrapped copy of it, see ``Expression.reads_record_flat``)."""
+        general = self._general_attribute(attr, target)
+
+        def run(names: Names) -> Any:
+            obj = target(names)
+            if isinstance(obj, dict):
+                return obj.get(attr)
+            return general(obj)
+        return run
+
+    def _general_attribute(self, attr: str, target: Closure) -> Callable[[Any], Any]:
+        text = self.text
+
+        def of(obj: Any) -> Any:
+            try:
+                item = getattr(obj, attr)
+            except (AttributeError, TypeError):
+                try:
+                    item = obj[attr]
+                except (KeyError, TypeError):
+                    raise AttributeDoesNotExist(attr, text) from None
+            if isinstance(item, types.ModuleType):
+                raise FeatureNotAvailable("Sorry, modules are not allowed in attribute access")
+            return item
+        return of
 
     def _subscript(self, node: ast.Subscript) -> Closure:
         container, key = self.compile(node.value), self.compile(node.slice)

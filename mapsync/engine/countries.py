@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gettext
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
@@ -58,9 +58,19 @@ def _index() -> dict[str, str]:
 
 def country_code(value: Any) -> str | None:
     """ISO 3166-1 alpha-2 code of a code or a name; None for an empty value; ``ValueError`` if unknown."""
-    if value is None or not str(value).strip():
+    if value.__class__ is str:
+        return _code_of_text(value)  # the usual: a text, its answer remembered (a pass sees few countries)
+    if value is None:
         return None
-    text = str(value).strip()
+    return _code_of_text(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _code_of_text(value: str) -> str | None:
+    """``country_code`` of a text; remembered per text (an unknown one raises again each time)."""
+    text = value.strip()
+    if not text:
+        return None
     if len(text) in (2, 3) and text.isalpha():
         upper = text.upper()
         found = pycountry.countries.get(alpha_2=upper) if len(text) == 2 else pycountry.countries.get(alpha_3=upper)
@@ -74,6 +84,14 @@ def country_code(value: Any) -> str | None:
 
 def country_name(value: Any, language: str = "en") -> str | None:
     """The name of a country (code or name given) in ``language`` (en, sv, nb/no, nn, da, fi)."""
+    if value.__class__ is str and language.__class__ is str:
+        return _name_of_text(value, language)
+    return _name_of_text(str(value) if value is not None else "", str(language))
+
+
+@lru_cache(maxsize=4096)
+def _name_of_text(value: str, language: str) -> str | None:
+    """``country_name`` of a text; remembered per text and language."""
     code = country_code(value)
     if code is None:
         return None

@@ -29,7 +29,7 @@ from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
-from mapsync.engine.closures import Closure, compile_tree
+from mapsync.engine.closures import DICT_ATTRIBUTES, Closure, compile_tree
 from mapsync.engine.countries import country_code, country_name
 from mapsync.engine.diagnostics.suggest import closest, did_you_mean
 from mapsync.engine.textlines import first_line, other_lines
@@ -259,9 +259,38 @@ class Expression:
         """The value for ``names`` (``record``, ``value``, ``settings``): the compiled closure, called."""
         try:
             return self.run(names)
-        except (InvalidExpression, ArithmeticError, TypeError, ValueError, KeyError, IndexError,
-                AttributeError, RecursionError) as exc:
-            raise ExpressionError(f"{self.text!r} failed: {type(exc).__name__}: {exc}") from exc
+        except FAILURES as exc:
+            raise self.failure(exc) from exc
+
+    def failure(self, exc: BaseException) -> ExpressionError:
+        """The error ``evaluate`` raises when evaluating failed with ``exc`` (one of ``FAILURES``)."""
+        return ExpressionError(f"{self.text!r} failed: {type(exc).__name__}: {exc}")
+
+    @property
+    def reads_record_flat(self) -> bool:
+        """Whether every use of ``record`` is ``record.<field>`` and nothing more (no ``record.a.b``, no bare
+        ``record``): such an expression gives the same result on the plain record as on ``as_record`` of it, so
+        a caller may skip the wrapped copy."""
+        if "record" not in self.names:
+            return True
+        fields = sum(1 for name, attr in self.attributes if name == "record" and attr not in DICT_ATTRIBUTES)
+        uses = sum(1 for node in ast.walk(self.tree) if isinstance(node, ast.Name) and node.id == "record")
+        return uses == fields and all(len(chain) <= 2 for chain in self.chains if chain[0] == "record")
+
+    def value_function(self) -> Callable[[Any], Any] | None:
+        """When the expression is one function applied to ``value`` alone (``country_code(value)``), that
+        function: calling it on the value is the expression (its errors are those of ``FAILURES``; the caller
+        turns them into ``failure(exc)``). None for any other expression."""
+        node = self.tree.value if isinstance(self.tree, ast.Expr) else self.tree
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords
+                and len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id == "value"):
+            return FUNCTIONS[node.func.id]
+        return None
+
+
+FAILURES = (InvalidExpression, ArithmeticError, TypeError, ValueError, KeyError, IndexError, AttributeError,
+            RecursionError)
+"""What evaluating an expression can raise for a value it cannot handle: turned into ``ExpressionError``."""
 
 
 def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Expression | None, list[ExpressionProblem]]:

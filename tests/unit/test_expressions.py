@@ -297,3 +297,32 @@ def test_expressions_compile_one_at_a_time_across_threads() -> None:
                                   "f'{value:{9 * 9}}'", "[0] * 10**9", "1 << 10**9"])
 def test_constant_bombs_are_refused_when_compiled(text: str) -> None:
     assert [code for code, _ in _problems(text)] == ["MS404"]
+
+
+@pytest.mark.parametrize(("text", "flat"), [
+    ("record.OrganisationType in settings.customer_types", True),
+    ("upper(value)", True),
+    ("record.Address.City", False),
+    ("record", False),
+    ("len(record)", False),
+    ("record.items", False),
+    ("record.A == record.B", True),
+])
+def test_reads_record_flat_says_when_the_plain_record_gives_the_same_result(text: str, flat: bool) -> None:
+    expr, problems = compile_expression(text, {"record", "value", "settings"})
+    assert expr is not None, problems
+    assert expr.reads_record_flat is flat
+    if flat and "record" in expr.names:
+        record = {"OrganisationType": "Customer", "A": None}
+        names = {"settings": {"customer_types": ["Customer"]}, "value": None}
+        assert expr.evaluate({**names, "record": record}) == expr.evaluate({**names, "record": as_record(record)})
+
+
+@pytest.mark.parametrize(("text", "function"), [("country_code(value)", "country_code"), ("upper(value)", "upper"),
+                                                ("upper(value) + 'x'", None), ("upper(record.A)", None),
+                                                ("round(value, 2)", None)])
+def test_value_function_is_the_function_of_a_lone_call_on_value(text: str, function: str | None) -> None:
+    expr, _ = compile_expression(text, {"record", "value", "settings"})
+    assert expr is not None
+    found = expr.value_function()
+    assert (found is FUNCTIONS[function]) if function else found is None

@@ -85,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
         with stream:
             out: IO[str] = partial.open("w", encoding="utf-8") if partial is not None else sys.stdout
             try:
+                encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps's, made once
+                write = out.write
                 for values in transform(bound, source, reader(stream), settings, counts, on_error):
-                    out.write(json.dumps(values, ensure_ascii=False, default=str) + "\n")
+                    write(encode(values) + "\n")
             finally:
                 if partial is not None:
                     out.close()

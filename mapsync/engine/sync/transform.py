@@ -44,11 +44,12 @@ class TransformCounts:
 
 def read_jsonl(stream: IO[str]) -> Iterator[Numbered]:
     """Records of a JSON lines stream, one object a line; blank lines are ignored."""
+    decode = json.JSONDecoder().decode  # what json.loads calls for a text, without its checks per line
     for number, line in enumerate(stream, start=1):
         if not line or line.isspace():  # blank: as `not line.strip()`, without copying the line
             continue
         try:
-            record = json.loads(line)
+            record = decode(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"line {number}: not JSON: {exc.msg} (column {exc.colno})") from exc
         if not isinstance(record, dict):
@@ -78,7 +79,7 @@ def transform(bound: BoundMapping, source: Side, records: Iterable[Numbered], se
     number and the message) and is skipped. ``settings``: the rule set's settings, thawed."""
     plan = compile_create(bound, source.other, settings)
     condition = bound.mapping.conditions.get(source)
-    wraps = condition is not None or plan.uses_record
+    wraps = (condition is not None and not condition.reads_record_flat) or plan.uses_record
     names: dict[str, Any] = {"record": None, "settings": settings}
     values = plan.values
     for number, record in records:
@@ -87,7 +88,7 @@ def transform(bound: BoundMapping, source: Side, records: Iterable[Numbered], se
         try:
             wrapped = as_record(record) if wraps else None  # once per record, for the condition and transforms
             if condition is not None:
-                names["record"] = wrapped
+                names["record"] = record if wrapped is None else wrapped  # fields only: the record as it is
                 if not condition.evaluate(names):
                     counts.skipped += 1
                     continue
