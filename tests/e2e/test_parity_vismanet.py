@@ -77,3 +77,38 @@ def test_contact_moved_to_another_customer_keeps_the_person_in_its_organisation(
     finally:
         e2e.close()
         e2e.store.close()
+
+
+def test_text_lines_and_lines_without_price_on_sales_orders_both_ways(visma: E2E) -> None:
+    """A text-only line (no item) and a line without a price reach the sales order; a text line added in
+    Visma.net comes back as a text line; nothing is written again when nothing changed."""
+    org_id = synced_customer(visma)
+    delivery_id = str(visma.crm.create("delivery", {
+        "DeliveryOrganisationId": int(org_id), "DeliveryNumber": "WC-2026-19", "DeliveryStatus": "New",
+        "DeliveryOrderDate": "2026-11-02T00:00:00"})["DeliveryId"])
+    for line in ({"QuotationLineData1": "A1", "QuotationLineQuantity": 2, "QuotationLinePrice": 10.0},
+                 {"QuotationLineMemo": "Leverans vecka 12"},
+                 {"QuotationLineData1": "B2", "QuotationLineMemo": "Utan pris", "QuotationLineQuantity": 1}):
+        visma.crm.create("quotation_line", {"QuotationLineOpportunityId": int(delivery_id), **line})
+    report = visma.run()
+    assert report.total("quarantined") == 0
+    order = only(visma, "sales_order", "orderNo")
+    texts = sorted(((line.get("inventory") or {}).get("number") or "", line["lineDescription"],
+                    float(line["unitPrice"] or 0)) for line in order["lines"])
+    assert texts == [("", "Leverans vecka 12", 0.0), ("A1", "Item A1", 10.0), ("B2", "Utan pris", 0.0)]
+    assert visma.run().writes == 0
+    visma.erp.update("sales_order", order["orderNo"], {"lines": [
+        *({"lineNbr": line["lineNbr"]} for line in order["lines"]), {"lineDescription": "Fraktfritt"}]})
+    visma.run()
+    lines = visma.crm.find("quotation_line", "QuotationLineOpportunityId", int(delivery_id))
+    assert sorted((ql["QuotationLineData1"] or "", ql["QuotationLineMemo"] or "") for ql in lines) == [
+        ("", "Fraktfritt"), ("", "Leverans vecka 12"), ("A1", ""), ("B2", "Utan pris")]
+    assert visma.run().writes == 0
+    order = only(visma, "sales_order", "orderNo")
+    assert len(order["lines"]) == 4
+    # the order invoiced in Visma.net: the invoice carries the text lines, the delivery takes it quietly
+    invoice = visma.sandbox.simulators["vismanet"].backend.invoice_sales_order(order["orderNo"])
+    assert sorted(line["description"] for line in invoice["invoiceLines"] if not line.get("inventoryNumber")) == [
+        "Fraktfritt", "Leverans vecka 12"]
+    assert visma.run().total("quarantined") == 0
+    assert visma.run().writes == 0
