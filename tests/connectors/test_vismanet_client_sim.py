@@ -272,6 +272,26 @@ def test_sales_order_lines_insert_update_delete_and_cancel(client: VismanetClien
     assert client.action("sales_order", number, "reopenSalesOrder")["status"] == "Open"
 
 
+def test_sales_order_text_line_without_item_accepted_a_line_with_neither_refused(client: VismanetClient) -> None:
+    """A line with a description and no item (a text line) is accepted, with no item defaults and no price;
+    a line with neither is refused as the item is mandatory for it."""
+    client.create("customer", {"name": "A"})
+    items(client)
+    order = client.create("sales_order", {
+        "orderType": "SO", "customer": {"number": "10000"}, "date": "2024-03-01",
+        "lines": [{"inventory": {"number": "A"}, "quantity": 1}, {"lineDescription": "Delivery in week 12"}]})
+    text = order["lines"][1]
+    assert (text.get("inventory"), text["lineDescription"], text["unitPrice"] or 0.0) == (
+        None, "Delivery in week 12", 0.0)
+    number = client.record_id("sales_order", order)
+    changed = client.update("sales_order", number, {"lines": [
+        {"lineNbr": 1}, {"lineNbr": 2, "lineDescription": "Delivery in week 13"}]})
+    assert changed["lines"][1]["lineDescription"] == "Delivery in week 13"
+    with pytest.raises(RejectedError) as info:
+        client.update("sales_order", number, {"lines": [{"lineNbr": 1}, {"lineNbr": 2}, {"quantity": 1}]})
+    assert info.value.status == 400 and "inventoryNumber' is a mandatory field" in str(info.value)
+
+
 def test_invoice_lines_release_and_lock(client: VismanetClient) -> None:
     client.create("customer", {"name": "A"})
     items(client)

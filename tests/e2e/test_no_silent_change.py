@@ -211,10 +211,14 @@ def outline(report: dict[str, Any]) -> list[tuple[Any, ...]]:
         placeholder = text.startswith("new-") or (isinstance(value, int) and value < 0)
         return "<id>" if placeholder or text in created else value
 
+    def mask_field(name: str, value: Any) -> Any:
+        # DeliveryErpSyncDateTime holds the time the engine wrote it: the plan's and the run's differ
+        return "<now>" if name == "DeliveryErpSyncDateTime" and value is not None else mask(value)
+
     out: list[tuple[Any, ...]] = []
     for m in report["mappings"]:
         for a in m["actions"]:
-            changes = sorted((name, c["old"], mask(c["new"])) for name, c in a["changes"].items())
+            changes = sorted((name, c["old"], mask_field(name, c["new"])) for name, c in a["changes"].items())
             out.append((m["name"], a["action"], a["target"], mask(a["crm_id"]), mask(a["erp_id"]),
                         str(changes), sorted(a["held"]), a["reason"]))
         counts = {k: m[k] for k in ("created", "updated", "unchanged", "skipped", "conflicts", "quarantined", "held")}

@@ -11,7 +11,7 @@ import pytest
 from mapsync.engine.sandbox import Sandbox
 from tests.e2e.conftest import E2E
 from tests.e2e.test_deliveries_vismanet import _world
-from tests.e2e.webcrm_records import only, synced_customer
+from tests.e2e.webcrm_records import delivery, only, synced_customer
 
 pytestmark = pytest.mark.e2e
 
@@ -77,3 +77,71 @@ def test_contact_moved_to_another_customer_keeps_the_person_in_its_organisation(
     finally:
         e2e.close()
         e2e.store.close()
+
+
+def test_text_lines_and_lines_without_price_on_sales_orders_both_ways(visma: E2E) -> None:
+    """A text-only line (no item) and a line without a price reach the sales order; a text line added in
+    Visma.net comes back as a text line; nothing is written again when nothing changed."""
+    org_id = synced_customer(visma)
+    delivery_id = str(visma.crm.create("delivery", {
+        "DeliveryOrganisationId": int(org_id), "DeliveryNumber": "WC-2026-19", "DeliveryStatus": "New",
+        "DeliveryOrderDate": "2026-11-02T00:00:00"})["DeliveryId"])
+    for line in ({"QuotationLineData1": "A1", "QuotationLineQuantity": 2, "QuotationLinePrice": 10.0},
+                 {"QuotationLineMemo": "Leverans vecka 12"},
+                 {"QuotationLineData1": "B2", "QuotationLineMemo": "Utan pris", "QuotationLineQuantity": 1}):
+        visma.crm.create("quotation_line", {"QuotationLineOpportunityId": int(delivery_id), **line})
+    report = visma.run()
+    assert report.total("quarantined") == 0
+    order = only(visma, "sales_order", "orderNo")
+    texts = sorted(((line.get("inventory") or {}).get("number") or "", line["lineDescription"],
+                    float(line["unitPrice"] or 0)) for line in order["lines"])
+    assert texts == [("", "Leverans vecka 12", 0.0), ("A1", "Item A1", 10.0), ("B2", "Utan pris", 0.0)]
+    assert visma.run().writes == 0
+    visma.erp.update("sales_order", order["orderNo"], {"lines": [
+        *({"lineNbr": line["lineNbr"]} for line in order["lines"]), {"lineDescription": "Fraktfritt"}]})
+    visma.run()
+    lines = visma.crm.find("quotation_line", "QuotationLineOpportunityId", int(delivery_id))
+    assert sorted((ql["QuotationLineData1"] or "", ql["QuotationLineMemo"] or "") for ql in lines) == [
+        ("", "Fraktfritt"), ("", "Leverans vecka 12"), ("A1", ""), ("B2", "Utan pris")]
+    assert visma.run().writes == 0
+    order = only(visma, "sales_order", "orderNo")
+    assert len(order["lines"]) == 4
+    # the order invoiced in Visma.net: the invoice carries the text lines, the delivery takes it quietly
+    invoice = visma.sandbox.simulators["vismanet"].backend.invoice_sales_order(order["orderNo"])
+    assert sorted(line["description"] for line in invoice["invoiceLines"] if not line.get("inventoryNumber")) == [
+        "Fraktfritt", "Leverans vecka 12"]
+    assert visma.run().total("quarantined") == 0
+    assert visma.run().writes == 0
+
+
+def test_native_erp_status_and_sync_time_on_sales_orders_and_invoices(visma: E2E) -> None:
+    """DeliveryErpStatus is Synchronized from the create on; DeliveryErpSyncDateTime is stamped when the
+    sales order is made and again only when it changes in Visma.net; an invoice made in Visma.net arrives
+    as a delivery with both; passes with no change write nothing."""
+    org_id = synced_customer(visma)
+    delivery_id = delivery(visma, org_id, ("A1", 1, 10.0))
+    assert visma.run().total("quarantined") == 0
+    order = only(visma, "sales_order", "orderNo")
+    made = visma.crm.get("delivery", delivery_id) or {}
+    assert made["DeliveryErpStatus"] == "Synchronized" and made["DeliveryErpSyncDateTime"]
+    assert visma.run().writes == 0
+    visma.crm.update("delivery", delivery_id, {"DeliveryDescription": "Etapp 2",
+                                               "DeliveryErpSyncDateTime": "2020-01-01T00:00:00Z"})
+    visma.run()
+    assert (visma.erp.get("sales_order", order["orderNo"]) or {})["description"] == "Etapp 2"
+    assert (visma.crm.get("delivery", delivery_id) or {})["DeliveryErpSyncDateTime"] == "2020-01-01T00:00:00Z"
+    assert visma.run().writes == 0
+    visma.erp.update("sales_order", order["orderNo"], {"description": "Etapp 3"})
+    visma.run()
+    changed = visma.crm.get("delivery", delivery_id) or {}
+    assert changed["DeliveryDescription"] == "Etapp 3" and changed["DeliveryErpSyncDateTime"] > "2026"
+    assert visma.run().writes == 0
+    invoice = visma.erp.create("customer_invoice", {
+        "customer": {"number": "1001"}, "invoiceText": "Direkt i Visma.net",
+        "invoiceLines": [{"inventoryNumber": "B2", "quantity": 1, "unitPrice": 20.0}]})
+    visma.run()
+    [from_invoice] = [d for d in visma.crm.read_changes("delivery", None, frozenset()).records
+                      if d["DeliveryCustom2"] == invoice["referenceNumber"]]  # the invoice number field
+    assert from_invoice["DeliveryErpId"] == invoice["referenceNumber"]
+    assert from_invoice["DeliveryErpStatus"] == "Synchronized" and from_invoice["DeliveryErpSyncDateTime"]
+    assert visma.run().writes == 0

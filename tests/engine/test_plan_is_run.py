@@ -19,14 +19,21 @@ def _placeholder(value: Any) -> bool:
     return (isinstance(value, str) and value.startswith("new-")) or (isinstance(value, int) and value < 0)
 
 
+def _new(name: str, value: Any, ids: set[str]) -> Any:
+    """A change's new value as both a plan and its run show it: ids of records created in the pass, and the
+    sync time the engine stamps a delivery with (the plan's and the run's differ), masked."""
+    if _placeholder(value) or str(value) in ids:
+        return "<new id>"
+    return "<now>" if name == "DeliveryErpSyncDateTime" and value is not None else value
+
+
 def outline(report: PassReport) -> list[tuple[Any, ...]]:
     """Actions without the ids of records created in the pass (a plan shows placeholders for them)."""
     out: list[tuple[Any, ...]] = []
     ids = {str(i) for m in report.mappings for a in m.actions if a.action == "create" for i in (a.crm_id, a.erp_id)}
     for mapping in report.mappings:
         for action in mapping.actions:
-            changes = {name: (c["old"], "<new id>" if _placeholder(c["new"]) or str(c["new"]) in ids else c["new"])
-                       for name, c in action.changes.items()}
+            changes = {name: (c["old"], _new(name, c["new"], ids)) for name, c in action.changes.items()}
             out.append((mapping.name, action.action, action.target, sorted(changes.items(), key=str),
                         sorted(action.held)))
         out.append((mapping.name, dict(mapping.counts)))

@@ -121,8 +121,9 @@ def _label(record: dict[str, Any], *fields: str) -> str:
 
 
 def _clean(record: dict[str, Any]) -> dict[str, Any]:
-    """The record without what a system stamps by itself (times)."""
-    return {k: v for k, v in record.items() if not k.endswith(("At", "LastModified", "@url"))}
+    """The record without what a system stamps by itself (times) and the time the engine stamps a delivery
+    with (``DeliveryErpSyncDateTime``: when it ran, which differs between two runs that did the same work)."""
+    return {k: v for k, v in record.items() if not k.endswith(("At", "DateTime", "LastModified", "@url"))}
 
 
 def end_state(sandbox: Sandbox) -> dict[str, list[str]]:

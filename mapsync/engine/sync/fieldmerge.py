@@ -360,7 +360,7 @@ def after_create(bound: RuleGroup, source: Side, record: dict[str, Any], sent: l
     values the target assigned where the source has none (a customer number) or altered itself (a value it
     normalised). A value the engine sent that comes back as sent is never written back, not even through a
     lossy map; a field held back (its value missing from the map) is never overwritten by the target's
-    default."""
+    default. A constant the source does not hold yet goes along (the next merge would write it alone)."""
     target = source.other
     sent_values = {c.rule: c.new for c in sent if c.target is target}
     held_rules = {h.rule for h in held}
@@ -368,7 +368,10 @@ def after_create(bound: RuleGroup, source: Side, record: dict[str, Any], sent: l
     result = MergeResult()
     for br in bound.rules:
         rule = br.rule
-        if not br.writes[source] or rule.constant is not MISSING:
+        if not br.writes[source]:
+            continue
+        if rule.constant is not MISSING:
+            _plan(br, source, normalise(rule.constant, br.type(source)), read(br, source, record), result)
             continue
         got = read(br, target, created)
         if got is MISSING or got is None:

@@ -504,7 +504,11 @@ class VismanetBackend:
         currency_rate = EXCHANGE_RATES.get(record.get("currency") or record.get("currencyId") or BASE_CURRENCY, 1.0)
         if resource == "salesorder":
             if not line.get("inventory"):
-                raise body.fail(f"'{where}.inventoryNumber' is a mandatory field.")
+                # A text line: no item, a description (chosen, NOT CONFIRMED: the DTOs mark uom, not the
+                # item, as mandatory; webCRM's integrations send text-only lines); nothing to take over.
+                if not line.get("lineDescription"):
+                    raise body.fail(f"'{where}.inventoryNumber' is a mandatory field.")
+                return
             item = self.store.get("inventory", line["inventory"]["number"])
             assert item is not None
             if "lineDescription" not in given:
@@ -616,7 +620,7 @@ class VismanetBackend:
             lines = [
                 {
                     "operation": "Insert",
-                    "inventoryNumber": {"value": line["inventory"]["number"]},
+                    "inventoryNumber": {"value": (line.get("inventory") or {}).get("number")},
                     "description": {"value": line.get("lineDescription")},
                     "quantity": {"value": line["quantity"]},
                     "unitPriceInCurrency": {"value": line["unitPrice"]},
