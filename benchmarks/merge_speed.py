@@ -66,9 +66,10 @@ def main() -> None:
     def mapping_loop() -> float:
         started = time.perf_counter()
         names = {"record": None, "settings": settings}
+        wraps = (condition is not None and not condition.reads_record_flat) or plan.uses_record  # as transform
         for org in orgs:
-            wrapped = as_record(org)
-            names["record"] = wrapped
+            wrapped = as_record(org) if wraps else None
+            names["record"] = org if wrapped is None else wrapped
             if condition is None or condition.evaluate(names):
                 plan.values(org, wrapped, [])
         return time.perf_counter() - started

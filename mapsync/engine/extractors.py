@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from jmespath.exceptions import JMESPathError, LexerError, ParseError
 from jmespath.parser import ParsedResult
 
 from mapsync.engine.diagnostics.suggest import did_you_mean
+from mapsync.engine.jmesclosures import Interpret, compile_parsed
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
 """A field absent from a record; distinct from None (rule 4: missing is not null)."""
@@ -60,12 +61,25 @@ class FieldPath:
 
 @dataclass(frozen=True)
 class JmesExtractor:
-    """A JMESPath expression that reads a value; ``MISSING`` when it yields null."""
+    """A JMESPath expression that reads a value; ``MISSING`` when it yields null. Read by its compiled closure
+    (``jmesclosures``) where it has one, else (and for the values the closure leaves to it) by ``jmespath``."""
 
     expression: str
     compiled: ParsedResult = field(repr=False, compare=False)
+    closure: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
 
     def get(self, record: Mapping[str, Any]) -> Any:
+        closure = self.closure
+        if closure is not None:
+            try:
+                result = closure(record)
+                return MISSING if result is None else result
+            except Interpret:
+                pass
+        return self.search(record)
+
+    def search(self, record: Mapping[str, Any]) -> Any:
+        """``get`` by the ``jmespath`` interpreter."""
         try:
             result = self.compiled.search(record)
         except JMESPathError as exc:  # e.g. a function given the wrong type for this record
@@ -132,7 +146,7 @@ def compile_jmespath(expression: str) -> tuple[JmesExtractor | None, JmesProblem
         problem = _arity_problem(name, arguments)
         if problem:
             return None, JmesProblem(problem, column, line=line, end_column=end)
-    return JmesExtractor(expression, compiled), None
+    return JmesExtractor(expression, compiled, compile_parsed(dict(compiled.parsed))), None
 
 
 def _function_calls(node: Any) -> list[tuple[str, int]]:

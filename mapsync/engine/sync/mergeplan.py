@@ -60,8 +60,9 @@ def _read_lines(i: int, side: str, text_field: str | None) -> list[str]:
 
 def generate(bound: RuleGroup) -> Merger:
     namespace: dict[str, Any] = {"__builtins__": {"str": str}, "MISSING": MISSING, "EMPTY": is_empty,
-                                 "RULE": merge_rule}
-    lines = ["def merger(bound, crm, erp, base, held, newer, ctx, result):"]
+                                 "RULE": merge_rule, "NOBASE": {}}
+    lines = ["def merger(bound, crm, erp, base, held, newer, ctx, result):",
+             "    found = NOBASE if base is None else base"]
     for i, br in enumerate(bound.rules):
         text = br.text_fields
         namespace.update({f"B{i}": br, f"K{i}": br.rule.key, f"C{i}": br.read_crm, f"E{i}": br.read_erp})
@@ -73,14 +74,16 @@ def generate(bound: RuleGroup) -> Merger:
         if br.rule.constant is not MISSING:
             lines.append(f"    {call}")
             continue
-        lines += [f"    a = None if base is None else base.get(K{i})",
+        # changed_since, inline: a side changed when its value is not the base's (MISSING equals only itself),
+        # is there (not MISSING) and, where the base has none, is not empty. The usual, equal, tests once.
+        lines += [f"    a = found.get(K{i})",
                   "    if a is None:",
                   f"        {call}",
                   "    else:",
                   "        ac = a.get('crm', MISSING)",
                   "        ae = a.get('erp', MISSING)",
-                  "        if ((c is not MISSING and (not EMPTY(c) if ac is MISSING else not (c == ac)))",
-                  "                or (e is not MISSING and (not EMPTY(e) if ae is MISSING else not (e == ae)))",
+                  "        if ((c != ac and c is not MISSING and (ac is not MISSING or not EMPTY(c)))",
+                  "                or (e != ae and e is not MISSING and (ae is not MISSING or not EMPTY(e)))",
                   f"                or (held and K{i} in held)):",
                   f"            {call}"]
     lines.append("    return None")
