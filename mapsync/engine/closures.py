@@ -146,8 +146,9 @@ class _Compiler:
                 raise FeatureNotAvailable(f"Sorry, this method is not available. ({attr})")
             return refused
         plain_key = attr not in DICT_ATTRIBUTES
+        general = self._general_attribute(attr)
         if plain_key and isinstance(node.value, ast.Name) and node.value.id == "record":
-            return self._record_field(attr, target)
+            return self._record_field(attr, target, general)
 
         def run(names: Names) -> Any:
             obj = target(names)
@@ -156,24 +157,14 @@ class _Compiler:
                     return obj[attr]
                 except KeyError:
                     raise AttributeDoesNotExist(attr, text) from None
-            try:
-                item = getattr(obj, attr)
-            except (AttributeError, TypeError):
-                try:
-                    item = obj[attr]
-                except (KeyError, TypeError):
-                    raise AttributeDoesNotExist(attr, text) from None
-            if isinstance(item, types.ModuleType):
-                raise FeatureNotAvailable("Sorry, modules are not allowed in attribute access")
-            return item
+            return general(obj)
         return run
 
-    def _record_field(self, attr: str, target: Closure) -> Closure:
+    @staticmethod
+    def _record_field(attr: str, target: Closure, general: Callable[[Any], Any]) -> Closure:
         """``record.<field>``: the field's value, None when the record lacks it, whether the record is wrapped
         (``as_record``: a missing key is None) or a plain dict (so that an expression reading only fields of
         the record needs no wrapped copy of it, see ``Expression.reads_record_flat``)."""
-        general = self._general_attribute(attr, target)
-
         def run(names: Names) -> Any:
             obj = target(names)
             if isinstance(obj, dict):
@@ -181,7 +172,8 @@ class _Compiler:
             return general(obj)
         return run
 
-    def _general_attribute(self, attr: str, target: Closure) -> Callable[[Any], Any]:
+    def _general_attribute(self, attr: str) -> Callable[[Any], Any]:
+        """``obj.<attr>`` for any object: the attribute, else the item, else ``AttributeDoesNotExist``."""
         text = self.text
 
         def of(obj: Any) -> Any:

@@ -194,22 +194,29 @@ def _plain_copy(br: BoundRule, target: Side, put: Callable[[Record, Any], None],
     writer = br.rule.side(target).writer  # type: ignore[union-attr]
     field = writer.name if writer is not None and len(writer.parts) == 1 else None
     if field is not None:  # what _generate writes inline for this step
-        copy.inline = _Inline(name, field, fallback, limit or 0, norm, target_norm,  # type: ignore[attr-defined]
-                              lambda value: _check_length(br, target, value))
+        copy.inline = _Inline(name, field, fallback, limit or 0, target_norm,  # type: ignore[attr-defined]
+                              lambda value: _check_length(br, target, value), norm)
     return copy
 
 
 @dataclass(frozen=True)
-class _Inline:
-    """A plain copy's parts, for the generated function: read ``source``, write ``field``."""
+class _Written:
+    """What the generated function needs to write a value read from ``source`` to ``field``: the default in
+    place of an empty value, the target's normaliser, the length limit (0: none) and its rule error."""
 
     source: str
     field: str
     fallback: Any
     limit: int
-    norm: Callable[[Any], Any]
     target_norm: Callable[[Any], Any]
     too_long: Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class _Inline(_Written):
+    """A plain copy's parts: a text read from ``source`` (``norm``: the source's normaliser) written to ``field``."""
+
+    norm: Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -223,16 +230,10 @@ class _Mapped:
 
 
 @dataclass(frozen=True)
-class _Called:
+class _Called(_Written):
     """A text read from ``source``, given to ``function`` (its failure to ``failed``, which raises the rule
-    error), written to ``field`` like ``_Mapped``."""
+    error), written to ``field``."""
 
-    source: str
-    field: str
-    fallback: Any
-    limit: int
-    target_norm: Callable[[Any], Any]
-    too_long: Callable[[Any], None]
     function: Callable[[Any], Any]
     failed: Callable[[BaseException], None]
     text_target: bool  # the target's normaliser keeps a non-blank text as it is
