@@ -152,7 +152,7 @@ class CursorFormat:
 
 
 class ConnectorBase:
-    """The parts of ``Connector`` every client implements alike, given each entity's id field.
+    """The parts of ``Connector`` every client implements alike, given its ``entities`` (their id fields).
 
     ``find`` answers an empty value with no records and a search by the id field with ``get``; any
     other search goes to the client's ``_find_by_field``.
@@ -172,14 +172,15 @@ class ConnectorBase:
     """
 
     name: str
+    entities: Callable[[str], Any]  # the spec of an entity by name (``mapsync.connectors.entityspec.EntityTable``)
     integer_ids: bool = False
     overlap: timedelta
     cursor_format: CursorFormat
     _clock: Callable[[], float]
 
     def _id_field(self, entity_name: str) -> str:
-        """The id field of the entity (an unknown entity raises the client's error)."""
-        raise NotImplementedError
+        """The id field of the entity (its catalogue's; an unknown entity is ``RejectedError``)."""
+        return str(self.entities(entity_name).id_field)
 
     def get(self, entity_name: str, record_id: str) -> Record | None:
         raise NotImplementedError

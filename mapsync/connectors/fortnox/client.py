@@ -55,6 +55,7 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
     """Fortnox v3 connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "fortnox"
+    entities = entity
     overlap = CURSOR_OVERLAP
     cursor_format = CursorFormat(parse_lastmodified, format_lastmodified)
 
@@ -173,9 +174,6 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
         return self._paginator.pages(fetch, params, check, self._path(spec))
 
     # ----------------------------------------------------------------- Connector
-    def _id_field(self, entity_name: str) -> str:
-        return entity(entity_name).id_field
-
     def _changed_pages(self, entity_name: str, since: str | None, check: ReadCheck) -> Iterator[list[Record]]:
         if entity_name in self._no_lastmodified:
             since = None

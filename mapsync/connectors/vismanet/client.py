@@ -73,6 +73,7 @@ class VismanetClient(HttpClientBase, ConnectorBase):
     """Visma.net connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "vismanet"
+    entities = entity
     cursor_format = CursorFormat(parse_cursor, format_filter)
 
     @classmethod
@@ -206,9 +207,6 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         return record, etag
 
     # ----------------------------------------------------------------- Connector
-    def _id_field(self, entity_name: str) -> str:
-        return entity(entity_name).id_field
-
     def _changed_pages(self, entity_name: str, since: str | None, check: ReadCheck) -> Iterator[list[Record]]:
         params = {"lastModifiedDateTime": since, "lastModifiedDateTimeCondition": ">="} if since else {}
         return self._pages(entity(entity_name), params)

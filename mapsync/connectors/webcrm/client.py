@@ -65,6 +65,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
     """webCRM connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "webcrm"
+    entities = entity
     integer_ids = True
     cursor_format = CursorFormat(parse_timestamp, format_timestamp)
 
@@ -136,9 +137,6 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             yield list(rows)
 
     # ----------------------------------------------------------------- Connector
-    def _id_field(self, entity_name: str) -> str:
-        return entity(entity_name).id_field
-
     def _changed_pages(self, entity_name: str, since: str | None, check: ReadCheck) -> Iterator[list[Record]]:
         """With ``since``: the ``/Queries`` rows changed since then, by the DTO's names; else the REST list."""
         spec = entity(entity_name)
