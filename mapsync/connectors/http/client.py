@@ -37,11 +37,10 @@ import httpx
 
 from mapsync import crashpoints
 from mapsync.connectors.base import ConnectorError, RejectedError
+from mapsync.connectors.http.errors import MapError
 from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
 from mapsync.connectors.http.retry import RequestExecutor, RetryPolicy
 from mapsync.connectors.http.transport import check_endpoint, check_timeouts, control_character
-
-MapError = Callable[[httpx.Response, str], ConnectorError]  # (final answer, "METHOD /path") -> error
 
 
 @cache

@@ -9,15 +9,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from mapsync.connectors.base import FatalError, TransientError
-
-ErrorDetails = Callable[[httpx.Response], tuple[str | None, str | None]]
+from mapsync.connectors.http.errors import ErrorDetails
 
 
 @dataclass(frozen=True)
