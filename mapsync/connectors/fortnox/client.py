@@ -36,14 +36,13 @@ from mapsync.connectors.base import (
     TransientError,
 )
 from mapsync.connectors.fields import same_value
-from mapsync.connectors.fortnox.auth import FortnoxCredentials, SecretStore, token_url_for
+from mapsync.connectors.fortnox.auth import TOKEN_ENDPOINT, FortnoxCredentials, SecretStore
 from mapsync.connectors.fortnox.entities import FortnoxEntity, entity
 from mapsync.connectors.fortnox.errors import map_error
 from mapsync.connectors.fortnox.timefmt import format_lastmodified, parse_lastmodified
 from mapsync.connectors.fortnox.values import blank_changes, create_values
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
 from mapsync.connectors.http.paging import MetaInformationPages
-from mapsync.connectors.http.transport import checked_token_url
 from mapsync.connectors.readcheck import ReadCheck
 
 PAGE_SIZE = 500
@@ -96,7 +95,7 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
         self._paginator = MetaInformationPages(self.page_size, size_param="limit")
         self._no_lastmodified: set[str] = set()  # entities whose list refused lastmodified
         self.credentials = FortnoxCredentials(
-            token_url=checked_token_url(token_url or token_url_for(self.base_url), "fortnox"),
+            token_url=TOKEN_ENDPOINT.checked(token_url, self.base_url, "fortnox"),
             executor=self._token_executor(),
             access_token=access_token,
             client_id=client_id,

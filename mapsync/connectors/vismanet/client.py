@@ -50,9 +50,8 @@ from mapsync.connectors.base import (
     RejectedError,
 )
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
-from mapsync.connectors.http.transport import checked_token_url
 from mapsync.connectors.readcheck import ReadCheck
-from mapsync.connectors.vismanet.auth import DEFAULT_SCOPE, VismaConnectCredentials, token_url_for
+from mapsync.connectors.vismanet.auth import DEFAULT_SCOPE, TOKEN_ENDPOINT, VismaConnectCredentials
 from mapsync.connectors.vismanet.entities import VismanetEntity, entity
 from mapsync.connectors.vismanet.errors import is_licence_error, map_error
 from mapsync.connectors.vismanet.paging import contact_pages, numbered_pages
@@ -113,7 +112,7 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         guarded = rate_limit is not None if request_guard is None else request_guard
         self.guard = RequestGuard(sleep=self._sleep, monotonic=self._monotonic, enabled=guarded)
         self.credentials = VismaConnectCredentials(
-            token_url=checked_token_url(token_url or token_url_for(self.base_url), "vismanet"),
+            token_url=TOKEN_ENDPOINT.checked(token_url, self.base_url, "vismanet"),
             client_id=client_id,
             client_secret=client_secret,
             tenant_id=tenant_id,
