@@ -61,6 +61,8 @@ class ProductSimulator(SimServer, ABC, Generic[B]):
     backend: B
     tenants: Tenants[B]
     auth: SimulatorAuth[Any]
+    # (entity, field) ``mapsync demo`` changes as a user would: a customer's phone (None: an ERP without a demo)
+    user_edit: tuple[str, str] | None = None
 
     def __init__(self, router: Router, *, auth: SimulatorAuth[Any], **server: Any) -> None:
         self.auth = auth

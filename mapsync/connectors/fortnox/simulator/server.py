@@ -48,6 +48,7 @@ class FortnoxSimulator(ProductSimulator[FortnoxBackend]):
     auth: FortnoxAuth
     demo = staticmethod(seed_demo)
     loader = staticmethod(load_records)
+    user_edit = ("customer", "Phone1")
 
     def __init__(
         self,

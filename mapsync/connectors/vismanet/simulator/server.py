@@ -65,6 +65,7 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
     auth: VismanetAuth
     demo = staticmethod(seed_demo)
     loader = staticmethod(load_records)
+    user_edit = ("customer", "mainContact.phone1")
 
     def __init__(
         self,
