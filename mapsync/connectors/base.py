@@ -178,6 +178,23 @@ class ConnectorBase:
     cursor_format: CursorFormat
     _clock: Callable[[], float]
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None, **options: Any) -> Any:
+        """The client for a rule set's resolved connection settings (``mapsync.connectors.registry``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **options: Any) -> Any:
+        """The client from settings named as rule sets read them from the environment (``FORTNOX_CLIENT_ID``:
+        ``ConnectorSpec.env_name``; empty means unset); ``FatalError`` without a base URL."""
+        from mapsync.connectors.registry import CONNECTORS  # the registry imports this module
+
+        spec = CONNECTORS[cls.name]
+        settings = {name: env.get(spec.env_name(name)) or "" for name in spec.settings}
+        if not settings.get("base_url"):
+            raise FatalError(f"{cls.name}: {spec.env_name('base_url')} is not set")
+        return cls.from_settings(settings, **options)
+
     def _id_field(self, entity_name: str) -> str:
         """The id field of the entity (its catalogue's; an unknown entity is ``RejectedError``)."""
         return str(self.entities(entity_name).id_field)

@@ -29,7 +29,6 @@ import httpx
 from mapsync.connectors.base import (
     ConnectorBase,
     CursorFormat,
-    FatalError,
     NotFoundError,
     Record,
     RejectedError,
@@ -104,29 +103,6 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
             tenant_id=tenant_id,
             token_store=token_store,
             clock=self._clock,
-        )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> FortnoxClient:
-        """Build from settings named like the environment: ``FORTNOX_BASE_URL`` (required),
-        ``FORTNOX_ACCESS_TOKEN``, ``FORTNOX_CLIENT_ID``, ``FORTNOX_CLIENT_SECRET``,
-        ``FORTNOX_REFRESH_TOKEN``, ``FORTNOX_TENANT_ID``, ``FORTNOX_TOKEN_URL`` (empty = unset)."""
-
-        def value(name: str) -> str | None:
-            return env.get(name) or None
-
-        base_url = value("FORTNOX_BASE_URL")
-        if not base_url:
-            raise FatalError("fortnox: FORTNOX_BASE_URL is not set")
-        return cls(
-            base_url,
-            access_token=value("FORTNOX_ACCESS_TOKEN"),
-            client_id=value("FORTNOX_CLIENT_ID"),
-            client_secret=value("FORTNOX_CLIENT_SECRET"),
-            refresh_token=value("FORTNOX_REFRESH_TOKEN"),
-            tenant_id=value("FORTNOX_TENANT_ID"),
-            token_url=value("FORTNOX_TOKEN_URL"),
-            **kwargs,
         )
 
     # ----------------------------------------------------------------- plumbing

@@ -44,7 +44,6 @@ from mapsync.connectors.base import (
     ConnectorBase,
     ConnectorError,
     CursorFormat,
-    FatalError,
     NotFoundError,
     Record,
     RejectedError,
@@ -119,25 +118,6 @@ class VismanetClient(HttpClientBase, ConnectorBase):
             scope=scope,
             executor=self._token_executor(),
             clock=self._clock,
-        )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> VismanetClient:
-        """Build from ``VISMANET_BASE_URL``, ``VISMANET_TOKEN_URL``, ``VISMANET_CLIENT_ID``,
-        ``VISMANET_CLIENT_SECRET`` and ``VISMANET_TENANT_ID`` (empty = unset)."""
-
-        def value(name: str) -> str:
-            return env.get(name) or ""
-
-        if not value("VISMANET_BASE_URL"):
-            raise FatalError("vismanet: VISMANET_BASE_URL is not set")
-        return cls(
-            value("VISMANET_BASE_URL"),
-            token_url=value("VISMANET_TOKEN_URL") or None,
-            client_id=value("VISMANET_CLIENT_ID"),
-            client_secret=value("VISMANET_CLIENT_SECRET"),
-            tenant_id=value("VISMANET_TENANT_ID"),
-            **kwargs,
         )
 
     # ----------------------------------------------------------------- plumbing

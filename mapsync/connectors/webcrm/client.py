@@ -39,7 +39,6 @@ import httpx
 from mapsync.connectors.base import (
     ConnectorBase,
     CursorFormat,
-    FatalError,
     NotFoundError,
     Record,
     RejectedError,
@@ -90,14 +89,6 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         self._paginator = PageNumbers(self.page_size, page_param="Page", size_param="Size")
         self.overlap = overlap
         self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=self._clock)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> WebcrmClient:
-        """Build from ``WEBCRM_BASE_URL`` and ``WEBCRM_API_TOKEN`` (both required)."""
-        base_url, token = env.get("WEBCRM_BASE_URL"), env.get("WEBCRM_API_TOKEN")
-        if not base_url or not token:
-            raise FatalError("webcrm: WEBCRM_BASE_URL and WEBCRM_API_TOKEN must be set")
-        return cls(base_url, token, **kwargs)
 
     # ----------------------------------------------------------------- plumbing
     def _auth_headers(self) -> dict[str, str]:
