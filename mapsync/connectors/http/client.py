@@ -173,6 +173,14 @@ class HttpClientBase:
     def _failed(self, sent: Any, error: ConnectorError) -> None:
         """Called when the request ``_sending`` announced ends in ``error`` (after retries)."""
 
+    def _json(self, response: httpx.Response, what: str) -> Any:
+        """The answer's JSON body; ``RejectedError`` naming ``what`` was asked for when it is not JSON."""
+        try:
+            return response.json()
+        except ValueError:
+            raise RejectedError(f"{getattr(self, 'name', 'connector')}: {what} answered with something that is "
+                                "not JSON", status=response.status_code) from None
+
     def _auth_headers(self) -> dict[str, str]:
         """Headers that authenticate the next request (none by default)."""
         return {}

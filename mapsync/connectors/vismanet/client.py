@@ -145,13 +145,6 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         self.credentials.renew_after(rejected)
         return True
 
-    @staticmethod
-    def _json(response: httpx.Response, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise RejectedError(f"vismanet: unreadable response for {what}", status=response.status_code) from None
-
     def _item_path(self, spec: VismanetEntity, record_id: str) -> str:
         return f"{spec.path}/{quote(str(record_id).strip(), safe='')}"
 

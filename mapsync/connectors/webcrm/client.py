@@ -100,12 +100,6 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         self.session.renew_after(rejected)
         return True
 
-    def _json(self, response: httpx.Response, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise RejectedError(f"webcrm: {what} answered with something that is not JSON") from None
-
     def _paged(self, path: str, params: Mapping[str, Any] | None = None,
                check: ReadCheck | None = None) -> Iterator[list[Record]]:
         def fetch(query: dict[str, Any]) -> tuple[list[Record], Any]:
