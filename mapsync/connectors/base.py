@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from mapsync.connectors.fields import top_field
 from mapsync.connectors.readcheck import ReadCheck, id_problem
@@ -179,12 +179,12 @@ class ConnectorBase:
     _clock: Callable[[], float]
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None, **options: Any) -> Any:
+    def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None, **options: Any) -> Self:
         """The client for a rule set's resolved connection settings (``mapsync.connectors.registry``)."""
         raise NotImplementedError
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], **options: Any) -> Any:
+    def from_env(cls, env: Mapping[str, str], **options: Any) -> Self:
         """The client from settings named as rule sets read them from the environment (``FORTNOX_CLIENT_ID``:
         ``ConnectorSpec.env_name``; empty means unset); ``FatalError`` without a base URL."""
         from mapsync.connectors.registry import CONNECTORS  # the registry imports this module
