@@ -38,7 +38,7 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("demo", help="run the standard rule sets against simulators with demo data")
     parser.add_argument("--dir", type=Path, default=None, help="keep the sandbox data here (default: temporary)")
     parser.add_argument("--erp", choices=sorted(ERPS), action="append",
-                        help="only this integration (default: both)")
+                        help="only this integration (default: each in turn)")
     parser.add_argument("--state", default=None, help="ignored: each integration keeps its state in its folder")
     parser.set_defaults(handler=run)
 
