@@ -2,7 +2,7 @@
 record store, tenants (a backend per credential's tenant) and the product-simulator base
 (seed/clear/expire-tokens controls, ``env``)."""
 
-from mapsync.connectors.simkit.auth import SimulatorAuth, basic_credentials, bearer_token
+from mapsync.connectors.simkit.auth import SimulatorAuth, basic_credentials, bearer_token, oauth_error
 from mapsync.connectors.simkit.errors import SimulatorError, answer_errors
 from mapsync.connectors.simkit.faults import FAULT_KINDS, Fault, FaultInjector, fault_from_json
 from mapsync.connectors.simkit.forms import parse_form
@@ -55,6 +55,7 @@ __all__ = [
     "fault_from_json",
     "invented",
     "json_response",
+    "oauth_error",
     "parse_form",
     "parse_latency",
     "tenant_dir",

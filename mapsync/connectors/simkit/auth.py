@@ -1,5 +1,6 @@
-"""What the products' simulated authentication shares: reading credentials from a request and the token
-state every simulator keeps in its default tenant's store (``store.auth``, so it survives a restart).
+"""What the products' simulated authentication shares: reading credentials from a request, OAuth refusals
+(``oauth_error``) and the token state every simulator keeps in its default tenant's store (``store.auth``, so
+it survives a restart).
 
 ``SimulatorAuth`` holds the store, the product's auth config and the clock, creates the token tables a product
 names (``tables``) and makes every issued access token invalid on demand (``expire_tokens``: tests force a
@@ -15,9 +16,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from mapsync.connectors.simkit.records import RecordStore
-from mapsync.connectors.simkit.routing import Request, Response
+from mapsync.connectors.simkit.routing import Request, Response, json_response
 
 C = TypeVar("C")
+
+
+def oauth_error(status: int, error: str, description: str) -> Response:
+    """An OAuth 2 token endpoint's refusal (RFC 6749, 5.2): ``{"error", "error_description"}``."""
+    return json_response(status, {"error": error, "error_description": description})
 
 
 def bearer_token(request: Request) -> str | None:

@@ -49,6 +49,7 @@ from mapsync.connectors.simkit import (
     bearer_token,
     invented,
     json_response,
+    oauth_error,
 )
 
 SCOPE_BY_PATH = {"customers": "customer", "articles": "article", "orders": "order", "invoices": "invoice"}
@@ -69,10 +70,6 @@ class FortnoxAuthConfig:
     access_token_lifetime: float = 3600.0
     scope: str = "companyinformation customer article order invoice"
     denied_scopes: tuple[str, ...] = ()
-
-
-def _oauth_error(status: int, error: str, description: str) -> Response:
-    return json_response(status, {"error": error, "error_description": description})
 
 
 def _grant(value: Any) -> tuple[float, str]:
@@ -102,7 +99,7 @@ class FortnoxAuth(SimulatorAuth[FortnoxAuthConfig]):
     # ----------------------------------------------------------------- token endpoint
     def token_endpoint(self, request: Request) -> Response:
         if not self._client_ok(request):
-            return _oauth_error(401, "invalid_client", "Client authentication failed")
+            return oauth_error(401, "invalid_client", "Client authentication failed")
         form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items() if v}
         grant = form.get("grant_type")
         if grant == "refresh_token":
@@ -110,10 +107,10 @@ class FortnoxAuth(SimulatorAuth[FortnoxAuthConfig]):
         if grant == "client_credentials":
             tenant = request.header("TenantId")
             if not tenant or not (tenant in self.config.tenant_ids or invented(tenant, self.config.tenant_prefix)):
-                return _oauth_error(400, "invalid_request", "Unknown or missing TenantId")
+                return oauth_error(400, "invalid_request", "Unknown or missing TenantId")
             tenant = DEFAULT_TENANT if tenant in self.config.tenant_ids else tenant
             return json_response(200, self._issue(with_refresh=False, tenant=tenant))
-        return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}")
+        return oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}")
 
     def _client_ok(self, request: Request) -> bool:
         try:
@@ -131,7 +128,7 @@ class FortnoxAuth(SimulatorAuth[FortnoxAuthConfig]):
         with self.store.lock:
             state = self.store.auth
             if token not in state["refresh_tokens"]:
-                return _oauth_error(400, "invalid_grant", "Invalid refresh token")
+                return oauth_error(400, "invalid_grant", "Invalid refresh token")
             state["refresh_tokens"].remove(token)
             state["spent_refresh_tokens"].append(token)
             self.refreshes += 1

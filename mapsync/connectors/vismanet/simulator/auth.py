@@ -43,6 +43,7 @@ from mapsync.connectors.simkit import (
     bearer_token,
     invented,
     json_response,
+    oauth_error,
 )
 from mapsync.connectors.vismanet.simulator.errors import NO_LICENCE, ipp_body
 from mapsync.connectors.vismanet.simulator.store import VismanetStore
@@ -68,10 +69,6 @@ class VismanetAuthConfig:
     tenant_prefix: str | None = TENANT_PREFIX  # tenant ids starting with it: a company each; None: refused
     token_lifetime: float = 3600.0
     scopes: tuple[str, ...] = SCOPES
-
-
-def _oauth_error(status: int, error: str, description: str) -> Response:
-    return json_response(status, {"error": error, "error_description": description})
 
 
 def denied() -> Response:
@@ -115,19 +112,19 @@ class VismanetAuth(SimulatorAuth[VismanetAuthConfig]):
             secrets.compare_digest(client_id.encode(), self.config.client_id.encode())
             and secrets.compare_digest(secret.encode(), self.config.client_secret.encode())
         ):
-            return _oauth_error(401, "invalid_client", "Client authentication failed.")
+            return oauth_error(401, "invalid_client", "Client authentication failed.")
         grant = form.get("grant_type")
         if grant != "client_credentials":
-            return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}.")
+            return oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}.")
         tenant = form.get("tenant_id", "")
         if tenant != self.config.tenant_id and tenant not in self.config.unlicensed_tenant_ids and not invented(
             tenant, self.config.tenant_prefix
         ):
-            return _oauth_error(400, "invalid_client", "The client is not authorized for the requested tenant.")
+            return oauth_error(400, "invalid_client", "The client is not authorized for the requested tenant.")
         requested = form.get("scope", "").split()
         unknown = [s for s in requested if s not in self.config.scopes]
         if unknown:
-            return _oauth_error(400, "invalid_scope", f"Invalid scope: {' '.join(unknown)}")
+            return oauth_error(400, "invalid_scope", f"Invalid scope: {' '.join(unknown)}")
         scopes = requested or list(self.config.scopes)
         with self.store.lock:
             now = self.clock()
