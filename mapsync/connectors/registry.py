@@ -4,7 +4,13 @@ set schema accepts (``mapsync.engine.ruleset.schema``), the catalogues (``mapsyn
 clients a pass builds (``make_client``), the sandbox's simulators, the product names in documents.
 
 Adding a connector: its folder under ``mapsync/connectors/`` (client with a ``from_settings`` class method,
-``catalogue.yaml``, ``simulator`` with ``start_simulator``) and one ``ConnectorSpec`` below.
+``catalogue.yaml``, ``simulator`` with ``start_simulator``) and one ``ConnectorSpec`` below (docs/connectors.md,
+"Adding a connector").
+
+A rule set names a setting's value from the environment as ``<CONNECTOR>_<SETTING>`` (``env_name``:
+``FORTNOX_CLIENT_ID``), as the standard rule sets, the sandbox's ``sandbox.env`` and ``mapsync init``'s CI
+files do. ``production`` gives the live values of the settings that are not secrets (the product's API URL);
+``ci_credentials`` the credential set a CI plan uses when there are several (a service account's).
 
 ``settings[name]`` is True when the setting is a secret (it must come from the environment,
 ``${env:NAME}``, never a literal in a rule file). ``credentials`` lists the alternative credential sets of a
@@ -21,7 +27,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -45,6 +51,8 @@ class ConnectorSpec:
     client: str  # "module:Class"; the class's ``from_settings(settings, token_store=..., **options)`` builds it
     simulator: str  # "module:function" starting the loopback simulator (``mapsync sandbox``)
     credentials: tuple[frozenset[str], ...] = ()
+    production: Mapping[str, str] = field(default_factory=dict)  # setting -> its live value (not secrets)
+    ci_credentials: frozenset[str] | None = None  # None: every setting without a production value
 
     @property
     def catalogue_path(self) -> Path:
@@ -56,6 +64,16 @@ class ConnectorSpec:
     def start_simulator(self) -> Callable[..., Any]:
         return _load(self.simulator)
 
+    def env_name(self, setting: str) -> str:
+        """The environment variable a rule set reads the setting from: ``FORTNOX_CLIENT_ID``."""
+        return f"{self.name}_{setting}".upper()
+
+    def ci_settings(self) -> tuple[str, ...]:
+        """The settings a CI plan is given as secrets, in the order of ``settings``."""
+        kind = self.ci_credentials
+        return tuple(name for name in self.settings
+                     if name not in self.production and (kind is None or name in kind))
+
 
 CONNECTORS: Mapping[str, ConnectorSpec] = MappingProxyType({spec.name: spec for spec in (
     ConnectorSpec(
@@ -63,6 +81,7 @@ CONNECTORS: Mapping[str, ConnectorSpec] = MappingProxyType({spec.name: spec for 
         settings={"base_url": False, "api_token": True},
         client="mapsync.connectors.webcrm.client:WebcrmClient",
         simulator="mapsync.connectors.webcrm.simulator:start_simulator",
+        production={"base_url": "https://api.webcrm.com"},
     ),
     ConnectorSpec(
         name="fortnox", title="Fortnox", side="erp",
@@ -75,6 +94,8 @@ CONNECTORS: Mapping[str, ConnectorSpec] = MappingProxyType({spec.name: spec for 
             frozenset({"client_id", "client_secret", "tenant_id"}),  # client credentials (service account)
             frozenset({"client_id", "client_secret", "refresh_token"}),  # authorisation code, rotated token
         ),
+        production={"base_url": "https://api.fortnox.se"},
+        ci_credentials=frozenset({"client_id", "client_secret", "tenant_id"}),
     ),
     ConnectorSpec(
         name="vismanet", title="Visma.net", side="erp",
@@ -82,6 +103,7 @@ CONNECTORS: Mapping[str, ConnectorSpec] = MappingProxyType({spec.name: spec for 
                   "tenant_id": False},
         client="mapsync.connectors.vismanet.client:VismanetClient",
         simulator="mapsync.connectors.vismanet.simulator:start_simulator",
+        production={"base_url": "https://api.finance.visma.net", "token_url": "https://connect.visma.com/connect/token"},
     ),
 )})
 
@@ -94,6 +116,18 @@ CREDENTIALS: dict[str, tuple[frozenset[str], ...]] = {
 
 def connectors_of_side(side: str) -> tuple[str, ...]:
     return tuple(name for name, spec in CONNECTORS.items() if spec.side == side)
+
+
+def names_of_side(side: str) -> str:
+    """The connectors of ``side`` for messages: ``fortnox or vismanet``."""
+    names = connectors_of_side(side)
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1]))) if names else "none"
+
+
+def titles(names: tuple[str, ...] = CONNECTOR_NAMES) -> str:
+    """The connectors' titles for people: ``webCRM, Fortnox and Visma.net``."""
+    shown = [title_of(name) for name in names]
+    return " and ".join(filter(None, (", ".join(shown[:-1]), shown[-1]))) if shown else ""
 
 
 def title_of(connector: str) -> str:

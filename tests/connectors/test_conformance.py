@@ -9,45 +9,20 @@ connector added to the registry is covered by adding its case below.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from mapsync.connectors.base import ChangeBatch, Connector, NotFoundError, RejectedError
+from mapsync.connectors.conformance import ConformanceCase, cases
 from mapsync.connectors.memory import MemoryConnector
-from mapsync.connectors.registry import CONNECTOR_NAMES, CONNECTORS, make_client
+from mapsync.connectors.registry import CONNECTOR_NAMES, CONNECTORS, credential_settings, make_client
 
 pytestmark = pytest.mark.e2e
 
 
-@dataclass(frozen=True)
-class Case:
-    """One entity of one connector, and the values the suite writes to it."""
-
-    connector: str
-    entity: str
-    create: Mapping[str, Any]  # a record the product accepts
-    change: Mapping[str, Any]  # a partial update of one field that ``create`` set
-    kept: str  # a field ``create`` set that ``change`` leaves alone
-    find_by: str  # a field ``find`` can search by
-    unknown_id: str = "999999"
-    fields: frozenset[str] = field(default_factory=frozenset)  # fields the rules read
-
-
-CASES = (
-    Case("webcrm", "organisation", {"OrganisationName": "Conformance AB", "OrganisationCity": "Lund"},
-         {"OrganisationCity": "Malmö"}, kept="OrganisationName", find_by="OrganisationName",
-         fields=frozenset({"OrganisationName", "OrganisationCity"})),
-    Case("fortnox", "customer", {"Name": "Conformance AB", "City": "Lund"}, {"City": "Malmö"}, kept="Name",
-         find_by="Name", fields=frozenset({"Name", "City", "Phone1"})),
-    Case("fortnox", "article", {"Description": "Conformance widget", "Unit": "st"},
-         {"Description": "Conformance gadget"}, kept="Unit", find_by="Description", unknown_id="NOPE-1",
-         fields=frozenset({"Description", "Unit"})),
-    Case("vismanet", "customer", {"name": "Conformance AB", "mainAddress": {"city": "Lund"}},
-         {"mainAddress.city": "Malmö"}, kept="name", find_by="name",
-         fields=frozenset({"name", "mainAddress.city"})),
-)
+Case = ConformanceCase
+CASES = tuple(case for name in CONNECTOR_NAMES for case in cases(name))  # each connector's own (its folder)
 
 
 def _value(record: Mapping[str, Any], path: str) -> Any:
@@ -72,10 +47,10 @@ def _simulated(name: str) -> Callable[[], Iterator[Connector]]:
         spec = CONNECTORS[name]
         with spec.start_simulator()(None, rate_limit=None) as simulator:
             env = simulator.env()
-            settings = {s: env[f"{name.upper()}_{s.upper()}"] for s in spec.settings
-                        if env.get(f"{name.upper()}_{s.upper()}")}
-            if name == "fortnox":  # the static access token: one credential kind
-                settings = {k: v for k, v in settings.items() if k in ("base_url", "access_token")}
+            settings = {s: env[spec.env_name(s)] for s in spec.settings if env.get(spec.env_name(s))}
+            if spec.credentials:  # one credential kind: the first
+                settings = {k: v for k, v in settings.items()
+                            if k not in credential_settings(name) or k in spec.credentials[0]}
             client = make_client(name, settings, rate_limit=None)
             try:
                 yield client

@@ -58,3 +58,20 @@ def test_each_registered_connector_has_its_parts(name: str) -> None:
 def test_an_unknown_connector_is_refused() -> None:
     with pytest.raises(KeyError, match="unknown connector"):
         make_client("sap", {})
+
+
+@pytest.mark.parametrize("name", CONNECTOR_NAMES)
+def test_each_simulator_publishes_its_settings_as_rule_sets_read_them(name: str) -> None:
+    spec = CONNECTORS[name]
+    with spec.start_simulator()(None, rate_limit=None) as simulator:
+        env = simulator.env()
+        with spec.client_class().from_env(env, rate_limit=None) as connector:  # reads <NAME>_<SETTING>
+            assert connector.name == name
+    assert env and set(env) <= {spec.env_name(setting) for setting in spec.settings}
+
+
+def test_ci_settings_and_environment_names_come_from_the_entry() -> None:
+    fortnox = CONNECTORS["fortnox"]
+    assert fortnox.env_name("client_id") == "FORTNOX_CLIENT_ID"
+    assert fortnox.ci_settings() == ("client_id", "client_secret", "tenant_id")
+    assert CONNECTORS["vismanet"].ci_settings() == ("client_id", "client_secret", "tenant_id")

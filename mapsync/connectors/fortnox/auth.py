@@ -21,11 +21,14 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import httpx
-
 from mapsync.connectors.base import FatalError
 from mapsync.connectors.fortnox.errors import error_details
-from mapsync.connectors.http import BearerToken, RequestExecutor, TokenAnswer, read_token_answer
+from mapsync.connectors.http import RequestExecutor, TokenAnswer
+from mapsync.connectors.http.oauth import OAuthBearer, TokenEndpoint
+
+# apps.fortnox.se for the real API, the same server for simulators
+TOKEN_ENDPOINT = TokenEndpoint("https://apps.fortnox.se/oauth-v1/token", lambda host: host == "api.fortnox.se",
+                               "/oauth-v1/token")
 
 
 class SecretStore(Protocol):
@@ -36,8 +39,10 @@ class SecretStore(Protocol):
     def put_secret(self, name: str, value: str) -> None: ...
 
 
-class FortnoxCredentials(BearerToken):
+class FortnoxCredentials(OAuthBearer):
     """Produces the auth headers of each request and refreshes OAuth tokens when needed."""
+
+    endpoint = "fortnox token endpoint"
 
     def __init__(
         self,
@@ -52,9 +57,8 @@ class FortnoxCredentials(BearerToken):
         token_store: SecretStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(clock=clock, token=access_token)
-        self._token_url = token_url
-        self._executor = executor
+        super().__init__(token_url=token_url, executor=executor, error_details=error_details, clock=clock,
+                         token=access_token)
         self._client_id = client_id
         self._client_secret = client_secret
         self._configured_refresh = refresh_token
@@ -116,16 +120,11 @@ class FortnoxCredentials(BearerToken):
 
     def _token_request(self, form: dict[str, str], *, tenant: bool = False) -> TokenAnswer:
         basic = base64.b64encode(f"{self._client_id}:{self._client_secret}".encode()).decode("ascii")
-        headers = {"Authorization": f"Basic {basic}", "Accept": "application/json"}
+        headers = {"Authorization": f"Basic {basic}"}
         if tenant and self._tenant_id:
             headers["TenantId"] = self._tenant_id
-        response = self._executor.request("POST", self._token_url, data=form, headers=headers)
-        return read_token_answer(
-            response,
-            endpoint="fortnox token endpoint",
-            refusal=f"fortnox token endpoint refused the {form['grant_type']} grant",
-            error_details=error_details,
-        )
+        return self._grant(form, headers=headers,
+                           refusal=f"fortnox token endpoint refused the {form['grant_type']} grant")
 
     def _apply(self, answer: TokenAnswer) -> tuple[str, float]:
         """Keep the rotated refresh token (in the store first of all), count the refresh."""
@@ -138,9 +137,4 @@ class FortnoxCredentials(BearerToken):
         return answer.access_token, answer.lifetime
 
 
-def token_url_for(base_url: str) -> str:
-    """The OAuth token URL: apps.fortnox.se for the real API, the same server for simulators."""
-    host = httpx.URL(base_url).host
-    if host == "api.fortnox.se":
-        return "https://apps.fortnox.se/oauth-v1/token"
-    return base_url.rstrip("/") + "/oauth-v1/token"
+token_url_for = TOKEN_ENDPOINT.url_for

@@ -20,29 +20,28 @@ Entities ``customer``, ``article``, ``order``, ``invoice`` (records unwrapped, v
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Unpack
 from urllib.parse import quote
 
 import httpx
 
 from mapsync.connectors.base import (
-    ChangeBatch,
     ConnectorBase,
-    FatalError,
+    CursorFormat,
     NotFoundError,
     Record,
     RejectedError,
     TransientError,
 )
 from mapsync.connectors.fields import same_value
-from mapsync.connectors.fortnox.auth import FortnoxCredentials, SecretStore, token_url_for
+from mapsync.connectors.fortnox.auth import TOKEN_ENDPOINT, FortnoxCredentials, SecretStore
 from mapsync.connectors.fortnox.entities import FortnoxEntity, entity
 from mapsync.connectors.fortnox.errors import map_error
 from mapsync.connectors.fortnox.timefmt import format_lastmodified, parse_lastmodified
 from mapsync.connectors.fortnox.values import blank_changes, create_values
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
-from mapsync.connectors.http.transport import checked_token_url
+from mapsync.connectors.http.paging import MetaInformationPages
 from mapsync.connectors.readcheck import ReadCheck
 
 PAGE_SIZE = 500
@@ -54,6 +53,9 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
     """Fortnox v3 connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "fortnox"
+    entities = entity
+    overlap = CURSOR_OVERLAP
+    cursor_format = CursorFormat(parse_lastmodified, format_lastmodified)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None, **options: Any) -> FortnoxClient:
@@ -89,9 +91,10 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
     ) -> None:
         super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
         self.page_size = min(page_size, PAGE_SIZE)
+        self._paginator = MetaInformationPages(self.page_size, size_param="limit")
         self._no_lastmodified: set[str] = set()  # entities whose list refused lastmodified
         self.credentials = FortnoxCredentials(
-            token_url=checked_token_url(token_url or token_url_for(self.base_url), "fortnox"),
+            token_url=TOKEN_ENDPOINT.checked(token_url, self.base_url, "fortnox"),
             executor=self._token_executor(),
             access_token=access_token,
             client_id=client_id,
@@ -100,29 +103,6 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
             tenant_id=tenant_id,
             token_store=token_store,
             clock=self._clock,
-        )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> FortnoxClient:
-        """Build from settings named like the environment: ``FORTNOX_BASE_URL`` (required),
-        ``FORTNOX_ACCESS_TOKEN``, ``FORTNOX_CLIENT_ID``, ``FORTNOX_CLIENT_SECRET``,
-        ``FORTNOX_REFRESH_TOKEN``, ``FORTNOX_TENANT_ID``, ``FORTNOX_TOKEN_URL`` (empty = unset)."""
-
-        def value(name: str) -> str | None:
-            return env.get(name) or None
-
-        base_url = value("FORTNOX_BASE_URL")
-        if not base_url:
-            raise FatalError("fortnox: FORTNOX_BASE_URL is not set")
-        return cls(
-            base_url,
-            access_token=value("FORTNOX_ACCESS_TOKEN"),
-            client_id=value("FORTNOX_CLIENT_ID"),
-            client_secret=value("FORTNOX_CLIENT_SECRET"),
-            refresh_token=value("FORTNOX_REFRESH_TOKEN"),
-            tenant_id=value("FORTNOX_TENANT_ID"),
-            token_url=value("FORTNOX_TOKEN_URL"),
-            **kwargs,
         )
 
     # ----------------------------------------------------------------- plumbing
@@ -154,9 +134,8 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
 
     def _pages(self, spec: FortnoxEntity, params: Mapping[str, Any],
                check: ReadCheck | None = None) -> Iterator[list[Record]]:
-        page = 1
-        while True:
-            response = self._request("GET", self._path(spec), params={**params, "page": page, "limit": self.page_size})
+        def fetch(query: dict[str, Any]) -> tuple[list[Record], Any]:
+            response = self._request("GET", self._path(spec), params=query)
             try:
                 body = response.json()
             except ValueError:
@@ -165,60 +144,20 @@ class FortnoxClient(HttpClientBase, ConnectorBase):
             items = body.get(spec.list_wrapper) if isinstance(body, dict) else None
             if items is not None and not isinstance(items, list):
                 raise RejectedError(f"fortnox: the {spec.name} list did not answer with a list")
-            items = items or []
-            yield items
-            if check is not None and items and not check.more_pages(items, self._path(spec)):
-                return
-            if not items:
-                return
-            meta = body.get("MetaInformation") if isinstance(body, dict) else None
-            total_pages = meta.get("@TotalPages") if isinstance(meta, dict) else None
-            if isinstance(total_pages, int | str) and str(total_pages).isdigit():
-                if page >= int(total_pages):
-                    return
-            elif len(items) < self.page_size:
-                return
-            page += 1
+            return items or [], body
+
+        return self._paginator.pages(fetch, params, check, self._path(spec))
 
     # ----------------------------------------------------------------- Connector
-    def _id_field(self, entity_name: str) -> str:
-        return entity(entity_name).id_field
-
-    def cursor_now(self) -> str:
-        """A cursor for "from now on": the current time minus the overlap, as ``lastmodified``."""
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        return format_lastmodified(now - CURSOR_OVERLAP)
-
-    def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
-        spec = entity(entity_name)
-        new_cursor = self.cursor_now()  # taken before reading
-        since = self._since(cursor, parse_lastmodified, format_lastmodified)
-        if spec.name in self._no_lastmodified:
+    def _changed_pages(self, entity_name: str, since: str | None, check: ReadCheck) -> Iterator[list[Record]]:
+        if entity_name in self._no_lastmodified:
             since = None
-        check = self._read_check(entity_name, integer_ids=False)
+        return self._pages(entity(entity_name), {"lastmodified": since} if since is not None else {}, check)
 
-        def pages() -> Iterator[list[Record]]:
-            if since is None:
-                yield from self._pages(spec, {}, check)
-                return
-            changed = self._pages(spec, {"lastmodified": since}, check)
-            try:
-                first = next(changed)
-            except RejectedError:  # this list refuses lastmodified: a full read, from now on
-                self._no_lastmodified.add(spec.name)
-                yield from self._pages(spec, {}, check)
-                return
-            yield first
-            yield from changed
-
-        def records() -> Iterator[Record]:
-            for items in pages():
-                for number, item in check.rows(items):  # set aside: no usable id; kept once: served twice
-                    full = self._full_record(spec.name, item, fields)
-                    if full is not None and check.full_ok(full, number):
-                        yield full
-
-        return ChangeBatch(records(), new_cursor, check)
+    def _read_all_when_refused(self, entity_name: str) -> bool:
+        """This list refuses ``lastmodified``: a full read, from now on."""
+        self._no_lastmodified.add(entity_name)
+        return True
 
     def get(self, entity_name: str, record_id: str) -> Record | None:
         spec = entity(entity_name)

@@ -1,19 +1,21 @@
-"""What the Fortnox client knows about each entity: paths, wrappers, id field, search parameters."""
+"""What the Fortnox client knows about each entity: paths, wrappers, search parameters (the id field:
+``catalogue.yaml``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mapsync.connectors.base import RejectedError
+from mapsync.connectors.entityspec import EntitySpec, EntityTable
 
 
 @dataclass(frozen=True)
-class FortnoxEntity:
+class FortnoxEntity(EntitySpec):
+    connector = "fortnox"
+
     name: str
     path: str  # under /3/
     wrapper: str  # {"Customer": {...}}
     list_wrapper: str  # {"Customers": [...]}
-    id_field: str
     rows_field: str | None = None
     deletable: bool = False
     actions: tuple[str, ...] = ()
@@ -38,7 +40,6 @@ ENTITIES: dict[str, FortnoxEntity] = {
         "customers",
         "Customer",
         "Customers",
-        "CustomerNumber",
         deletable=True,
         search={
             "CustomerNumber": "customernumber",
@@ -57,7 +58,6 @@ ENTITIES: dict[str, FortnoxEntity] = {
         "articles",
         "Article",
         "Articles",
-        "ArticleNumber",
         deletable=True,
         search={
             "ArticleNumber": "articlenumber",
@@ -73,7 +73,6 @@ ENTITIES: dict[str, FortnoxEntity] = {
         "orders",
         "Order",
         "Orders",
-        "DocumentNumber",
         rows_field="OrderRows",
         actions=("createinvoice", "cancel", "externalprint", "warehouseready"),
         search=dict(_DOCUMENT_SEARCH),
@@ -83,7 +82,6 @@ ENTITIES: dict[str, FortnoxEntity] = {
         "invoices",
         "Invoice",
         "Invoices",
-        "DocumentNumber",
         rows_field="InvoiceRows",
         actions=("bookkeep", "cancel", "credit", "externalprint", "warehouseready"),
         search=_DOCUMENT_SEARCH | {"OCR": "ocr"},
@@ -91,9 +89,4 @@ ENTITIES: dict[str, FortnoxEntity] = {
 }
 
 
-def entity(name: str) -> FortnoxEntity:
-    """The entity called ``name``; ``RejectedError`` for names Fortnox does not have here."""
-    try:
-        return ENTITIES[name]
-    except KeyError:
-        raise RejectedError(f"fortnox has no entity {name!r} (known: {', '.join(ENTITIES)})") from None
+entity = EntityTable("fortnox", ENTITIES)

@@ -18,8 +18,9 @@ Every owned ``httpx.Client`` verifies TLS with one SSL context made once per pro
 building one reads the CA bundle, ~45 ms of CPU, and a pass builds a client per system, so ``mapsync serve``
 would spend that much CPU per pass and tenant on it (benchmarks/tenants.py; docs/deployment.md, "Sizing").
 
-Products implement, as they need, ``_auth_headers``/``_renew_auth`` and the pacing hooks
-``_before_send``/``_after_send``. The clock, sleep and random functions are injectable so tests
+Products implement, as they need, ``_auth_headers``/``_renew_auth``, the pacing hooks
+``_before_send``/``_after_send`` (each attempt) and ``_sending``/``_failed`` (each request, for
+per-request limits). The clock, sleep and random functions are injectable so tests
 run instantly (``HttpOptions``).
 """
 
@@ -36,11 +37,10 @@ import httpx
 
 from mapsync import crashpoints
 from mapsync.connectors.base import ConnectorError, RejectedError
+from mapsync.connectors.http.errors import MapError
 from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
 from mapsync.connectors.http.retry import RequestExecutor, RetryPolicy
 from mapsync.connectors.http.transport import check_endpoint, check_timeouts, control_character
-
-MapError = Callable[[httpx.Response, str], ConnectorError]  # (final answer, "METHOD /path") -> error
 
 
 @cache
@@ -139,27 +139,47 @@ class HttpClientBase:
             if found is not None:
                 raise RejectedError(f"{method} {path}: field {found[0]} holds the control character {found[1]}; not "
                                     "sent (fix the value where it comes from)")
-        for attempt in (1, 2):
-            self._before_send()
-            auth = self._auth_headers()
-            response = self._executor.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                headers={"Accept": "application/json", **auth, **(headers or {})},
-                idempotent=idempotent,
-                **({"not_acted": not_acted} if not_acted is not None else {}),
-            )
-            self._after_send(response)
-            if attempt == 1 and self._renew_auth(response, auth):
-                continue
-            break
-        if crashpoints.ARMED:
-            crashpoints.reached(f"request:{self._system}:{method.upper()}")
-        if response.is_success:
-            return response
-        raise self._map_error(response, f"{method} {path}")
+        sent = self._sending(method, path, params, json)
+        try:
+            for attempt in (1, 2):
+                self._before_send()
+                auth = self._auth_headers()
+                response = self._executor.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers={"Accept": "application/json", **auth, **(headers or {})},
+                    idempotent=idempotent,
+                    **({"not_acted": not_acted} if not_acted is not None else {}),
+                )
+                self._after_send(response)
+                if attempt == 1 and self._renew_auth(response, auth):
+                    continue
+                break
+            if crashpoints.ARMED:
+                crashpoints.reached(f"request:{self._system}:{method.upper()}")
+            if response.is_success:
+                return response
+            raise self._map_error(response, f"{method} {path}")
+        except ConnectorError as exc:
+            self._failed(sent, exc)
+            raise
+
+    def _sending(self, method: str, path: str, params: Mapping[str, Any] | None, json: Any) -> Any:
+        """Called once before a request is sent (retries included); what it returns goes to ``_failed``."""
+        return None
+
+    def _failed(self, sent: Any, error: ConnectorError) -> None:
+        """Called when the request ``_sending`` announced ends in ``error`` (after retries)."""
+
+    def _json(self, response: httpx.Response, what: str) -> Any:
+        """The answer's JSON body; ``RejectedError`` naming ``what`` was asked for when it is not JSON."""
+        try:
+            return response.json()
+        except ValueError:
+            raise RejectedError(f"{getattr(self, 'name', 'connector')}: {what} answered with something that is "
+                                "not JSON", status=response.status_code) from None
 
     def _auth_headers(self) -> dict[str, str]:
         """Headers that authenticate the next request (none by default)."""

@@ -16,10 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import httpx
-
 from mapsync.connectors.base import FatalError
-from mapsync.connectors.http import BearerToken, RequestExecutor, read_token_answer
+from mapsync.connectors.http import RequestExecutor
+from mapsync.connectors.http.oauth import OAuthBearer, TokenEndpoint
 from mapsync.connectors.vismanet.errors import error_details
 
 CONNECT_TOKEN_URL = "https://connect.visma.com/connect/token"
@@ -29,16 +28,15 @@ DEFAULT_SCOPE = (
 )
 
 
-def token_url_for(base_url: str) -> str:
-    """Visma Connect for the real API; ``/connect/token`` on the same server for simulators."""
-    host = httpx.URL(base_url).host
-    if host.endswith("visma.net"):
-        return CONNECT_TOKEN_URL
-    return base_url.rstrip("/") + "/connect/token"
+# Visma Connect for the real API; ``/connect/token`` on the same server for simulators
+TOKEN_ENDPOINT = TokenEndpoint(CONNECT_TOKEN_URL, lambda host: host.endswith("visma.net"), "/connect/token")
+token_url_for = TOKEN_ENDPOINT.url_for
 
 
-class VismaConnectCredentials(BearerToken):
+class VismaConnectCredentials(OAuthBearer):
     """Produces the ``Authorization`` header and renews the client-credentials token when needed."""
+
+    endpoint = "vismanet: the Visma Connect token endpoint"
 
     def __init__(
         self,
@@ -55,13 +53,11 @@ class VismaConnectCredentials(BearerToken):
                                   ("tenant_id", tenant_id), ("token_url", token_url)) if not v]
         if missing:
             raise FatalError(f"vismanet: missing connection settings: {', '.join(missing)}")
-        super().__init__(clock=clock)
-        self._token_url = token_url
+        super().__init__(token_url=token_url, executor=executor, error_details=error_details, clock=clock)
         self._client_id = client_id
         self._client_secret = client_secret
         self._tenant_id = tenant_id
         self._scope = scope
-        self._executor = executor
         self.token_requests = 0
 
     def _obtain(self) -> tuple[str, float]:
@@ -73,13 +69,5 @@ class VismaConnectCredentials(BearerToken):
             "scope": self._scope,
         }
         self.token_requests += 1
-        response = self._executor.request(
-            "POST", self._token_url, data=form, headers={"Accept": "application/json"}, idempotent=True
-        )
-        answer = read_token_answer(
-            response,
-            endpoint="vismanet: the Visma Connect token endpoint",
-            refusal="vismanet: Visma Connect refused the client credentials",
-            error_details=error_details,
-        )
+        answer = self._grant(form, refusal="vismanet: Visma Connect refused the client credentials", idempotent=True)
         return answer.access_token, answer.lifetime

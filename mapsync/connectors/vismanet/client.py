@@ -32,7 +32,7 @@ Entities (catalogue names) ``customer``, ``contact``, ``inventory_item``, ``sale
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Unpack
 from urllib.parse import quote, unquote
@@ -40,18 +40,17 @@ from urllib.parse import quote, unquote
 import httpx
 
 from mapsync.connectors.base import (
-    ChangeBatch,
     ConflictError,
     ConnectorBase,
     ConnectorError,
-    FatalError,
+    CursorFormat,
     NotFoundError,
     Record,
     RejectedError,
 )
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
-from mapsync.connectors.http.transport import checked_token_url
-from mapsync.connectors.vismanet.auth import DEFAULT_SCOPE, VismaConnectCredentials, token_url_for
+from mapsync.connectors.readcheck import ReadCheck
+from mapsync.connectors.vismanet.auth import DEFAULT_SCOPE, TOKEN_ENDPOINT, VismaConnectCredentials
 from mapsync.connectors.vismanet.entities import VismanetEntity, entity
 from mapsync.connectors.vismanet.errors import is_licence_error, map_error
 from mapsync.connectors.vismanet.paging import contact_pages, numbered_pages
@@ -72,6 +71,8 @@ class VismanetClient(HttpClientBase, ConnectorBase):
     """Visma.net connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "vismanet"
+    entities = entity
+    cursor_format = CursorFormat(parse_cursor, format_filter)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None,
@@ -110,32 +111,13 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         guarded = rate_limit is not None if request_guard is None else request_guard
         self.guard = RequestGuard(sleep=self._sleep, monotonic=self._monotonic, enabled=guarded)
         self.credentials = VismaConnectCredentials(
-            token_url=checked_token_url(token_url or token_url_for(self.base_url), "vismanet"),
+            token_url=TOKEN_ENDPOINT.checked(token_url, self.base_url, "vismanet"),
             client_id=client_id,
             client_secret=client_secret,
             tenant_id=tenant_id,
             scope=scope,
             executor=self._token_executor(),
             clock=self._clock,
-        )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> VismanetClient:
-        """Build from ``VISMANET_BASE_URL``, ``VISMANET_TOKEN_URL``, ``VISMANET_CLIENT_ID``,
-        ``VISMANET_CLIENT_SECRET`` and ``VISMANET_TENANT_ID`` (empty = unset)."""
-
-        def value(name: str) -> str:
-            return env.get(name) or ""
-
-        if not value("VISMANET_BASE_URL"):
-            raise FatalError("vismanet: VISMANET_BASE_URL is not set")
-        return cls(
-            value("VISMANET_BASE_URL"),
-            token_url=value("VISMANET_TOKEN_URL") or None,
-            client_id=value("VISMANET_CLIENT_ID"),
-            client_secret=value("VISMANET_CLIENT_SECRET"),
-            tenant_id=value("VISMANET_TENANT_ID"),
-            **kwargs,
         )
 
     # ----------------------------------------------------------------- plumbing
@@ -148,40 +130,20 @@ class VismanetClient(HttpClientBase, ConnectorBase):
     def _auth_headers(self) -> dict[str, str]:
         return self.credentials.headers()
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-        not_acted: Callable[[httpx.Response], bool] | None = None,
-    ) -> httpx.Response:
-        """The base class's request, kept under SameRequestLimit and ClientErrorLimit (``requestguard``)."""
+    def _sending(self, method: str, path: str, params: Mapping[str, Any] | None, json: Any) -> Any:
+        """Kept under SameRequestLimit and ClientErrorLimit (``requestguard``)."""
         key = request_key(method, path, params, json)
         self.guard.before(key)
-        try:
-            return super()._request(
-                method, path, params=params, json=json, headers=headers, idempotent=idempotent, not_acted=not_acted
-            )
-        except ConnectorError as exc:
-            self.guard.failed(key, exc)
-            raise
+        return key
+
+    def _failed(self, sent: Any, error: ConnectorError) -> None:
+        self.guard.failed(sent, error)
 
     def _renew_auth(self, response: httpx.Response, rejected: dict[str, str]) -> bool:
         if response.status_code not in (401, 403) or is_licence_error(response):
             return False
         self.credentials.renew_after(rejected)
         return True
-
-    @staticmethod
-    def _json(response: httpx.Response, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise RejectedError(f"vismanet: unreadable response for {what}", status=response.status_code) from None
 
     def _item_path(self, spec: VismanetEntity, record_id: str) -> str:
         return f"{spec.path}/{quote(str(record_id).strip(), safe='')}"
@@ -204,10 +166,6 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         pager = contact_pages if spec.contact_paging else numbered_pages
         return pager(self._fetch_list(spec), params, self.page_size, id_of)
 
-    def _full(self, spec: VismanetEntity, item: Record, fields: frozenset[str]) -> Record | None:
-        """The list item when it has every wanted field (and its lines), else the full record."""
-        return self._full_record(spec.name, item, fields if spec.lines is None else {*fields, spec.lines.field})
-
     def _read(self, spec: VismanetEntity, record_id: str) -> tuple[Record, str | None]:
         """The record and its ETag (header, else the DTO's row version); ``NotFoundError`` if missing."""
         response = self._request("GET", self._item_path(spec, record_id))
@@ -221,28 +179,14 @@ class VismanetClient(HttpClientBase, ConnectorBase):
         return record, etag
 
     # ----------------------------------------------------------------- Connector
-    def _id_field(self, entity_name: str) -> str:
-        return entity(entity_name).id_field
+    def _changed_pages(self, entity_name: str, since: str | None, check: ReadCheck) -> Iterator[list[Record]]:
+        params = {"lastModifiedDateTime": since, "lastModifiedDateTimeCondition": ">="} if since else {}
+        return self._pages(entity(entity_name), params)
 
-    def cursor_now(self) -> str:
-        """A cursor for "from now on": the current time minus the overlap, as a filter value (UTC)."""
-        return format_filter(datetime.fromtimestamp(self._clock(), UTC) - self.overlap)
-
-    def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
-        spec = entity(entity_name)
-        new_cursor = self.cursor_now()  # taken before reading
-        since = self._since(cursor, parse_cursor, format_filter)
-        params: dict[str, Any] = {"lastModifiedDateTime": since, "lastModifiedDateTimeCondition": ">="} if since else {}
-        check = self._read_check(entity_name, integer_ids=False)
-
-        def records() -> Iterator[Record]:
-            for items in self._pages(spec, params):
-                for record_id, item in check.rows(items):  # set aside: no usable id; kept once: served twice
-                    full = self._full(spec, item, fields)
-                    if full is not None and check.full_ok(full, record_id):
-                        yield full
-
-        return ChangeBatch(records(), new_cursor, check)
+    def _wanted(self, entity_name: str, fields: Iterable[str]) -> set[str]:
+        """The fields the rules read, and a document's lines (never complete in a list item)."""
+        lines = entity(entity_name).lines
+        return super()._wanted(entity_name, fields if lines is None else {*fields, lines.field})
 
     def get(self, entity_name: str, record_id: str) -> Record | None:
         spec = entity(entity_name)
@@ -282,7 +226,7 @@ class VismanetClient(HttpClientBase, ConnectorBase):
             for item in items:
                 if not same(dig(item, field_name), value):
                     continue
-                full = self._full(spec, item, frozenset())
+                full = self._full_record(spec.name, item, ())
                 if full is not None:
                     out.append(full)
         return out

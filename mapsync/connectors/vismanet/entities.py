@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from mapsync.connectors.base import RejectedError
 from mapsync.connectors.catalogue import load_catalogue
+from mapsync.connectors.entityspec import EntitySpec, EntityTable
 
 # Never sent, whatever the catalogue says: paging data, row versions, server timestamps.
 ALWAYS_READ_ONLY = frozenset({"metadata", "timeStamp", "timestamp", "lastModifiedDateTime", "createdDateTime",
@@ -32,19 +32,25 @@ def address_renames(read: str, write: str | None = None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class LinesShape:
-    """A document's line collection: read field, line id field, catalogue entity and renames."""
+    """A document's line collection: read field, catalogue entity (whose id is the line id) and renames."""
 
     field: str
-    id_field: str
     entity: str
     renames: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
+    @property
+    def id_field(self) -> str:
+        found = load_catalogue("vismanet").entity(self.entity)
+        assert found is not None, self.entity
+        return found.id_field
+
 
 @dataclass(frozen=True)
-class VismanetEntity:
+class VismanetEntity(EntitySpec):
+    connector = "vismanet"
+
     name: str  # catalogue entity name
     resource: str  # path segment: /v1/<resource>
-    id_field: str
     create_path: str
     renames: Mapping[str, str] = dataclasses.field(default_factory=dict)
     plain: frozenset[str] = frozenset()  # write names sent without value wrapper
@@ -65,7 +71,6 @@ ENTITIES: dict[str, VismanetEntity] = {
     "customer": VismanetEntity(
         "customer",
         "customer",
-        "number",
         "/v1/customer",
         renames={
             "creditTerms.id": "creditTermsId",
@@ -92,7 +97,6 @@ ENTITIES: dict[str, VismanetEntity] = {
     "contact": VismanetEntity(
         "contact",
         "contact",
-        "contactId",
         "/v1/contact",
         renames=address_renames("address"),
         contact_paging=True,
@@ -109,7 +113,6 @@ ENTITIES: dict[str, VismanetEntity] = {
     "inventory_item": VismanetEntity(
         "inventory_item",
         "inventory",
-        "inventoryNumber",
         "/v1/inventory",
         renames={
             "vatCode.id": "vatCode",
@@ -126,7 +129,6 @@ ENTITIES: dict[str, VismanetEntity] = {
     "sales_order": VismanetEntity(
         "sales_order",
         "salesorder",
-        "orderNo",
         "/v1/salesorder",
         renames={
             "orderNo": "orderNumber",
@@ -149,7 +151,6 @@ ENTITIES: dict[str, VismanetEntity] = {
         },
         lines=LinesShape(
             "lines",
-            "lineNbr",
             "sales_order_line",
             {
                 "inventory.number": "inventoryNumber",
@@ -168,7 +169,6 @@ ENTITIES: dict[str, VismanetEntity] = {
     "customer_invoice": VismanetEntity(
         "customer_invoice",
         "customerinvoice",
-        "referenceNumber",
         "/v2/customerinvoice",
         renames={
             "customer.number": "customerNumber",
@@ -184,7 +184,6 @@ ENTITIES: dict[str, VismanetEntity] = {
         },
         lines=LinesShape(
             "invoiceLines",
-            "lineNumber",
             "customer_invoice_line",
             {
                 "unitPrice": "unitPriceInCurrency",
@@ -211,12 +210,7 @@ ENTITIES: dict[str, VismanetEntity] = {
 }
 
 
-def entity(name: str) -> VismanetEntity:
-    """The entity called ``name``; ``RejectedError`` for names Visma.net does not have here."""
-    try:
-        return ENTITIES[name]
-    except KeyError:
-        raise RejectedError(f"vismanet has no entity {name!r} (known: {', '.join(ENTITIES)})") from None
+entity = EntityTable("vismanet", ENTITIES)
 
 
 @cache

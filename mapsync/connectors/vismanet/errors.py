@@ -19,19 +19,13 @@ Mapping (after the client's retries and one token renewal on 401/403):
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
-from mapsync.connectors.base import ConnectorError
-from mapsync.connectors.http import error_for_status
+from mapsync.connectors.http.errors import error_mapper, json_body, lower_keys
 
 FATAL_CODES = frozenset({"12027"})
-
-
-def _lower_keys(data: Any) -> dict[str, Any]:
-    return {str(k).lower(): v for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def _model_state(value: Any) -> str:
@@ -43,16 +37,13 @@ def _model_state(value: Any) -> str:
 
 def error_details(response: httpx.Response) -> tuple[str | None, str | None]:
     """``(code, message)`` from any of the known error bodies (None when absent)."""
-    try:
-        body = json.loads(response.content.decode("utf-8")) if response.content else None
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = json_body(response)
     if body is None and response.content:
         text = response.content.decode("utf-8", "replace").strip()
         if text and not text.startswith("<"):
             return None, text[:300]
         return None, None
-    top = _lower_keys(body)
+    top = lower_keys(body)
     if "exceptionmessage" in top or "exceptionfaultcode" in top:
         code = top.get("exceptionfaultcode")
         message = top.get("exceptionmessage")
@@ -66,12 +57,7 @@ def error_details(response: httpx.Response) -> tuple[str | None, str | None]:
     return None, str(message) + _model_state(top.get("modelstate"))
 
 
-def map_error(response: httpx.Response, where: str) -> ConnectorError:
-    """The ``ConnectorError`` for a non-success response of the request described by ``where``."""
-    status = response.status_code
-    code, message = error_details(response)
-    text = f"vismanet {where}: {message or response.reason_phrase or 'error'}"
-    return error_for_status(status, text, code=code, fatal_codes=FATAL_CODES, conflict_statuses=(409, 412))
+map_error = error_mapper(error_details, prefix="vismanet ", fatal_codes=FATAL_CODES, conflict_statuses=(409, 412))
 
 
 def is_licence_error(response: httpx.Response) -> bool:

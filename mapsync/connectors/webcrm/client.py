@@ -37,16 +37,16 @@ from typing import Any, Unpack
 import httpx
 
 from mapsync.connectors.base import (
-    ChangeBatch,
     ConnectorBase,
-    FatalError,
+    CursorFormat,
     NotFoundError,
     Record,
     RejectedError,
     TransientError,
 )
-from mapsync.connectors.fields import same_value, top_field
+from mapsync.connectors.fields import same_value
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
+from mapsync.connectors.http.paging import PageNumbers
 from mapsync.connectors.readcheck import ReadCheck
 from mapsync.connectors.webcrm.auth import WebcrmSession
 from mapsync.connectors.webcrm.entities import WebcrmEntity, entity
@@ -64,6 +64,9 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
     """webCRM connector. ``options``: ``HttpOptions`` (``http`` or ``transport`` for tests, clocks)."""
 
     name = "webcrm"
+    entities = entity
+    integer_ids = True
+    cursor_format = CursorFormat(parse_timestamp, format_timestamp)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str], *, token_store: Any = None, **options: Any) -> WebcrmClient:
@@ -83,16 +86,9 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
     ) -> None:
         super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
         self.page_size = max(1, min(page_size, PAGE_SIZE))
+        self._paginator = PageNumbers(self.page_size, page_param="Page", size_param="Size")
         self.overlap = overlap
         self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=self._clock)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> WebcrmClient:
-        """Build from ``WEBCRM_BASE_URL`` and ``WEBCRM_API_TOKEN`` (both required)."""
-        base_url, token = env.get("WEBCRM_BASE_URL"), env.get("WEBCRM_API_TOKEN")
-        if not base_url or not token:
-            raise FatalError("webcrm: WEBCRM_BASE_URL and WEBCRM_API_TOKEN must be set")
-        return cls(base_url, token, **kwargs)
 
     # ----------------------------------------------------------------- plumbing
     def _auth_headers(self) -> dict[str, str]:
@@ -104,26 +100,15 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         self.session.renew_after(rejected)
         return True
 
-    def _json(self, response: httpx.Response, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise RejectedError(f"webcrm: {what} answered with something that is not JSON") from None
-
     def _paged(self, path: str, params: Mapping[str, Any] | None = None,
                check: ReadCheck | None = None) -> Iterator[list[Record]]:
-        page = 1
-        while True:
-            response = self._request("GET", path, params={**(params or {}), "Page": page, "Size": self.page_size})
-            rows = self._json(response, path)
+        def fetch(query: dict[str, Any]) -> tuple[list[Record], Any]:
+            rows = self._json(self._request("GET", path, params=query), path)
             if not isinstance(rows, list):
                 raise RejectedError(f"webcrm: {path} did not answer with a list")
-            if not rows:
-                return
-            yield rows
-            if check is not None and not check.more_pages(rows, path):
-                return
-            page += 1
+            return rows, rows
+
+        return self._paginator.pages(fetch, params or {}, check, path)
 
     def _query(self, script: str, check: ReadCheck | None = None) -> Iterator[list[Record]]:
         return self._paged("/Queries", {"script": script, "formatCustomFields": "true"}, check)
@@ -137,57 +122,22 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             yield list(rows)
 
     # ----------------------------------------------------------------- Connector
-    def _id_field(self, entity_name: str) -> str:
-        return entity(entity_name).id_field
-
-    def cursor_now(self) -> str:
-        return format_timestamp(datetime.fromtimestamp(self._clock(), UTC) - self.overlap)
-
-    def read_changes(self, entity_name: str, cursor: str | None, fields: frozenset[str]) -> ChangeBatch:
+    def _changed_pages(self, entity_name: str, since: str | None, check: ReadCheck) -> Iterator[list[Record]]:
+        """With ``since``: the ``/Queries`` rows changed since then, by the DTO's names; else the REST list."""
         spec = entity(entity_name)
-        new_cursor = self.cursor_now()  # taken before reading
-        since = self._since(cursor, parse_timestamp, format_timestamp)
-        wanted = {top_field(f) for f in fields}
-        check = self._read_check(entity_name, integer_ids=True)
+        if since is None:
+            return self._list(spec, check)
+        column = spec.query_column(spec.id_field)
+        script = select(spec.table, where=[(spec.updated_field, ">=", since)], order_by=column)
+        return ([spec.from_query_row(row) if isinstance(row, dict) else row for row in page]
+                for page in self._query(script, check))
 
-        def rows() -> Iterator[tuple[Record, bool]]:
-            """(row, came_from_query): /Queries rows when there is a cursor, else the REST list."""
-            if since is not None:
-                column = spec.query_column(spec.id_field)
-                pages = self._query(select(spec.table, where=[(spec.updated_field, ">=", since)], order_by=column),
-                                    check)
-                try:
-                    first = next(pages, None)
-                except RejectedError:  # the server refused the query: list everything instead
-                    pass
-                else:
-                    for page in self._chain(first, pages):
-                        for row in page:
-                            yield (spec.from_query_row(row) if isinstance(row, dict) else row), True
-                    return
-            for page in self._list(spec, check):
-                for row in page:
-                    yield row, False
+    def _read_all_when_refused(self, entity_name: str) -> bool:
+        return True  # the server refused the query: list everything instead
 
-        def records() -> Iterator[Record]:
-            for row, from_query in rows():
-                key = check.key(row)  # None: set aside (no usable id), or served twice
-                if key is None:
-                    continue
-                if (from_query and spec.query_prefix) or not wanted <= row.keys():
-                    full = self.get(entity_name, key)
-                    if full is not None and check.full_ok(full, key):
-                        yield full
-                else:
-                    yield row
-
-        return ChangeBatch(records(), new_cursor, check)
-
-    @staticmethod
-    def _chain(first: list[Record] | None, rest: Iterator[list[Record]]) -> Iterator[list[Record]]:
-        if first is not None:
-            yield first
-            yield from rest
+    def _complete(self, entity_name: str, row: Record, wanted: set[str], changed: bool) -> bool:
+        """Generic ``LinkedData`` rows (catalogue items by ``/Queries``) are always read in full."""
+        return not (changed and entity(entity_name).query_prefix) and wanted <= row.keys()
 
     def get(self, entity_name: str, record_id: str) -> Record | None:
         spec = entity(entity_name)

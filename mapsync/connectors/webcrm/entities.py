@@ -1,17 +1,18 @@
-"""What the webCRM client knows about each entity: REST path, id field, ``/Queries`` table."""
+"""What the webCRM client knows about each entity: REST path, ``/Queries`` table (the id field: ``catalogue.yaml``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mapsync.connectors.base import RejectedError
+from mapsync.connectors.entityspec import EntitySpec, EntityTable
 
 
 @dataclass(frozen=True)
-class WebcrmEntity:
+class WebcrmEntity(EntitySpec):
+    connector = "webcrm"
+
     name: str
     path: str
-    id_field: str
     table: str  # /Queries table
     updated_field: str  # its last-update column
     paged: bool = True  # the list endpoint takes Page/Size
@@ -35,14 +36,13 @@ class WebcrmEntity:
 
 ENTITIES: dict[str, WebcrmEntity] = {
     "organisation": WebcrmEntity(
-        "organisation", "/Organisations", "OrganisationId", "Organisation", "OrganisationUpdatedAt"
+        "organisation", "/Organisations", "Organisation", "OrganisationUpdatedAt"
     ),
-    "person": WebcrmEntity("person", "/Persons", "PersonId", "Person", "PersonUpdatedAt"),
-    "delivery": WebcrmEntity("delivery", "/Deliveries", "DeliveryId", "Delivery", "DeliveryUpdatedAt"),
+    "person": WebcrmEntity("person", "/Persons", "Person", "PersonUpdatedAt"),
+    "delivery": WebcrmEntity("delivery", "/Deliveries", "Delivery", "DeliveryUpdatedAt"),
     "quotation_line": WebcrmEntity(
         "quotation_line",
         "/QuotationLines",
-        "QuotationLineId",
         "QuotationLine",
         "QuotationLineUpdatedAt",
         deletable=True,
@@ -50,7 +50,6 @@ ENTITIES: dict[str, WebcrmEntity] = {
     "catalogue_item": WebcrmEntity(
         "catalogue_item",
         "/QuotationLines/LinkedData",
-        "QuotationLineLinkedDataItemId",
         "LinkedData",
         "LinkedDataItemUpdatedAt",
         paged=False,
@@ -59,13 +58,9 @@ ENTITIES: dict[str, WebcrmEntity] = {
         dto_prefix="QuotationLineLinkedDataItem",
     ),
     "opportunity": WebcrmEntity(
-        "opportunity", "/Opportunities", "OpportunityId", "Opportunity", "OpportunityUpdatedAt"
+        "opportunity", "/Opportunities", "Opportunity", "OpportunityUpdatedAt"
     ),
 }
 
 
-def entity(name: str) -> WebcrmEntity:
-    try:
-        return ENTITIES[name]
-    except KeyError:
-        raise RejectedError(f"webcrm has no entity {name!r} (known: {', '.join(ENTITIES)})") from None
+entity = EntityTable("webcrm", ENTITIES)

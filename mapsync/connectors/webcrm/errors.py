@@ -10,29 +10,25 @@ NOT CONFIRMED, so the message is taken from whatever is there: ``Message``/``mes
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
-from mapsync.connectors.base import ConnectorError
-from mapsync.connectors.http import error_for_status
+from mapsync.connectors.http.errors import error_mapper, json_body, lower_keys
 
 MAX_TEXT = 200
 
 
 def error_message(response: httpx.Response) -> tuple[str | None, str | None]:
     """``(type_or_code, message)`` from any body shape; either may be None."""
-    try:
-        body: Any = json.loads(response.content.decode("utf-8")) if response.content else None
-    except (ValueError, UnicodeDecodeError):
-        text = response.text.strip() if response.content else ""
-        return None, (text[:MAX_TEXT] or None)
+    body: Any = json_body(response)
+    if body is None and response.content:  # not JSON
+        return None, (response.text.strip()[:MAX_TEXT] or None)
     if isinstance(body, str):
         return None, body[:MAX_TEXT]
     if not isinstance(body, dict):
         return None, None
-    lowered = {str(k).lower(): v for k, v in body.items()}
+    lowered = lower_keys(body)
     message = lowered.get("message") or lowered.get("errordescription") or lowered.get("error")
     kind = lowered.get("type") or (lowered.get("error") if lowered.get("iserror") else None)
     state = lowered.get("modelstate")
@@ -42,7 +38,4 @@ def error_message(response: httpx.Response) -> tuple[str | None, str | None]:
     return (str(kind) if kind else None, str(message) if message else None)
 
 
-def map_error(response: httpx.Response, where: str) -> ConnectorError:
-    status = response.status_code
-    kind, message = error_message(response)
-    return error_for_status(status, f"{where}: {message or response.reason_phrase or 'error'}", code=kind)
+map_error = error_mapper(error_message)

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mapsync.connectors.registry import connectors_of_side, title_of
 from mapsync.engine.composition import connect, run_pass
 from mapsync.engine.ruleset import RuleSet, Side, load_ruleset
 from mapsync.engine.sandbox import ENV_FILE, Sandbox, start_sandbox
@@ -24,19 +25,20 @@ from mapsync.engine.sync.report import PassReport, render_text
 
 STANDARD = Path(__file__).resolve().parents[2] / "rules" / "standard"
 PHONE = "+46 8 555 01 23"
-# How a user changes a customer's phone in each ERP (the record shapes differ).
-ERP_EDITS: dict[str, dict[str, Any]] = {
-    "fortnox": {"Phone1": PHONE},
-    "vismanet": {"mainContact": {"phone1": PHONE}},
-}
-TITLES = {"fortnox": "webCRM <-> Fortnox", "vismanet": "webCRM <-> Visma.net"}
+CRM = connectors_of_side("crm")[0]
+# Every ERP connector with a standard rule set (mapsync/rules/standard/<erp>), in the registry's order.
+ERPS = tuple(name for name in connectors_of_side("erp") if (STANDARD / name).is_dir())
+
+
+def title(erp: str) -> str:
+    return f"{title_of(CRM)} <-> {title_of(erp)}"
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("demo", help="run the standard rule sets against simulators with demo data")
     parser.add_argument("--dir", type=Path, default=None, help="keep the sandbox data here (default: temporary)")
-    parser.add_argument("--erp", choices=sorted(ERP_EDITS), action="append",
-                        help="only this integration (default: both)")
+    parser.add_argument("--erp", choices=sorted(ERPS), action="append",
+                        help="only this integration (default: each in turn)")
     parser.add_argument("--state", default=None, help="ignored: each integration keeps its state in its folder")
     parser.set_defaults(handler=run)
 
@@ -56,16 +58,17 @@ def _edit_both_sides(ruleset: RuleSet, sandbox: Sandbox, store: SqliteStateStore
         org = crm.get("organisation", link.crm_id) or {}
         new_name = f"{org.get('OrganisationName', 'Customer')} (renamed)"
         crm.update("organisation", link.crm_id, {"OrganisationName": new_name})
-        erp.update("customer", link.erp_id, ERP_EDITS[ruleset.erp.connector])
+        entity, phone = sandbox.simulators[ruleset.erp.connector].user_edit  # the record shapes differ
+        erp.update(entity, link.erp_id, {phone: PHONE})
     return [f"webCRM: organisation {link.crm_id} renamed to {new_name!r}",
             f"{ruleset.erp.connector}: customer {link.erp_id} phone changed to {PHONE!r}"]
 
 
 def _integration(erp: str, folder: Path) -> bool:
-    sandbox = start_sandbox(folder, seed=True, products=("webcrm", erp))
+    sandbox = start_sandbox(folder, seed=True, products=(CRM, erp))
     try:
         sandbox.write_env(folder / ENV_FILE)
-        print(f"\n#### {TITLES[erp]}: simulators on loopback, real rate limits ####")
+        print(f"\n#### {title(erp)}: simulators on loopback, real rate limits ####")
         for name, simulator in sandbox.simulators.items():
             print(f"  {name:<9} {simulator.url}")
         result = load_ruleset(STANDARD / erp, sandbox.env, for_run=True)
@@ -82,7 +85,7 @@ def _integration(erp: str, folder: Path) -> bool:
                 print(f"(user) {line}")
             _pass(ruleset, sandbox, store, "Pass 2: the edits travel, field by field")
             last = _pass(ruleset, sandbox, store, "Pass 3: nothing left to do")
-        print(f"\n{TITLES[erp]}: pass 1 created {first.total('created')} and linked or updated "
+        print(f"\n{title(erp)}: pass 1 created {first.total('created')} and linked or updated "
               f"{first.total('updated')} records; the last pass wrote {last.writes}.")
         return last.writes == 0 and not first.fatal
     finally:
@@ -90,7 +93,7 @@ def _integration(erp: str, folder: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    erps = args.erp or ["fortnox", "vismanet"]
+    erps = args.erp or list(ERPS)
     with tempfile.TemporaryDirectory(prefix="mapsync-demo-") as tmp:
         base = args.dir or Path(tmp)
         results = [_integration(erp, base / erp) for erp in erps]

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mapsync.connectors.registry import titles
 from mapsync.connectors.simkit import Latency, parse_latency
 from mapsync.engine.cli.common import CommandError, add_state_option
 from mapsync.engine.sandbox import ENV_FILE, start_sandbox
@@ -27,7 +28,7 @@ from mapsync.engine.snapshot import PERSONAL_DATA_WARNING, SnapshotError, Snapsh
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
-        "sandbox", help="run the webCRM, Fortnox and Visma.net simulators on loopback",
+        "sandbox", help=f"run the {titles()} simulators on loopback",
         description="Start the simulators on 127.0.0.1, write DIR/sandbox.env with every connection setting "
                     "the standard rule sets read, and serve until interrupted. Data persists in DIR.")
     parser.add_argument("--dir", required=True, type=Path, help="folder for the simulators' data and sandbox.env")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mapsync.connectors.registry import connectors_of_side
 from mapsync.engine.cli.common import add_state_option
 from mapsync.engine.ruleset.schema_files import write_schemas
 
@@ -17,8 +18,9 @@ def register(commands: Any) -> None:
         "schema", help="write the JSON Schemas of rule files, with field names, for editors",
         description="Write the JSON Schemas of rule files, with the entity and field names of the connectors' "
                     "catalogues, into DIR (created when missing; files of the same name are replaced): "
-                    "ruleset.schema.json, mapping.schema.json (either ERP), mapping.fortnox.schema.json and "
-                    "mapping.vismanet.schema.json. Point a rule file's `# yaml-language-server: $schema=` line "
+                    "ruleset.schema.json, mapping.schema.json (either ERP), "
+                    f"{' and '.join(f'mapping.{erp}.schema.json' for erp in connectors_of_side('erp'))}. "
+                    "Point a rule file's `# yaml-language-server: $schema=` line "
                     "at one. Exit 0 written, 2 usage error.")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the schemas into")
     add_state_option(parser)  # accepted by every command (contract); schema does not use it

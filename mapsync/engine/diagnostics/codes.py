@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mapsync.connectors.registry import names_of_side
+
 
 @dataclass(frozen=True)
 class CodeInfo:
@@ -57,7 +59,7 @@ _CODES = [
              "The value breaks a rule of the schema; see the message and docs/rules.md."),
     # references
     CodeInfo("MS301", "Unknown connector",
-             "Use one of: webcrm (crm side), fortnox or vismanet (erp side)."),
+             f"Use one of: {names_of_side('crm')} (crm side), {names_of_side('erp')} (erp side)."),
     CodeInfo("MS302", "Unknown entity",
              "Use an entity of the connector's field catalogue (docs/connectors.md lists them)."),
     CodeInfo("MS303", "Unknown field",
@@ -87,7 +89,7 @@ _CODES = [
     CodeInfo("MS314", "Unknown setting",
              "Define the setting under `settings:` in ruleset.yaml, or fix the name."),
     CodeInfo("MS315", "Wrong connector for the side",
-             "The crm side uses webcrm; the erp side uses fortnox or vismanet."),
+             f"The crm side uses {names_of_side('crm')}; the erp side uses {names_of_side('erp')}."),
     CodeInfo("MS316", "Unknown mapping in overrides",
              "`overrides` keys must be names of mappings of the rule set or the one it extends."),
     CodeInfo("MS317", "Unknown connection setting",

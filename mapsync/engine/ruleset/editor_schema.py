@@ -41,13 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from mapsync.connectors.catalogue import EntityCatalogue, FieldInfo, load_catalogue
-from mapsync.connectors.registry import SIDES
+from mapsync.connectors.registry import connectors_of_side
 from mapsync.engine.ruleset.loader import PACKAGED
 from mapsync.engine.ruleset.schema import MAPPING_SCHEMA, RULESET_SCHEMA, SCHEMA_DIR, load_schema
 
 EDITOR_DIR = SCHEMA_DIR / "editor"
-CRM = "webcrm"
-ERPS: tuple[str, ...] = tuple(name for name, side in SIDES.items() if side == "erp")
+CRM = connectors_of_side("crm")[0]
+ERPS: tuple[str, ...] = connectors_of_side("erp")
 SETTING_PATTERN = r"^\s*\$\{settings\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\}\s*$"
 """A whole field name taken from a setting, as the compiler resolves it (``${settings.crm_fields.x}``)."""
 

@@ -18,12 +18,12 @@ from pathlib import Path
 from packaging.version import Version
 
 from mapsync import TEMPLATES
+from mapsync.connectors.registry import CONNECTORS, ConnectorSpec, connectors_of_side
 from mapsync.engine import __version__
 from mapsync.engine.ruleset.schema_files import write_schemas
 
 INIT_TEMPLATES = TEMPLATES / "init"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")  # the schema's pattern for a rule set's `name`
-WEBCRM_BASE_URL = "https://api.webcrm.com"
 
 
 class ScaffoldError(Exception):
@@ -41,15 +41,16 @@ class Erp:
     secrets: tuple[str, ...]
 
 
-ERPS = {
-    "fortnox": Erp("fortnox", "Fortnox", (("WEBCRM_BASE_URL", WEBCRM_BASE_URL),
-                                          ("FORTNOX_BASE_URL", "https://api.fortnox.se")),
-                   ("WEBCRM_API_TOKEN", "FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID")),
-    "vismanet": Erp("vismanet", "Visma.net", (("WEBCRM_BASE_URL", WEBCRM_BASE_URL),
-                                              ("VISMANET_BASE_URL", "https://api.finance.visma.net"),
-                                              ("VISMANET_TOKEN_URL", "https://connect.visma.com/connect/token")),
-                    ("WEBCRM_API_TOKEN", "VISMANET_CLIENT_ID", "VISMANET_CLIENT_SECRET", "VISMANET_TENANT_ID")),
-}
+def _erp(erp: ConnectorSpec, crm: ConnectorSpec) -> Erp:
+    """The ERP's entry from the registry: the CRM's settings and the ERP's, as CI reads them."""
+    urls = tuple((spec.env_name(name), value) for spec in (crm, erp) for name, value in spec.production.items())
+    secrets = tuple(spec.env_name(name) for spec in (crm, erp) for name in spec.ci_settings())
+    return Erp(erp.name, erp.title, urls, secrets)
+
+
+# Every ERP connector that ships init templates (mapsync/templates/init/<erp>/).
+ERPS = {name: _erp(CONNECTORS[name], CONNECTORS[connectors_of_side("crm")[0]])
+        for name in connectors_of_side("erp") if (INIT_TEMPLATES / name).is_dir()}
 
 # (template under mapsync/templates/init/, file written in the repository); {erp} picks the ERP's own.
 FILES = (

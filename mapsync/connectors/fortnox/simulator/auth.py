@@ -30,8 +30,6 @@ Token state lives in the store, so it survives a restart of a persisted simulato
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import time
 from collections.abc import Callable
@@ -41,7 +39,18 @@ from urllib.parse import parse_qs
 
 from mapsync.connectors.fortnox.simulator.errors import BAD_ACCESS_TOKEN, BAD_CLIENT_SECRET, error_response
 from mapsync.connectors.fortnox.simulator.store import FortnoxStore
-from mapsync.connectors.simkit import DEFAULT_TENANT, TENANT_PREFIX, Request, Response, invented, json_response
+from mapsync.connectors.simkit import (
+    DEFAULT_TENANT,
+    TENANT_PREFIX,
+    Request,
+    Response,
+    SimulatorAuth,
+    basic_credentials,
+    bearer_token,
+    invented,
+    json_response,
+    oauth_error,
+)
 
 SCOPE_BY_PATH = {"customers": "customer", "articles": "article", "orders": "order", "invoices": "invoice"}
 NO_LICENCE_FOR_SCOPE = 2001101
@@ -63,10 +72,6 @@ class FortnoxAuthConfig:
     denied_scopes: tuple[str, ...] = ()
 
 
-def _oauth_error(status: int, error: str, description: str) -> Response:
-    return json_response(status, {"error": error, "error_description": description})
-
-
 def _grant(value: Any) -> tuple[float, str]:
     """An issued access token's ``(expiry, tenant)``; a bare expiry (a store saved before tenants) is the
     default tenant's."""
@@ -75,20 +80,17 @@ def _grant(value: Any) -> tuple[float, str]:
     return float(value), DEFAULT_TENANT
 
 
-class FortnoxAuth:
+class FortnoxAuth(SimulatorAuth[FortnoxAuthConfig]):
     """Token issuing and checking for every tenant; state kept in ``store.auth`` (the default tenant's store)."""
+
+    tables = {"refresh_tokens": list, "spent_refresh_tokens": list, "access_tokens": dict}
 
     def __init__(
         self, store: FortnoxStore, config: FortnoxAuthConfig, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self.store = store
-        self.config = config
-        self.clock = clock
+        super().__init__(store, config, clock=clock)
         with store.lock:
             state = store.auth
-            state.setdefault("refresh_tokens", [])
-            state.setdefault("spent_refresh_tokens", [])
-            state.setdefault("access_tokens", {})
             initial = config.refresh_token
             if initial and initial not in state["spent_refresh_tokens"] and initial not in state["refresh_tokens"]:
                 state["refresh_tokens"].append(initial)
@@ -97,7 +99,7 @@ class FortnoxAuth:
     # ----------------------------------------------------------------- token endpoint
     def token_endpoint(self, request: Request) -> Response:
         if not self._client_ok(request):
-            return _oauth_error(401, "invalid_client", "Client authentication failed")
+            return oauth_error(401, "invalid_client", "Client authentication failed")
         form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items() if v}
         grant = form.get("grant_type")
         if grant == "refresh_token":
@@ -105,20 +107,19 @@ class FortnoxAuth:
         if grant == "client_credentials":
             tenant = request.header("TenantId")
             if not tenant or not (tenant in self.config.tenant_ids or invented(tenant, self.config.tenant_prefix)):
-                return _oauth_error(400, "invalid_request", "Unknown or missing TenantId")
+                return oauth_error(400, "invalid_request", "Unknown or missing TenantId")
             tenant = DEFAULT_TENANT if tenant in self.config.tenant_ids else tenant
             return json_response(200, self._issue(with_refresh=False, tenant=tenant))
-        return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}")
+        return oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}")
 
     def _client_ok(self, request: Request) -> bool:
-        header = request.header("Authorization") or ""
-        if not header.lower().startswith("basic "):
-            return False
         try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+            basic = basic_credentials(request)
+        except ValueError:
             return False
-        client_id, _, secret = decoded.partition(":")
+        if basic is None:
+            return False
+        client_id, secret = basic
         return secrets.compare_digest(client_id, self.config.client_id) and secrets.compare_digest(
             secret, self.config.client_secret
         )
@@ -127,7 +128,7 @@ class FortnoxAuth:
         with self.store.lock:
             state = self.store.auth
             if token not in state["refresh_tokens"]:
-                return _oauth_error(400, "invalid_grant", "Invalid refresh token")
+                return oauth_error(400, "invalid_grant", "Invalid refresh token")
             state["refresh_tokens"].remove(token)
             state["spent_refresh_tokens"].append(token)
             self.refreshes += 1
@@ -154,12 +155,6 @@ class FortnoxAuth:
             self.store.save()
             return body
 
-    def expire_access_tokens(self) -> None:
-        """Make every issued access token invalid (tests force a 401 -> refresh)."""
-        with self.store.lock:
-            self.store.auth["access_tokens"] = {}
-            self.store.save()
-
     # ----------------------------------------------------------------- API calls
     def _bearer_tenant(self, token: str) -> str | None:
         """The tenant of a bearer token: a static one's, or an issued one's while it has not expired."""
@@ -178,9 +173,9 @@ class FortnoxAuth:
         """The tenant of an API call (None: the token endpoint, or credentials refused)."""
         if request.path.startswith("/oauth-v1/"):
             return None
-        header = request.header("Authorization") or ""
-        if header.lower().startswith("bearer "):
-            return self._bearer_tenant(header[7:].strip())
+        token = bearer_token(request)
+        if token is not None:
+            return self._bearer_tenant(token)
         pair = (request.header("Access-Token"), request.header("Client-Secret"))
         return DEFAULT_TENANT if pair in self.config.legacy_credentials else None
 
@@ -195,9 +190,9 @@ class FortnoxAuth:
         return None
 
     def _credentials(self, request: Request) -> Response | None:
-        header = request.header("Authorization") or ""
-        if header.lower().startswith("bearer "):
-            if self._bearer_tenant(header[7:].strip()) is not None:
+        token = bearer_token(request)
+        if token is not None:
+            if self._bearer_tenant(token) is not None:
                 return None
             return error_response(401, BAD_ACCESS_TOKEN, "Ogiltig eller utgången access-token.")
         access, secret = request.header("Access-Token"), request.header("Client-Secret")

@@ -14,9 +14,8 @@ Extra control endpoints (``mapsync.connectors.simkit.ProductSimulator``): ``POST
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mapsync.connectors.fortnox.simulator.auth import FortnoxAuth, FortnoxAuthConfig
 from mapsync.connectors.fortnox.simulator.backend import FortnoxBackend
@@ -31,9 +30,7 @@ from mapsync.connectors.simkit import (
     Request,
     Response,
     ServerRateLimiter,
-    Tenants,
     json_response,
-    tenant_dir,
 )
 
 DEFAULT_RATE_LIMIT = (25, 5.0)
@@ -43,15 +40,15 @@ def too_many_requests(request: Request, wait: float) -> Response:
     return json_response(429, {"message": "Too Many Requests"})
 
 
-def _rate_key(request: Request) -> str | None:
-    return request.tenant  # None for the token endpoint
-
-
 class FortnoxSimulator(ProductSimulator[FortnoxBackend]):
     """Fortnox simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only;
     ``latency=(low, high)`` delays every API request by a uniform random number of seconds."""
 
     store: FortnoxStore
+    auth: FortnoxAuth
+    demo = staticmethod(seed_demo)
+    loader = staticmethod(load_records)
+    user_edit = ("customer", "Phone1")
 
     def __init__(
         self,
@@ -65,23 +62,15 @@ class FortnoxSimulator(ProductSimulator[FortnoxBackend]):
         now: Now = utc_now,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = FortnoxStore(data_dir, now=now)
         self.rules = rules or FortnoxRules()
-        self.backend = FortnoxBackend(self.store, self.rules)
-
-        def new_tenant(tenant: str) -> FortnoxBackend:
-            return FortnoxBackend(FortnoxStore(tenant_dir(data_dir, tenant), now=now), self.rules)
-
-        self.tenants = Tenants(self.backend, new_tenant)
-        self.auth = FortnoxAuth(self.store, auth or FortnoxAuthConfig(), clock=clock)
+        self._keep_tenants(data_dir, lambda folder: FortnoxBackend(FortnoxStore(folder, now=now), self.rules))
+        fortnox_auth = FortnoxAuth(self.store, auth or FortnoxAuthConfig(), clock=clock)
         super().__init__(
-            build_router(lambda request: self.tenants.get(request.tenant), self.auth),
+            build_router(self.backend_of, fortnox_auth),
+            auth=fortnox_auth,
             port=port,
             rate_limiter=ServerRateLimiter(*rate_limit) if rate_limit else None,
-            rate_limit_key=_rate_key,
-            tenant_of=self.auth.tenant_of,
             latency=latency,
-            authenticate=self.auth.authenticate,
             too_many=too_many_requests,
             not_found=no_such_resource,
             method_not_allowed=method_not_allowed,
@@ -103,29 +92,5 @@ class FortnoxSimulator(ProductSimulator[FortnoxBackend]):
             "FORTNOX_TENANT_ID": config.tenant_ids[0] if config.tenant_ids else "",
         }
 
-    def seed_demo(self, tenant: str | None = None) -> None:
-        """Add the demo records to a tenant (see ``mapsync.connectors.fortnox.simulator.seed``)."""
-        seed_demo(self.tenants.get(tenant))
 
-    def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
-        """Records of a snapshot, ids kept (see ``mapsync.connectors.fortnox.simulator.loader``)."""
-        return load_records(self.store, entity, records)
-
-    def expire_tokens(self) -> None:
-        self.auth.expire_access_tokens()
-
-
-def start_simulator(
-    data_dir: Path | str | None = None,
-    *,
-    port: int = 0,
-    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
-    auth: FortnoxAuthConfig | None = None,
-    latency: Latency | None = None,
-    seed: bool = False,
-) -> FortnoxSimulator:
-    """Start a Fortnox simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
-
-    ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
-    """
-    return FortnoxSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth, latency=latency).start(seed=seed)
+start_simulator = FortnoxSimulator.launch

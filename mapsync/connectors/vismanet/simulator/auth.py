@@ -26,8 +26,6 @@ is accepted too and names a company of its own, with its own data and quota; eve
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import time
 from collections.abc import Callable
@@ -35,7 +33,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from mapsync.connectors.simkit import DEFAULT_TENANT, TENANT_PREFIX, Request, Response, invented, json_response
+from mapsync.connectors.simkit import (
+    DEFAULT_TENANT,
+    TENANT_PREFIX,
+    Request,
+    Response,
+    SimulatorAuth,
+    basic_credentials,
+    bearer_token,
+    invented,
+    json_response,
+    oauth_error,
+)
 from mapsync.connectors.vismanet.simulator.errors import NO_LICENCE, ipp_body
 from mapsync.connectors.vismanet.simulator.store import VismanetStore
 
@@ -62,10 +71,6 @@ class VismanetAuthConfig:
     scopes: tuple[str, ...] = SCOPES
 
 
-def _oauth_error(status: int, error: str, description: str) -> Response:
-    return json_response(status, {"error": error, "error_description": description})
-
-
 def denied() -> Response:
     return json_response(
         401,
@@ -74,30 +79,28 @@ def denied() -> Response:
     )
 
 
-class VismanetAuth:
+class VismanetAuth(SimulatorAuth[VismanetAuthConfig]):
     """Token issuing and checking for every tenant; token state is kept in ``store.auth`` (the default tenant's
     store; survives restarts)."""
+
+    tables = {"tokens": dict}
+    access_table = "tokens"
 
     def __init__(
         self, store: VismanetStore, config: VismanetAuthConfig, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self.store = store
-        self.config = config
-        self.clock = clock
+        super().__init__(store, config, clock=clock)
         self.issued = 0
-        with store.lock:
-            store.auth.setdefault("tokens", {})
 
     # ----------------------------------------------------------------- token endpoint
     def _client(self, request: Request, form: dict[str, str]) -> tuple[str, str]:
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-        header = request.header("Authorization") or ""
-        if header.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                return "", ""
-            basic_id, _, basic_secret = decoded.partition(":")
+        try:
+            basic = basic_credentials(request)
+        except ValueError:
+            return "", ""
+        if basic is not None:
+            basic_id, basic_secret = basic
             client_id, secret = client_id or unquote(basic_id), secret or unquote(basic_secret)
         return client_id, secret
 
@@ -109,19 +112,19 @@ class VismanetAuth:
             secrets.compare_digest(client_id.encode(), self.config.client_id.encode())
             and secrets.compare_digest(secret.encode(), self.config.client_secret.encode())
         ):
-            return _oauth_error(401, "invalid_client", "Client authentication failed.")
+            return oauth_error(401, "invalid_client", "Client authentication failed.")
         grant = form.get("grant_type")
         if grant != "client_credentials":
-            return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}.")
+            return oauth_error(400, "unsupported_grant_type", f"Unsupported grant_type {grant!r}.")
         tenant = form.get("tenant_id", "")
         if tenant != self.config.tenant_id and tenant not in self.config.unlicensed_tenant_ids and not invented(
             tenant, self.config.tenant_prefix
         ):
-            return _oauth_error(400, "invalid_client", "The client is not authorized for the requested tenant.")
+            return oauth_error(400, "invalid_client", "The client is not authorized for the requested tenant.")
         requested = form.get("scope", "").split()
         unknown = [s for s in requested if s not in self.config.scopes]
         if unknown:
-            return _oauth_error(400, "invalid_scope", f"Invalid scope: {' '.join(unknown)}")
+            return oauth_error(400, "invalid_scope", f"Invalid scope: {' '.join(unknown)}")
         scopes = requested or list(self.config.scopes)
         with self.store.lock:
             now = self.clock()
@@ -135,20 +138,14 @@ class VismanetAuth:
         body = {"access_token": access, "expires_in": int(lifetime), "token_type": "Bearer", "scope": " ".join(scopes)}
         return json_response(200, body, {"Cache-Control": "no-store"})
 
-    def expire_tokens(self) -> None:
-        """Make every issued token invalid (tests force a 401 -> renewal)."""
-        with self.store.lock:
-            self.store.auth["tokens"] = {}
-            self.store.save()
-
     # ----------------------------------------------------------------- API calls
     def _grant(self, request: Request) -> dict[str, Any] | None:
         """The request's token as issued (expiry, tenant id, scopes), while it has not expired."""
-        header = request.header("Authorization") or ""
-        if not header.lower().startswith("bearer "):
+        token = bearer_token(request)
+        if token is None:
             return None
         with self.store.lock:
-            grant: dict[str, Any] | None = self.store.auth["tokens"].get(header[7:].strip())
+            grant: dict[str, Any] | None = self.store.auth["tokens"].get(token)
         return grant if grant is not None and grant["expires"] > self.clock() else None
 
     def _licensed(self, tenant_id: str) -> str | None:

@@ -25,9 +25,8 @@ named by ``?tenant=ID``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mapsync.connectors.simkit import (
     CONTROL_PREFIX,
@@ -37,10 +36,9 @@ from mapsync.connectors.simkit import (
     Request,
     Response,
     ServerRateLimiter,
-    Tenants,
     answer_errors,
     json_response,
-    tenant_dir,
+    tenant_key,
 )
 from mapsync.connectors.vismanet.simulator.auth import TOKEN_PATH, VismanetAuth, VismanetAuthConfig
 from mapsync.connectors.vismanet.simulator.backend import VismanetBackend
@@ -55,10 +53,6 @@ DEFAULT_RATE_LIMIT = (15000, 3600.0)  # the production client quota [V8]
 MAX_PAGE_SIZE = 1000  # NOT CONFIRMED ("1000 is commonly assumed")
 
 
-def _rate_key(request: Request) -> str | None:
-    return request.tenant  # None for the token endpoint
-
-
 def server_error(request: Request, status: int) -> Response:
     return json_response(status, {"message": "An error has occurred."})
 
@@ -68,6 +62,10 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
     ``latency=(low, high)`` delays every API request by a uniform random number of seconds."""
 
     store: VismanetStore
+    auth: VismanetAuth
+    demo = staticmethod(seed_demo)
+    loader = staticmethod(load_records)
+    user_edit = ("customer", "mainContact.phone1")
 
     def __init__(
         self,
@@ -83,14 +81,8 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
         rate_clock: Callable[[], float] = time.monotonic,
         request_limits: RequestLimitConfig | None = None,
     ) -> None:
-        self.store = VismanetStore(data_dir, now=now)
-        self.backend = VismanetBackend(self.store)
-
-        def new_tenant(tenant: str) -> VismanetBackend:
-            return VismanetBackend(VismanetStore(tenant_dir(data_dir, tenant), now=now))
-
-        self.tenants = Tenants(self.backend, new_tenant)
-        self.auth = VismanetAuth(self.store, auth or VismanetAuthConfig(), clock=clock)
+        self._keep_tenants(data_dir, lambda folder: VismanetBackend(VismanetStore(folder, now=now)))
+        visma_auth = VismanetAuth(self.store, auth or VismanetAuthConfig(), clock=clock)
         self.max_page_size = max_page_size
         limit, window = rate_limit or DEFAULT_RATE_LIMIT
         self.limiter = FixedWindowRateLimiter(limit, window, enabled=rate_limit is not None, clock=rate_clock)
@@ -98,15 +90,11 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
         config = request_limits or RequestLimitConfig(enabled=rate_limit is not None)
         self.request_limits = RequestLimits(config, clock=rate_clock)
         super().__init__(
-            build_router(
-                lambda request: self.tenants.get(request.tenant), self.auth, max_page_size=lambda: self.max_page_size
-            ),
+            build_router(self.backend_of, visma_auth, max_page_size=lambda: self.max_page_size),
+            auth=visma_auth,
             port=port,
             rate_limiter=self.limiter,
-            rate_limit_key=_rate_key,
-            tenant_of=self.auth.tenant_of,
             latency=latency,
-            authenticate=self.auth.authenticate,
             too_many=self._too_many_requests,
             server_error=server_error,
             not_found=no_resource,
@@ -150,7 +138,7 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
             response = super().dispatch(request)
             if request_key is not None and not response.drop:
                 self.request_limits.answered(request_key, response.status)
-        key = _rate_key(request)
+        key = tenant_key(request)
         if response.drop or request.path.startswith(CONTROL_PREFIX) or key is None:
             return response
         limit, remaining, reset = self.limiter.status(key)
@@ -182,17 +170,6 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
     def token_url(self) -> str:
         return self.url + TOKEN_PATH
 
-    def seed_demo(self, tenant: str | None = None) -> None:
-        """Add the demo records to a tenant (see ``mapsync.connectors.vismanet.simulator.seed``)."""
-        seed_demo(self.tenants.get(tenant))
-
-    def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
-        """Records of a snapshot, ids kept (see ``mapsync.connectors.vismanet.simulator.loader``)."""
-        return load_records(self.store, entity, records)
-
-    def expire_tokens(self) -> None:
-        self.auth.expire_tokens()
-
     def _invoice_order(self, request: Request) -> Response:
         return json_response(200, self.tenants.get(request.arg("tenant")).invoice_sales_order(request.params["number"]))
 
@@ -202,21 +179,4 @@ class VismanetSimulator(ProductSimulator[VismanetBackend]):
         return json_response(200, invoice)
 
 
-def start_simulator(
-    data_dir: Path | str | None = None,
-    *,
-    port: int = 0,
-    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
-    auth: VismanetAuthConfig | None = None,
-    max_page_size: int = MAX_PAGE_SIZE,
-    latency: Latency | None = None,
-    seed: bool = False,
-) -> VismanetSimulator:
-    """Start a Visma.net simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
-
-    ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
-    """
-    simulator = VismanetSimulator(
-        data_dir, port=port, rate_limit=rate_limit, auth=auth, max_page_size=max_page_size, latency=latency
-    )
-    return simulator.start(seed=seed)
+start_simulator = VismanetSimulator.launch

@@ -31,6 +31,8 @@ from mapsync.connectors.simkit import (
     TENANT_PREFIX,
     Request,
     Response,
+    SimulatorAuth,
+    bearer_token,
     invented,
     json_response,
     parse_form,
@@ -62,16 +64,13 @@ def token_response(access: str | None, refresh: str | None, expires_in: int, err
     }
 
 
-class WebcrmAuth:
+class WebcrmAuth(SimulatorAuth[WebcrmAuthConfig]):
     """Token issuing and checking for every tenant; state kept in ``store.auth`` (the default tenant's store)."""
 
+    tables = {"access_tokens": dict, "refresh_tokens": dict}
+
     def __init__(self, store: WebcrmStore, config: WebcrmAuthConfig, *, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
-        self.config = config
-        self.clock = clock
-        with store.lock:
-            store.auth.setdefault("access_tokens", {})
-            store.auth.setdefault("refresh_tokens", {})
+        super().__init__(store, config, clock=clock)
         self.logins = 0
         self.refreshes = 0
 
@@ -113,11 +112,11 @@ class WebcrmAuth:
 
     def _bearer(self, request: Request) -> str | None:
         """The application token behind the request's access token, when that is valid."""
-        header = request.header("Authorization") or ""
-        if not header.lower().startswith("bearer "):
+        token = bearer_token(request)
+        if token is None:
             return None
         with self.store.lock:
-            entry = self.store.auth["access_tokens"].get(header[7:].strip())
+            entry = self.store.auth["access_tokens"].get(token)
         if not entry or entry[1] <= self.clock() or not self.accepts(entry[0]):
             return None
         return str(entry[0])
@@ -148,11 +147,6 @@ class WebcrmAuth:
             return json_response(401, token_response(None, None, 0, error="invalid_grant"))
         self.refreshes += 1
         return self._issue(api_token)
-
-    def expire_access_tokens(self) -> None:
-        with self.store.lock:
-            self.store.auth["access_tokens"] = {}
-            self.store.save()
 
     def who(self, request: Request) -> Response:
         return json_response(200, {"AuthType": "ApiToken", "UserName": "API"})

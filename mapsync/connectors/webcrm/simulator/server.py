@@ -15,9 +15,8 @@ request was throttled. The limit of 250 requests per minute is reached", "Type":
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mapsync.connectors.simkit import (
     Latency,
@@ -25,9 +24,7 @@ from mapsync.connectors.simkit import (
     Request,
     Response,
     ServerRateLimiter,
-    Tenants,
     json_response,
-    tenant_dir,
 )
 from mapsync.connectors.webcrm.simulator.auth import WebcrmAuth, WebcrmAuthConfig
 from mapsync.connectors.webcrm.simulator.backend import WebcrmBackend
@@ -40,16 +37,15 @@ from mapsync.connectors.webcrm.simulator.store import Now, WebcrmStore, utc_now
 DEFAULT_RATE_LIMIT = (250, 60.0)
 
 
-def _rate_key(request: Request) -> str | None:
-    return request.tenant
-
-
 class WebcrmSimulator(ProductSimulator[WebcrmBackend]):
     """webCRM simulator. ``rate_limit=None`` disables the limit; ``data_dir=None`` keeps memory only;
     ``rules`` switches the unwritten write rules (``WebcrmRules``); ``latency=(low, high)`` delays every
     API request by a uniform random number of seconds."""
 
     store: WebcrmStore
+    auth: WebcrmAuth
+    demo = staticmethod(seed_demo)
+    loader = staticmethod(load_records)
 
     def __init__(
         self,
@@ -64,29 +60,16 @@ class WebcrmSimulator(ProductSimulator[WebcrmBackend]):
         now: Now = utc_now,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = WebcrmStore(data_dir, now=now)
         self.rules = rules or WebcrmRules()
-        self.backend = WebcrmBackend(self.store, self.rules)
-
-        def new_tenant(tenant: str) -> WebcrmBackend:
-            return WebcrmBackend(WebcrmStore(tenant_dir(data_dir, tenant), now=now), self.rules)
-
-        self.tenants = Tenants(self.backend, new_tenant)
-        self.auth = WebcrmAuth(self.store, auth or WebcrmAuthConfig(), clock=clock)
-        limiter = ServerRateLimiter(*rate_limit) if rate_limit else None
+        self._keep_tenants(data_dir, lambda folder: WebcrmBackend(WebcrmStore(folder, now=now), self.rules))
         self._limit_text = rate_limit[0] if rate_limit else 250
+        webcrm_auth = WebcrmAuth(self.store, auth or WebcrmAuthConfig(), clock=clock)
         super().__init__(
-            build_router(
-                lambda request: self.tenants.get(request.tenant),
-                self.auth,
-                organisation_post_returns_id=organisation_post_returns_id,
-            ),
+            build_router(self.backend_of, webcrm_auth, organisation_post_returns_id=organisation_post_returns_id),
+            auth=webcrm_auth,
             port=port,
-            rate_limiter=limiter,
-            rate_limit_key=_rate_key,
-            tenant_of=self.auth.tenant_of,
+            rate_limiter=ServerRateLimiter(*rate_limit) if rate_limit else None,
             latency=latency,
-            authenticate=self.auth.authenticate,
             too_many=self._too_many_requests,
             not_found=no_resource,
             method_not_allowed=not_allowed,
@@ -107,29 +90,5 @@ class WebcrmSimulator(ProductSimulator[WebcrmBackend]):
         tokens = self.auth.config.api_tokens
         return {"WEBCRM_BASE_URL": self.url, "WEBCRM_API_TOKEN": tokens[0] if tokens else ""}
 
-    def seed_demo(self, tenant: str | None = None) -> None:
-        """Add the demo records to a tenant (see ``mapsync.connectors.webcrm.simulator.seed``)."""
-        seed_demo(self.tenants.get(tenant))
 
-    def load_records(self, entity: str, records: Iterable[dict[str, Any]]) -> int:
-        """Records of a snapshot, ids kept (see ``mapsync.connectors.webcrm.simulator.loader``)."""
-        return load_records(self.store, entity, records)
-
-    def expire_tokens(self) -> None:
-        self.auth.expire_access_tokens()
-
-
-def start_simulator(
-    data_dir: Path | str | None = None,
-    *,
-    port: int = 0,
-    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
-    auth: WebcrmAuthConfig | None = None,
-    latency: Latency | None = None,
-    seed: bool = False,
-) -> WebcrmSimulator:
-    """Start a webCRM simulator on 127.0.0.1 (``port=0``: a free port); ``.url`` and ``.stop()``.
-
-    ``seed=True`` adds the demo records when the store is empty (a persisted store is left as is).
-    """
-    return WebcrmSimulator(data_dir, port=port, rate_limit=rate_limit, auth=auth, latency=latency).start(seed=seed)
+start_simulator = WebcrmSimulator.launch
