@@ -297,3 +297,22 @@ def test_expressions_compile_one_at_a_time_across_threads() -> None:
                                   "f'{value:{9 * 9}}'", "[0] * 10**9", "1 << 10**9"])
 def test_constant_bombs_are_refused_when_compiled(text: str) -> None:
     assert [code for code, _ in _problems(text)] == ["MS404"]
+
+
+def test_a_text_is_compiled_once_per_names_and_shared() -> None:
+    """100 mapping files with the same condition compile it once; other names allowed make another compilation
+    (a name unknown in one place is known in another)."""
+    first, _ = compile_expression(" upper(value) == 'X' ", NAMES)
+    again, _ = compile_expression("upper(value) == 'X'", list(reversed(NAMES)))
+    assert first is not None and again is first
+    other, problems = compile_expression("upper(value) == 'X'", ("record",))
+    assert other is None and [p.code for p in problems] == ["MS402"]
+    problems.clear()  # the caller's list, not the cache's
+    assert [p.code for p in compile_expression("upper(value) == 'X'", ("record",))[1]] == ["MS402"]
+
+
+def test_a_long_text_is_not_kept() -> None:
+    text = "value + " * 400 + "1"
+    first, _ = compile_expression(text, NAMES)
+    again, _ = compile_expression(text, NAMES)
+    assert first is not None and again is not None and again is not first and again.evaluate({"value": 1}) == 401
