@@ -234,6 +234,91 @@ else:
     _FastLoader = _LibyamlLoader
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_C_DEPTH = 1_000
+"""libyaml's composer (C) recurses without a bound: it composes only a text that cannot nest this deep."""
+
+
+class _Unusual(Exception):
+    """A document the quick reading leaves to the exact one: a tag other than texts, numbers, booleans, nulls,
+    dates, lists and mappings; a merge key; a key that is a list or mapping."""
+
+
+def _nesting_bound(text: str) -> int:
+    """A depth no document of ``text`` can exceed: a block collection nested in another starts at a greater column
+    (or, a list under a key, at the same one, once), and each flow level opens with ``[`` or ``{``."""
+    widest = max(map(len, text.splitlines()), default=0)
+    return 2 * widest + 2 + text.count("[") + text.count("{")
+
+
+def _build(node: yaml.Node, path: PathKey, doc: SourceDocument, loader: Any, stack: tuple[int, ...],
+           built: dict[int, Any]) -> Any:
+    """The value of ``node``, its positions (and those of everything in it) noted in ``doc``: ``_walk`` and the
+    safe constructor in one pass, for the documents they would read plainly (else ``_Unusual``)."""
+    if id(node) in stack:
+        raise _Recursive(node)
+    if id(node) in built:  # an alias: the anchored value itself, as the safe constructor shares it
+        _walk(node, path, doc, loader, stack)
+        return built[id(node)]
+    if len(doc.values) >= MAX_NODES:
+        raise _TooBig(f"the document has more than {MAX_NODES} values once aliases are expanded",
+                      node.start_mark)
+    if len(stack) >= MAX_DEPTH:
+        raise _TooBig(f"the document is nested more than {MAX_DEPTH} levels deep", node.start_mark)
+    mark = node.start_mark
+    doc.values[path] = (mark.line + 1, mark.column + 1)
+    tag = node.tag
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = node.value if tag == _STR_TAG else loader.yaml_constructors[tag](loader, node)
+    elif isinstance(node, yaml.MappingNode):
+        if tag != _MAP_TAG:
+            raise _Unusual(tag)
+        inner = (*stack, id(node))
+        value = {}
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key_tag = key_node.tag
+            if not isinstance(key_node, yaml.ScalarNode) or key_tag == _MERGE_TAG:
+                raise _Unusual(key_tag)
+            key = key_node.value if key_tag == _STR_TAG else loader.yaml_constructors[key_tag](loader, key_node)
+            hash(key)
+            child = (*path, key)
+            key_mark = key_node.start_mark
+            if key in seen:
+                doc.diagnostics.append(Diagnostic(
+                    "MS103", f"key {key!r} appears twice (first at line {seen[key].start_mark.line + 1})",
+                    Location(doc.file, key_mark.line + 1, key_mark.column + 1, json_path(child))))
+            seen[key] = key_node
+            doc.keys[child] = (key_mark.line + 1, key_mark.column + 1)
+            value[key] = _build(value_node, child, doc, loader, inner, built)
+    elif tag == _SEQ_TAG:
+        inner = (*stack, id(node))
+        value = [_build(item, (*path, index), doc, loader, inner, built) for index, item in enumerate(node.value)]
+    else:
+        raise _Unusual(tag)
+    built[id(node)] = value
+    return value
+
+
+def _load_quickly(text: str, doc: SourceDocument) -> Any:
+    """The data of ``text`` (``_EMPTY`` for no document) composed by libyaml in C and built with its positions
+    in one pass; any exception means "read it the exact way" (``_load``), which reports what is wrong."""
+    if _nesting_bound(text) >= _C_DEPTH:
+        raise _Unusual("deep")
+    loader = yaml.CSafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return _EMPTY
+        return _build(node, (), doc, loader, (), {})
+    finally:
+        loader.dispose()
+
+
 _TAG_WORDS = {"timestamp": "a date", "float": "a number", "int": "a whole number", "bool": "true or false"}
 _TYPE_WORDS = {"list": "a list", "str": "a text", "int": "a number", "float": "a number", "bool": "true or false",
                "NoneType": "empty (null)"}
@@ -280,6 +365,10 @@ def parse_text(text: str, file: str) -> SourceDocument:
     so is a file with a tab (libyaml accepts tabs in places where PyYAML, and so mapsync, refuse them)."""
     doc = SourceDocument(file=file)
     if _FastLoader is not None and "\t" not in text:  # libyaml takes tabs where PyYAML refuses them
+        try:
+            return _finish(doc, _load_quickly(text, doc))
+        except Exception:  # anything at all: the exact reading below decides and reports
+            doc = SourceDocument(file=file)
         try:
             return _finish(doc, _load(_FastLoader, text, doc))
         except yaml.YAMLError:
