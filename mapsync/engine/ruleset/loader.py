@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
 from mapsync.engine.diagnostics import Diagnostic, Location
 from mapsync.engine.ruleset.schema import check_schema
 from mapsync.engine.ruleset.source import PathKey, SourceDocument, read_source
@@ -249,6 +247,8 @@ def _check_version(raw: RawRuleSet, top: Located) -> None:
     stated = top.get("mapsync")
     if stated is None or not isinstance(stated.value, str):
         return  # absent, or the schema reports the type
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     from mapsync.engine import __version__
 
     try:

@@ -22,7 +22,6 @@ from typing import Any, BinaryIO
 import yaml
 
 from mapsync.engine.diagnostics import Diagnostic, Location
-from mapsync.engine.ruleset.yamlerrors import explain
 
 PathKey = tuple[Any, ...]  # mapping keys (mostly texts) and list indexes
 
@@ -378,6 +377,8 @@ def parse_text(text: str, file: str) -> SourceDocument:
     try:
         data = _load(_Loader, text, doc)
     except yaml.MarkedYAMLError as exc:
+        from mapsync.engine.ruleset.yamlerrors import explain  # only for a file with a YAML error
+
         problem = explain(exc, text)
         doc.diagnostics.append(Diagnostic("MS101", problem.message, Location(file, problem.line, problem.column),
                                           hint=problem.hint))
