@@ -28,15 +28,15 @@ PathKey = tuple[Any, ...]  # mapping keys (mostly texts) and list indexes
 
 def json_path(path: PathKey) -> str:
     """``("fields", 2, "crm")`` -> ``$.fields[2].crm``."""
-    out = "$"
-    for part in path:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        elif isinstance(part, str) and part.isidentifier():
-            out += f".{part}"
-        else:
-            out += f"[{part!r}]"  # other keys, including YAML's null, true and numbers
-    return out
+    return "$" + "".join(map(_json_step, path))
+
+
+def _json_step(part: Any) -> str:
+    if isinstance(part, int) and not isinstance(part, bool):
+        return f"[{part}]"
+    if isinstance(part, str) and part.isidentifier():
+        return f".{part}"
+    return f"[{part!r}]"  # other keys, including YAML's null, true and numbers
 
 
 @dataclass
@@ -48,6 +48,8 @@ class SourceDocument:
     values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    json_paths: dict[PathKey, str] = field(default_factory=dict, repr=False, compare=False)
+    """``json_path`` of the paths located so far, each made from its parent's (a rule's many locations)."""
 
     def location(self, path: PathKey, *, key: bool = False) -> Location:
         """Location of the value at ``path`` (or of its key), falling back to the nearest parent."""
@@ -56,10 +58,17 @@ class SourceDocument:
         while True:
             pos = table.get(probe) or self.values.get(probe)
             if pos is not None:
-                return Location(self.file, pos[0], pos[1], json_path(path))
+                return Location(self.file, pos[0], pos[1], self.json_path(path))
             if not probe:
-                return Location(self.file, 1, 1, json_path(path))
+                return Location(self.file, 1, 1, self.json_path(path))
             probe = probe[:-1]
+
+    def json_path(self, path: PathKey) -> str:
+        known = self.json_paths.get(path)
+        if known is None:
+            known = self.json_path(path[:-1]) + _json_step(path[-1]) if path else "$"
+            self.json_paths[path] = known
+        return known
 
 
 def _position(raw: bytes, offset: int) -> tuple[int, int]:
