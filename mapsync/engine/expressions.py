@@ -326,11 +326,13 @@ def _compile(text: str, allowed: frozenset[str]) -> tuple[Expression | None, tup
     attributes: list[tuple[str, str]] = []
     memo: dict[int, Any] = {}
 
-    def visit(node: ast.AST, *, called: bool = False, outer: tuple[int, int, int] = (1, 1, 0)) -> None:
-        line, column, end = _position(node, source_lines) if hasattr(node, "col_offset") else outer
+    def visit(node: ast.AST, *, called: bool = False, outer: ast.AST | None = None) -> None:
+        at = node if hasattr(node, "col_offset") else outer  # where a problem of this node is reported
 
         def problem(code: str, message: str, hint: str = "") -> None:
-            problems.append(ExpressionProblem(code, message, column, hint=hint, line=line, end_column=end))
+            line, column, end = _position(at, source_lines) if at is not None else (1, 1, 0)
+            problems.append(ExpressionProblem(code, message, column, hint=hint, line=line,
+                                              end_column=end if at is node else 0))
 
         if isinstance(node, ast.operator | ast.unaryop | ast.cmpop):
             if type(node) not in _OPERATORS:
@@ -377,7 +379,7 @@ def _compile(text: str, allowed: frozenset[str]) -> tuple[Expression | None, tup
                 visit(child)
             return
         for child in ast.iter_child_nodes(node):
-            visit(child, outer=(line, column, 0))
+            visit(child, outer=at)
 
     try:
         visit(tree)
@@ -480,10 +482,11 @@ def _position(node: ast.AST, lines: list[str]) -> tuple[int, int, int]:
 
 def _chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:
     """Every longest ``name.attr.attr`` chain of the tree."""
-    inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    attributes = [node for node in ast.walk(tree) if isinstance(node, ast.Attribute)]
+    inner = {id(node.value) for node in attributes}
     chains: list[tuple[str, ...]] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute) or id(node) in inner:
+    for node in attributes:
+        if id(node) in inner:
             continue
         parts: list[str] = []
         current: ast.AST = node
