@@ -8,6 +8,12 @@ duplicate keys, a top level that is not a mapping) come back as diagnostics, nev
 Hostile files are refused in bounded time: a file larger than ``MAX_BYTES`` (or not a regular file: a FIFO,
 a device) before a byte of it is parsed; nesting deeper than ``MAX_DEPTH`` by the scanner as soon as it
 opens the level too many; more than ``MAX_NODES`` values once aliases are expanded before any is built.
+
+A plain document (texts, numbers, booleans, nulls, dates, lists, mappings, aliases: every rule file in practice)
+is read quickly: composed by libyaml in C, then its data, positions and duplicate keys made in one pass
+(``_load_quickly``). Whatever that reading does not take or finds wrong is read again the exact way (libyaml's
+events composed in Python with the bounds above, then PyYAML's own parser for the plain-words message of a YAML
+error), so that what is reported does not depend on which reading ran.
 """
 
 from __future__ import annotations
@@ -369,8 +375,9 @@ def _refused(doc: SourceDocument, exc: Exception) -> SourceDocument:
 
 def parse_text(text: str, file: str) -> SourceDocument:
     """Parse YAML text; see ``read_source``. libyaml's parser reads it when it is installed (twenty times faster
-    than PyYAML's own); a file it finds wrong is read again by PyYAML's, whose errors ``yamlerrors`` explains, and
-    so is a file with a tab (libyaml accepts tabs in places where PyYAML, and so mapsync, refuse them)."""
+    than PyYAML's own), first the quick way, then, for a document that way does not take, the exact way; a file
+    libyaml finds wrong is read again by PyYAML's, whose errors ``yamlerrors`` explains, and so is a file with a
+    tab (libyaml accepts tabs in places where PyYAML, and so mapsync, refuse them)."""
     doc = SourceDocument(file=file)
     if _FastLoader is not None and "\t" not in text:  # libyaml takes tabs where PyYAML refuses them
         try:
