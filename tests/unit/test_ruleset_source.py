@@ -299,3 +299,43 @@ def test_the_quick_reading_reads_every_rule_file_of_the_corpus(monkeypatch: pyte
     assert took > 0.8 * len(files), (took, len(files))
     for path in root.glob("mapsync/rules/standard/**/*.yaml"):
         assert _read_both(path.read_text(encoding="utf-8"), monkeypatch)[2], path
+
+
+def _exact(text: str) -> SourceDocument:
+    """``text`` read the exact way only (the quick reading switched off)."""
+    from mapsync.engine.ruleset import source
+
+    quick_load = source._load_quickly
+
+    def refusing(text: str, doc: SourceDocument) -> object:
+        raise source._Unusual("exact")
+
+    source._load_quickly = refusing  # type: ignore[assignment]
+    try:
+        return parse_text(text, "f.yaml")
+    finally:
+        source._load_quickly = quick_load
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
+                     st.sampled_from(["yes", "No", "~", "null", "1.0", "0x1f", "2024-01-01", "2024-13-01", "'", '"',
+                                      "a: b", "- x", "#", "&a", "*a", "<<", "", " ", "é", "\n", "[", "{}"]),
+                     st.text(max_size=8))
+_DATA = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4),
+    st.dictionaries(st.one_of(st.text(max_size=6), st.integers(0, 3), st.booleans()), inner, max_size=4)),
+    max_leaves=12)
+_YAMLISH = st.text(alphabet="ab1 :-[]{},&*!?'\"#|>\n<~.", max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DATA, st.booleans(), _YAMLISH)
+def test_whatever_the_quick_reading_takes_it_reads_as_the_exact_one(data: object, flow: bool, noise: str) -> None:
+    """Documents dumped from random data (block and flow style), and the same with YAML-ish noise appended:
+    whenever the quick reading does not hand a text over to the exact one, both give the same data, positions
+    and diagnostics."""
+    import yaml
+
+    dumped = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+    for text in (dumped, dumped + noise, noise):
+        _same(parse_text(text, "f.yaml"), _exact(text))
