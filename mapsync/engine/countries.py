@@ -8,6 +8,9 @@ Finnish name (pycountry's gettext catalogues, plus the few everyday names of ``E
 accents and surrounding blanks do not matter. ``country_name`` gives the name of a code in English (the
 common name where ISO's is formal, e.g. "Bolivia") or in one of those languages. A value that names no
 country raises ``ValueError``, so the record is quarantined with that reason, never synced blank.
+
+``pycountry`` is imported when a country is first converted, not when expressions are compiled: ``mapsync
+validate`` never converts one (a third of its start-up went to importing it).
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ from __future__ import annotations
 import gettext
 import unicodedata
 from functools import cache, lru_cache
+from types import ModuleType
 from typing import Any
-
-import pycountry
 
 LANGUAGES = {"en": None, "sv": "sv", "nb": "nb_NO", "no": "nb_NO", "nn": "nn", "da": "da", "fi": "fi"}
 EXTRA_NAMES = {
@@ -34,18 +36,25 @@ def _key(text: str) -> str:
 
 
 @cache
+def _pycountry() -> ModuleType:
+    import pycountry
+
+    return pycountry
+
+
+@cache
 def _translation(language: str) -> gettext.NullTranslations:
     locale = LANGUAGES[language]
     if locale is None:
         return gettext.NullTranslations()
-    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[locale], fallback=True)
+    return gettext.translation("iso3166-1", _pycountry().LOCALES_DIR, languages=[locale], fallback=True)
 
 
 @cache
 def _index() -> dict[str, str]:
     """Every known spelling (normalised) -> alpha-2."""
     index: dict[str, str] = {}
-    for country in pycountry.countries:
+    for country in _pycountry().countries:
         code = country.alpha_2
         english = [country.name, getattr(country, "official_name", None), getattr(country, "common_name", None)]
         for language in LANGUAGES:
@@ -73,7 +82,8 @@ def _code_of_text(value: str) -> str | None:
         return None
     if len(text) in (2, 3) and text.isalpha():
         upper = text.upper()
-        found = pycountry.countries.get(alpha_2=upper) if len(text) == 2 else pycountry.countries.get(alpha_3=upper)
+        countries = _pycountry().countries
+        found = countries.get(alpha_2=upper) if len(text) == 2 else countries.get(alpha_3=upper)
         if found is not None:
             return str(found.alpha_2)
     code = _index().get(_key(text))
@@ -97,7 +107,7 @@ def _name_of_text(value: str, language: str) -> str | None:
         return None
     if language not in LANGUAGES:
         raise ValueError(f"no country names in {language!r} (one of {', '.join(LANGUAGES)})")
-    country = pycountry.countries.get(alpha_2=code)
+    country = _pycountry().countries.get(alpha_2=code)
     assert country is not None  # country_code returned a known code
     english = getattr(country, "common_name", None) or country.name
     if language == "en":

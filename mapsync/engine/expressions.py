@@ -295,43 +295,78 @@ FAILURES = (InvalidExpression, ArithmeticError, TypeError, ValueError, KeyError,
 """What evaluating an expression can raise for a value it cannot handle: turned into ``ExpressionError``."""
 
 
+_COMPILED: dict[tuple[str, frozenset[str]], tuple[Expression | None, tuple[ExpressionProblem, ...]]] = {}
+"""Expressions compiled in this process, by their text and the names they may use: a text is parsed, checked and
+turned into a closure once, however many rules (and rule sets: ``serve``) hold it. An ``Expression`` is
+immutable, so rules share it."""
+_CACHED_TEXT = 2_000
+"""Longer texts are compiled each time, not kept (a hostile file's megabyte-long expression)."""
+_CACHED_COUNT = 4_096
+"""The cache is emptied when it holds this many expressions (rule sets reloaded many times in a long ``serve``)."""
+
+
+class _NotKept(Exception):
+    """A compilation whose outcome depends on the moment (the parser's recursion limit in this thread)."""
+
+    def __init__(self, problem: ExpressionProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
 def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Expression | None, list[ExpressionProblem]]:
-    """Parse and check ``text``; returns the expression or every problem found."""
-    allowed = frozenset(allowed_names)
-    source_lines = text.strip().splitlines() or [""]
+    """Parse and check ``text``; returns the expression or every problem found. Compiled once per distinct text
+    and names in a process (``_COMPILED``)."""
+    key = (text.strip(), frozenset(allowed_names))
+    known = _COMPILED.get(key)
+    if known is None:
+        try:
+            known = _compile(*key)
+        except _NotKept as exc:
+            return None, [exc.problem]
+        if len(key[0]) <= _CACHED_TEXT:
+            if len(_COMPILED) >= _CACHED_COUNT:
+                _COMPILED.clear()
+            _COMPILED[key] = known
+    return known[0], list(known[1])
+
+
+def _compile(text: str, allowed: frozenset[str]) -> tuple[Expression | None, tuple[ExpressionProblem, ...]]:
+    """``compile_expression`` of a stripped text; raises ``_NotKept`` for an outcome not to be cached."""
+    source_lines = text.splitlines() or [""]
     try:
         with _PARSE_LOCK:
-            module = ast.parse(text.strip())
+            module = ast.parse(text)
     except SyntaxError as exc:
         line = exc.lineno or 1
         end = exc.end_offset or 0 if exc.end_lineno == exc.lineno and (exc.end_offset or 0) > (exc.offset or 0) else 0
-        return None, [ExpressionProblem("MS401", exc.msg, exc.offset or 0, line=line, end_column=end)]
+        return None, (ExpressionProblem("MS401", exc.msg, exc.offset or 0, line=line, end_column=end),)
     except ValueError as exc:  # NUL characters on older Pythons
-        return None, [ExpressionProblem("MS401", str(exc), 1)]
+        return None, (ExpressionProblem("MS401", str(exc), 1),)
     except (MemoryError, RecursionError):  # absurd nesting
-        return None, [ExpressionProblem("MS401", "the expression is too deeply nested to parse", 1)]
+        raise _NotKept(ExpressionProblem("MS401", "the expression is too deeply nested to parse", 1)) from None
     if len(module.body) != 1 or not isinstance(module.body[0], ast.Expr):
         first = module.body[0] if module.body else None
         if isinstance(first, ast.Assign | ast.AugAssign | ast.AnnAssign):
             line, column, _ = _position(first, source_lines)
-            return None, [ExpressionProblem("MS404", "an assignment is not allowed (to compare, write ==)",
-                                            column, line=line)]
-        return None, [ExpressionProblem("MS404", "only a single expression is allowed, no statements or ';'", 1)]
+            return None, (ExpressionProblem("MS404", "an assignment is not allowed (to compare, write ==)",
+                                            column, line=line),)
+        return None, (ExpressionProblem("MS404", "only a single expression is allowed, no statements or ';'", 1),)
     tree: ast.AST = module.body[0]
     problems: list[ExpressionProblem] = []
     used_names: set[str] = set()
     attributes: list[tuple[str, str]] = []
-    operators = EvalWithCompoundTypes().operators
     memo: dict[int, Any] = {}
 
-    def visit(node: ast.AST, *, called: bool = False, outer: tuple[int, int, int] = (1, 1, 0)) -> None:
-        line, column, end = _position(node, source_lines) if hasattr(node, "col_offset") else outer
+    def visit(node: ast.AST, *, called: bool = False, outer: ast.AST | None = None) -> None:
+        at = node if hasattr(node, "col_offset") else outer  # where a problem of this node is reported
 
         def problem(code: str, message: str, hint: str = "") -> None:
-            problems.append(ExpressionProblem(code, message, column, hint=hint, line=line, end_column=end))
+            line, column, end = _position(at, source_lines) if at is not None else (1, 1, 0)
+            problems.append(ExpressionProblem(code, message, column, hint=hint, line=line,
+                                              end_column=end if at is node else 0))
 
         if isinstance(node, ast.operator | ast.unaryop | ast.cmpop):
-            if type(node) not in operators:
+            if type(node) not in _OPERATORS:
                 problem("MS404", f"operator {type(node).__name__} is not allowed")
             return
         if not isinstance(node, _ALLOWED_NODES):
@@ -375,20 +410,20 @@ def compile_expression(text: str, allowed_names: Iterable[str]) -> tuple[Express
                 visit(child)
             return
         for child in ast.iter_child_nodes(node):
-            visit(child, outer=(line, column, 0))
+            visit(child, outer=at)
 
     try:
         visit(tree)
     except RecursionError:
-        return None, [ExpressionProblem("MS404", "the expression is too deeply nested", 1)]
+        raise _NotKept(ExpressionProblem("MS404", "the expression is too deeply nested", 1)) from None
     problems.sort(key=lambda p: (p.line, p.column))
     if problems:
-        return None, problems
+        return None, tuple(problems)
     try:
-        run = compile_tree(tree, text.strip(), FUNCTIONS, _OPERATORS)
+        run = compile_tree(tree, text, FUNCTIONS, _OPERATORS)
     except RecursionError:
-        return None, [ExpressionProblem("MS404", "the expression is too deeply nested", 1)]
-    return Expression(text.strip(), tree, frozenset(used_names), tuple(attributes), _chains(tree), run), []
+        raise _NotKept(ExpressionProblem("MS404", "the expression is too deeply nested", 1)) from None
+    return Expression(text, tree, frozenset(used_names), tuple(attributes), _chains(tree), run), ()
 
 
 class _NotConstant(Exception):
@@ -478,10 +513,11 @@ def _position(node: ast.AST, lines: list[str]) -> tuple[int, int, int]:
 
 def _chains(tree: ast.AST) -> tuple[tuple[str, ...], ...]:
     """Every longest ``name.attr.attr`` chain of the tree."""
-    inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    attributes = [node for node in ast.walk(tree) if isinstance(node, ast.Attribute)]
+    inner = {id(node.value) for node in attributes}
     chains: list[tuple[str, ...]] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute) or id(node) in inner:
+    for node in attributes:
+        if id(node) in inner:
             continue
         parts: list[str] = []
         current: ast.AST = node

@@ -326,3 +326,22 @@ def test_value_function_is_the_function_of_a_lone_call_on_value(text: str, funct
     assert expr is not None
     found = expr.value_function()
     assert (found is FUNCTIONS[function]) if function else found is None
+
+
+def test_a_text_is_compiled_once_per_names_and_shared() -> None:
+    """100 mapping files with the same condition compile it once; other names allowed make another compilation
+    (a name unknown in one place is known in another)."""
+    first, _ = compile_expression(" upper(value) == 'X' ", NAMES)
+    again, _ = compile_expression("upper(value) == 'X'", list(reversed(NAMES)))
+    assert first is not None and again is first
+    other, problems = compile_expression("upper(value) == 'X'", ("record",))
+    assert other is None and [p.code for p in problems] == ["MS402"]
+    problems.clear()  # the caller's list, not the cache's
+    assert [p.code for p in compile_expression("upper(value) == 'X'", ("record",))[1]] == ["MS402"]
+
+
+def test_a_long_text_is_not_kept() -> None:
+    text = "value + " * 400 + "1"
+    first, _ = compile_expression(text, NAMES)
+    again, _ = compile_expression(text, NAMES)
+    assert first is not None and again is not None and again is not first and again.evaluate({"value": 1}) == 401

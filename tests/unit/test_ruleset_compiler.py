@@ -308,6 +308,30 @@ def test_a_file_of_a_rule_set_is_checked_in_its_rule_set(tmp_path: Path) -> None
     assert files == [str(tmp_path / "customers.yaml")]
 
 
+def test_files_of_one_rule_set_compile_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mapsync validate a.yaml b.yaml .``: the rule set is compiled once, each file gets its own problems."""
+    import mapsync.engine.ruleset as ruleset_package
+
+    _write(tmp_path, {"ruleset.yaml": RULESET.replace("owner: erp", "owner: [erp]")
+                      .replace("mappings: [customers.yaml]", "mappings: [customers.yaml, others.yaml]"),
+                      "customers.yaml": CUSTOMERS + "  - {crm: OrganisationCity, erp: Town}\n",
+                      "others.yaml": CUSTOMERS.replace("name: customers", "name: others")
+                      + "  - {crm: OrganisationTown, erp: City}\n"})
+    compiled = []
+    compile_folder = ruleset_package.compile_folder
+    monkeypatch.setattr(ruleset_package, "compile_folder", lambda folder: compiled.append(folder)
+                        or compile_folder(folder))
+    diags, files = validate_paths([tmp_path / "customers.yaml", tmp_path / "others.yaml", tmp_path])
+    assert len(compiled) == 1
+    each = [d for path in ("customers.yaml", "others.yaml") for d in validate_paths([tmp_path / path])[0]]
+    whole = validate_paths([tmp_path])[0]
+    assert diags == sorted({*each, *whole}, key=lambda d: (d.location.file, d.location.line, d.location.column,
+                                                            d.code, d.message))
+    assert {(d.code, Path(d.location.file).name) for d in each} == {("MS303", "customers.yaml"),
+                                                                    ("MS303", "others.yaml")}
+    assert files[:2] == [str(tmp_path / "customers.yaml"), str(tmp_path / "others.yaml")]
+
+
 def test_a_lone_mapping_file_is_checked_without_settings(tmp_path: Path) -> None:
     _write(tmp_path, {"lone.yaml": CUSTOMERS
                       + '  - {crm: "${settings.crm_fields.anything}", erp: Comments, enabled: settings.whatever}\n'

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from mapsync.engine.diagnostics import Diagnostic
-from mapsync.engine.ruleset.schema import MAPPING_SCHEMA, RULESET_SCHEMA, check_schema, load_schema, schema_for
-from mapsync.engine.ruleset.source import parse_text
+from mapsync.engine.ruleset.schema import (
+    MAPPING_SCHEMA,
+    RULESET_SCHEMA,
+    _fast_validator,
+    _validator,
+    check_schema,
+    is_valid_fast,
+    load_schema,
+    schema_for,
+)
+from mapsync.engine.ruleset.source import parse_text, read_source
 
 MAPPING = """\
 name: customers
@@ -128,3 +141,56 @@ def test_odd_values_anywhere_give_diagnostics_not_exceptions(value: str) -> None
         text = MAPPING.replace("fields:\n  - {crm: OrganisationName, erp: Name}", f"{key}: {value}")
         for d in check_schema(parse_text(text, "customers.yaml")):
             assert d.location.line >= 1
+
+
+def _corpus() -> list[Any]:
+    """The data of every readable rule file of the test corpus and the standard rule sets."""
+    root = Path(__file__).resolve().parents[2]
+    out = []
+    for path in sorted([*root.glob("tests/rules/**/*.yaml"), *root.glob("mapsync/rules/standard/**/*.yaml")]):
+        doc = read_source(path)
+        if doc.data is not None:
+            out.append(doc.data)
+    return out
+
+
+def _mutations(data: dict[str, Any]) -> list[Any]:
+    """``data`` with one value replaced by a value of each other kind: at the top level and in each field rule."""
+    odd: list[Any] = [None, 1, 1.5, True, "x", [], {}, ["x"], {"x": 1}]
+    out: list[Any] = []
+    for key in data:
+        out.extend({**data, key: value} for value in odd)
+    for index, rule in enumerate(data.get("fields") or []):
+        if isinstance(rule, dict):
+            for key in [*rule, "bogus"]:
+                for value in odd:
+                    fields = list(data["fields"])
+                    fields[index] = {**rule, key: value}
+                    out.append({**data, "fields": fields})
+    return out
+
+
+def test_the_compiled_check_never_passes_what_the_detailed_check_refuses() -> None:
+    """The fast path (jsonschema-rs) may only skip the detailed check (jsonschema) for documents it finds valid;
+    each document of the corpus, and each mutation of the mapping files, checked against both schemas."""
+    assert _fast_validator(MAPPING_SCHEMA) is not None, "jsonschema-rs is a dependency"
+    documents = _corpus()
+    documents += [m for data in documents if isinstance(data, dict) and "fields" in data for m in _mutations(data)]
+    passed = refused = 0
+    for data in documents:
+        for name in (MAPPING_SCHEMA, RULESET_SCHEMA):
+            if is_valid_fast(data, name):
+                passed += 1
+                assert list(_validator(name).iter_errors(data)) == [], (name, data)
+            else:
+                refused += 1
+    assert passed > 100 and refused > 1000, (passed, refused)
+
+
+def test_data_the_compiled_check_cannot_take_goes_to_the_detailed_check() -> None:
+    """A date or a key that is not a text (which YAML allows where the schema does not forbid them) is not
+    taken by jsonschema-rs: the detailed check runs and still finds the document's errors."""
+    d = _one(MAPPING + "  - {crm: OrganisationName, erp: Name, default: 2024-01-01, map: {1: a}, bogus: 1}\n")
+    assert (d.code, d.location.json_path) == ("MS201", "$.fields[1].bogus"), d
+    assert _check(MAPPING + "  - {crm: OrganisationName, erp: Name, default: 2024-01-01, map: {1: a}}\n") == []
+    assert not is_valid_fast({"name": dt.date(2024, 1, 1)}, MAPPING_SCHEMA)

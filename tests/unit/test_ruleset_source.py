@@ -219,3 +219,123 @@ def test_any_bytes_never_raise(tmp_path_factory: pytest.TempPathFactory, raw: by
     path.write_bytes(raw)
     doc = read_source(path)
     assert doc.data is not None or doc.diagnostics
+
+
+TRICKY = [
+    TEXT,
+    "a: &x {b: [1, 2]}\nc: *x\nd: [*x, *x]\n",  # aliases: the same value, positions of each use
+    "base: &b {x: 1}\nmore:\n  <<: *b\n  y: 2\n",  # a merge key
+    "a: 1\nb: 2\na: 3\na: 4\n",  # duplicate keys
+    "1: one\ntrue: yes\nnull: ~\n2024-01-01: d\n1.5: f\n",  # keys that are not texts
+    "d: 2024-01-01\nt: 2024-01-01T10:00:00Z\nb: !!binary aGVsbG8=\nf: .inf\nn: .nan\no: 0o17\nh: 0x1f\n",
+    "s: !!set {a, b}\no: !!omap [{a: 1}]\np: !!pairs [{a: 1}]\n",
+    "x: !custom 1\n",  # a tag the safe constructor refuses
+    "bad: 2024-13-01\n",  # a date that is not one
+    "? [a, b]\n: c\n",  # a key that is a list
+    "a: &r [*r]\n",  # recursive
+    "a: [" * 70 + "]" * 70 + "\n",  # too deep
+    "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 70)) + "  " * 70 + "v\n",
+    "a: [" + "1," * (MAX_NODES + 5) + "1]\n",  # too many values
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcde", "bcdef", strict=True)),  # a billion laughs, smaller
+    "a: 1\n---\nb: 2\n",
+    "- 1\n- 2\n",
+    "",
+    "# only a comment\n",
+    "a: 'unclosed\n",
+    "a: {b: 1\n",
+]
+
+
+def _read_both(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[SourceDocument, SourceDocument, bool]:
+    """``text`` read the quick way (libyaml composing, one pass) and the exact way; whether the quick one read it."""
+    from mapsync.engine.ruleset import source
+
+    quick_took = []
+    quick_load = source._load_quickly
+
+    def counting(text: str, doc: SourceDocument) -> object:
+        data = quick_load(text, doc)
+        quick_took.append(True)
+        return data
+
+    monkeypatch.setattr(source, "_load_quickly", counting)
+    quick = parse_text(text, "f.yaml")
+
+    def refusing(text: str, doc: SourceDocument) -> object:
+        raise source._Unusual("exact")
+
+    monkeypatch.setattr(source, "_load_quickly", refusing)
+    exact = parse_text(text, "f.yaml")
+    monkeypatch.setattr(source, "_load_quickly", quick_load)
+    return quick, exact, bool(quick_took)
+
+
+def _same(quick: SourceDocument, exact: SourceDocument) -> None:
+    assert repr(quick.data) == repr(exact.data)  # repr: nan is not equal to itself
+    assert quick.values == exact.values and list(quick.values) == list(exact.values)
+    assert quick.keys == exact.keys
+    assert quick.diagnostics == exact.diagnostics
+
+
+@pytest.mark.parametrize("text", TRICKY, ids=range(len(TRICKY)))
+def test_the_quick_reading_gives_what_the_exact_one_gives(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    quick, exact, _ = _read_both(text, monkeypatch)
+    _same(quick, exact)
+
+
+def test_the_quick_reading_reads_every_rule_file_of_the_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each YAML file of the rule tests and the standard rule sets: the same data, positions and diagnostics;
+    the quick reading takes every plain one (not those with tabs, merge keys or YAML errors)."""
+    root = Path(__file__).resolve().parents[2]
+    took = 0
+    files = sorted([*root.glob("tests/rules/**/*.yaml"), *root.glob("mapsync/rules/standard/**/*.yaml")])
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        quick, exact, quick_took = _read_both(text, monkeypatch)
+        _same(quick, exact)
+        took += quick_took
+    assert took > 0.8 * len(files), (took, len(files))
+    for path in root.glob("mapsync/rules/standard/**/*.yaml"):
+        assert _read_both(path.read_text(encoding="utf-8"), monkeypatch)[2], path
+
+
+def _exact(text: str) -> SourceDocument:
+    """``text`` read the exact way only (the quick reading switched off)."""
+    from mapsync.engine.ruleset import source
+
+    quick_load = source._load_quickly
+
+    def refusing(text: str, doc: SourceDocument) -> object:
+        raise source._Unusual("exact")
+
+    source._load_quickly = refusing  # type: ignore[assignment]
+    try:
+        return parse_text(text, "f.yaml")
+    finally:
+        source._load_quickly = quick_load
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
+                     st.sampled_from(["yes", "No", "~", "null", "1.0", "0x1f", "2024-01-01", "2024-13-01", "'", '"',
+                                      "a: b", "- x", "#", "&a", "*a", "<<", "", " ", "é", "\n", "[", "{}"]),
+                     st.text(max_size=8))
+_DATA = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4),
+    st.dictionaries(st.one_of(st.text(max_size=6), st.integers(0, 3), st.booleans()), inner, max_size=4)),
+    max_leaves=12)
+_YAMLISH = st.text(alphabet="ab1 :-[]{},&*!?'\"#|>\n<~.", max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DATA, st.booleans(), _YAMLISH)
+def test_whatever_the_quick_reading_takes_it_reads_as_the_exact_one(data: object, flow: bool, noise: str) -> None:
+    """Documents dumped from random data (block and flow style), and the same with YAML-ish noise appended:
+    whenever the quick reading does not hand a text over to the exact one, both give the same data, positions
+    and diagnostics."""
+    import yaml
+
+    dumped = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+    for text in (dumped, dumped + noise, noise):
+        _same(parse_text(text, "f.yaml"), _exact(text))

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 from mapsync.engine import __version__
 from mapsync.engine.cli.common import CommandError
-from mapsync.engine.logs import configure_logging
 from mapsync.engine.state import StateError
 
 EXIT_USAGE = 2
@@ -70,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if args.log_level:
+        from mapsync.engine.logs import configure_logging  # logging's modules only for a command that logs
+
         configure_logging(args.log_level, json=args.log_json)
     try:
         code: int = args.handler(args)

@@ -131,14 +131,19 @@ def load_ruleset(folder: Path | str, environ: Mapping[str, str] | None = None, *
     return LoadResult(ruleset, diags, list(dict.fromkeys(comp.raw.files)), comp)
 
 
-def _validate_file(path: Path) -> tuple[list[Diagnostic], list[str]]:
-    """A single rule file: within its rule set when it belongs to one, else on its own."""
+def _validate_file(path: Path, folders: dict[Path, tuple[Compilation, list[Diagnostic]]]) \
+        -> tuple[list[Diagnostic], list[str]]:
+    """A single rule file: within its rule set when it belongs to one, else on its own. ``folders``: the rule
+    sets already compiled by this validation (several files of one rule set compile it once)."""
     doc = read_checked(path)
     if unreadable(doc):
         raise UsageError(doc.diagnostics[0].message)
     folder = path.parent
     if is_file(folder / RULESET_FILE):
-        comp, diags = compile_folder(folder)
+        key = folder.resolve()
+        if key not in folders:
+            folders[key] = compile_folder(folder)
+        comp, diags = folders[key]
         if doc.file in comp.raw.files:
             return [d for d in diags if d.location.file == doc.file], [doc.file]
     # Not part of a rule set: schema and compile checks only (no settings, no catalogues).
@@ -152,16 +157,20 @@ def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Diagnostic], list[
     """Validate rule set folders and single rule files; raises ``UsageError`` for unusable paths."""
     diagnostics: list[Diagnostic] = []
     files: list[str] = []
+    folders: dict[Path, tuple[Compilation, list[Diagnostic]]] = {}
     for given in paths:
         path = Path(given)
         if path.is_dir():
             if not (path / RULESET_FILE).is_file():
                 raise UsageError(f"{given}: folder has no {RULESET_FILE}")
-            comp, diags = compile_folder(path)
+            key = path.resolve()
+            if key not in folders:
+                folders[key] = compile_folder(path)
+            comp, diags = folders[key]
             diagnostics.extend(diags)
             files.extend(comp.raw.files)
         elif path.is_file():
-            diags, checked = _validate_file(path)
+            diags, checked = _validate_file(path, folders)
             diagnostics.extend(diags)
             files.extend(checked)
         else:

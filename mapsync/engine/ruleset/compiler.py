@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -46,7 +47,8 @@ _E = TypeVar("_E", Direction, WritePolicy, ConflictPolicy, FirstContactPolicy, U
 
 def _choice(kind: type[_E], value: Any, default: _E) -> _E:
     """The enum member named by ``value``; ``default`` for a bad value (the schema reported it)."""
-    return kind(value) if isinstance(value, str) and value in kind._value2member_map_ else default
+    member = kind._value2member_map_.get(value) if isinstance(value, str) else None
+    return member if isinstance(member, kind) else default
 
 
 def undefined_settings(expr: Expression, settings: dict[str, Any]) -> list[str]:
@@ -83,13 +85,22 @@ def setting_hint(dotted: str, settings: dict[str, Any]) -> str:
 def _locations(at: Located, *keys: str) -> MappingProxyType[str, Location]:
     """Locations of the (dotted) properties of ``at`` that are present."""
     out: dict[str, Location] = {}
-    for key in keys:
-        current: Located | None = at
-        for part in key.split("."):
-            current = current.get(part) if current is not None else None
-        if current is not None:
-            out[key] = current.location()
+    doc, path, data = at.doc, at.path, at.value
+    for key, parts in _dotted(keys):
+        current = data
+        for part in parts:
+            if not isinstance(current, dict) or part not in current:
+                break
+            current = current[part]
+        else:
+            out[key] = doc.location((*path, *parts))
     return MappingProxyType(out)
+
+
+@cache
+def _dotted(keys: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each key with its parts: ``transform.to_erp`` -> ``("transform", "to_erp")``."""
+    return tuple((key, tuple(key.split("."))) for key in keys)
 
 
 def _items(value: Any) -> range:

@@ -9,10 +9,9 @@ and position it came from. ``compiler`` turns it into the typed model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from mapsync.engine.diagnostics import Diagnostic, Location
 from mapsync.engine.ruleset.schema import check_schema
@@ -28,7 +27,7 @@ class Located:
     doc: SourceDocument
     path: PathKey
 
-    @property
+    @cached_property
     def value(self) -> Any:
         current: Any = self.doc.data
         for part in self.path:
@@ -41,7 +40,9 @@ class Located:
     def get(self, key: str) -> Located | None:
         value = self.value
         if isinstance(value, dict) and key in value:
-            return self.child(key)
+            child = Located(self.doc, (*self.path, key))
+            child.__dict__["value"] = value[key]  # what ``value`` would find by walking the path again
+            return child
         return None
 
     def location(self, *, key: bool = False) -> Location:
@@ -87,10 +88,11 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def display_path(path: Path) -> str:
-    """Paths in diagnostics: relative to the working directory when below it."""
+def display_path(path: Path, *, resolved: bool = False) -> str:
+    """Paths in diagnostics: relative to the working directory when below it (``resolved``: ``path`` is already
+    absolute, without links)."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str((path if resolved else path.resolve()).relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
@@ -249,6 +251,8 @@ def _check_version(raw: RawRuleSet, top: Located) -> None:
     stated = top.get("mapsync")
     if stated is None or not isinstance(stated.value, str):
         return  # absent, or the schema reports the type
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     from mapsync.engine import __version__
 
     try:
@@ -272,7 +276,7 @@ def _read_mappings(raw: RawRuleSet, mappings: Located) -> None:
         path = _resolve(raw.folder, entry)
         if path in read:
             continue  # listed twice: the schema reported it
-        doc = read_source(path, display_path(path)) if path is not None else None
+        doc = read_source(path, display_path(path, resolved=True)) if path is not None else None
         if doc is None or unreadable(doc):
             reason = doc.diagnostics[0].message if doc is not None else "not a usable path"
             raw.diagnostics.append(Diagnostic(

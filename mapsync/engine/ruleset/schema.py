@@ -4,6 +4,11 @@ The schemas live in ``schemas/`` at the top of the repository (``ruleset.schema.
 ``ruleset.yaml``, ``mapping.schema.json`` for mapping files). Errors are reported all at once; for
 ``oneOf``/``anyOf`` the most relevant branch error is chosen (as check-jsonschema does), and unknown
 properties and bad enum values get a "did you mean" hint.
+
+Most rule files are valid, so a document is first checked by ``jsonschema-rs`` (compiled, one validator per
+schema for the process): a valid document costs a few microseconds. Only a document it refuses, or cannot take
+(a date, a key that is not a text), goes through ``jsonschema`` for the located errors; where the two might
+differ (a regular expression's ``$``), the detailed check decides, so no diagnostic is lost.
 """
 
 from __future__ import annotations
@@ -11,15 +16,16 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from mapsync.connectors.registry import CONNECTOR_NAMES
 from mapsync.engine.diagnostics import Diagnostic
 from mapsync.engine.diagnostics.suggest import did_you_mean
 from mapsync.engine.ruleset.source import PathKey, SourceDocument
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 RULESET_SCHEMA = "ruleset.schema.json"
@@ -39,7 +45,32 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Draft202012Validator:
+    """The detailed validator (every error, with its path and schema), imported only when a document fails."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema(name))
+
+
+@cache
+def _fast_validator(name: str) -> Any:
+    """The compiled validator that tells valid from invalid; None when ``jsonschema-rs`` is not installed."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.Draft202012Validator(load_schema(name))
+
+
+def is_valid_fast(data: Any, schema_name: str) -> bool:
+    """Whether the compiled validator finds ``data`` valid; False when it cannot tell (not installed, or data
+    it cannot take: dates, keys that are not texts), so that the detailed check decides."""
+    fast = _fast_validator(schema_name)
+    if fast is None:
+        return False
+    try:
+        return bool(fast.is_valid(data))
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 def schema_for(file_name: str) -> str:
@@ -67,6 +98,8 @@ def _diagnostics(error: ValidationError, doc: SourceDocument) -> list[Diagnostic
         if all(e.validator == "required" for e in relevant) and kind == "anyOf":
             needed = " or ".join(repr(e.message.split("'")[1]) for e in relevant)
             return [Diagnostic("MS202", f"one of {needed} is required here", doc.location(path))]
+        from jsonschema.exceptions import best_match
+
         chosen = best_match(relevant)
         if chosen is not None:
             return _diagnostics(chosen, doc)
@@ -107,7 +140,10 @@ def check_schema(doc: SourceDocument, schema_name: str | None = None) -> list[Di
     """Every schema error of a parsed document."""
     if doc.data is None:
         return []
-    validator = _validator(schema_name or schema_for(doc.file))
+    name = schema_name or schema_for(doc.file)
+    if is_valid_fast(doc.data, name):
+        return []
+    validator = _validator(name)
     out: list[Diagnostic] = []
     for error in validator.iter_errors(doc.data):
         out.extend(_diagnostics(error, doc))

@@ -33,6 +33,7 @@ from mapsync.engine.ruleset.model import FieldRule, FieldSide, KeyPair, LineRule
 
 ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 _NUMERIC = {"integer", "number"}
+_SIDES = tuple(Side)  # iterating the enum itself is slower, and field rules do it for each rule
 
 
 def compatible(source: str, target: str) -> bool:
@@ -264,9 +265,9 @@ class _Checker:
                     exempt: dict[Side, set[str]]) -> None:
         written: dict[tuple[Side, str], FieldRule] = {}
         for rule, enabled in rules:
-            infos = {s: self.side_info(entities[s], rule.side(s), f"rule {rule.key!r}") for s in Side}
+            infos = {s: self.side_info(entities[s], rule.side(s), f"rule {rule.key!r}") for s in _SIDES}
             self.defaults_in_maps(rule)
-            for target in Side:
+            for target in _SIDES:
                 if not rule.direction.writes(target):
                     continue
                 side = rule.side(target)
@@ -406,7 +407,7 @@ class _Checker:
                        location)
 
     def key_pair(self, pair: KeyPair, entities: dict[Side, EntityCatalogue | None], what: str) -> None:
-        for side in Side:
+        for side in _SIDES:
             entity = entities[side]
             if entity is not None and entity.field(pair.side(side).name) is None:
                 setting = pair.settings.get(side.value)

@@ -8,6 +8,12 @@ duplicate keys, a top level that is not a mapping) come back as diagnostics, nev
 Hostile files are refused in bounded time: a file larger than ``MAX_BYTES`` (or not a regular file: a FIFO,
 a device) before a byte of it is parsed; nesting deeper than ``MAX_DEPTH`` by the scanner as soon as it
 opens the level too many; more than ``MAX_NODES`` values once aliases are expanded before any is built.
+
+A plain document (texts, numbers, booleans, nulls, dates, lists, mappings, aliases: every rule file in practice)
+is read quickly: composed by libyaml in C, then its data, positions and duplicate keys made in one pass
+(``_load_quickly``). Whatever that reading does not take or finds wrong is read again the exact way (libyaml's
+events composed in Python with the bounds above, then PyYAML's own parser for the plain-words message of a YAML
+error), so that what is reported does not depend on which reading ran.
 """
 
 from __future__ import annotations
@@ -22,22 +28,21 @@ from typing import Any, BinaryIO
 import yaml
 
 from mapsync.engine.diagnostics import Diagnostic, Location
-from mapsync.engine.ruleset.yamlerrors import explain
 
 PathKey = tuple[Any, ...]  # mapping keys (mostly texts) and list indexes
 
 
 def json_path(path: PathKey) -> str:
     """``("fields", 2, "crm")`` -> ``$.fields[2].crm``."""
-    out = "$"
-    for part in path:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        elif isinstance(part, str) and part.isidentifier():
-            out += f".{part}"
-        else:
-            out += f"[{part!r}]"  # other keys, including YAML's null, true and numbers
-    return out
+    return "$" + "".join(map(_json_step, path))
+
+
+def _json_step(part: Any) -> str:
+    if isinstance(part, int) and not isinstance(part, bool):
+        return f"[{part}]"
+    if isinstance(part, str) and part.isidentifier():
+        return f".{part}"
+    return f"[{part!r}]"  # other keys, including YAML's null, true and numbers
 
 
 @dataclass
@@ -49,6 +54,8 @@ class SourceDocument:
     values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    json_paths: dict[PathKey, str] = field(default_factory=dict, repr=False, compare=False)
+    """``json_path`` of the paths located so far, each made from its parent's (a rule's many locations)."""
 
     def location(self, path: PathKey, *, key: bool = False) -> Location:
         """Location of the value at ``path`` (or of its key), falling back to the nearest parent."""
@@ -57,10 +64,17 @@ class SourceDocument:
         while True:
             pos = table.get(probe) or self.values.get(probe)
             if pos is not None:
-                return Location(self.file, pos[0], pos[1], json_path(path))
+                return Location(self.file, pos[0], pos[1], self.json_path(path))
             if not probe:
-                return Location(self.file, 1, 1, json_path(path))
+                return Location(self.file, 1, 1, self.json_path(path))
             probe = probe[:-1]
+
+    def json_path(self, path: PathKey) -> str:
+        known = self.json_paths.get(path)
+        if known is None:
+            known = self.json_path(path[:-1]) + _json_step(path[-1]) if path else "$"
+            self.json_paths[path] = known
+        return known
 
 
 def _position(raw: bytes, offset: int) -> tuple[int, int]:
@@ -234,6 +248,91 @@ else:
     _FastLoader = _LibyamlLoader
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_C_DEPTH = 1_000
+"""libyaml's composer (C) recurses without a bound: it composes only a text that cannot nest this deep."""
+
+
+class _Unusual(Exception):
+    """A document the quick reading leaves to the exact one: a tag other than texts, numbers, booleans, nulls,
+    dates, lists and mappings; a merge key; a key that is a list or mapping."""
+
+
+def _nesting_bound(text: str) -> int:
+    """A depth no document of ``text`` can exceed: a block collection nested in another starts at a greater column
+    (or, a list under a key, at the same one, once), and each flow level opens with ``[`` or ``{``."""
+    widest = max(map(len, text.splitlines()), default=0)
+    return 2 * widest + 2 + text.count("[") + text.count("{")
+
+
+def _build(node: yaml.Node, path: PathKey, doc: SourceDocument, loader: Any, stack: tuple[int, ...],
+           built: dict[int, Any]) -> Any:
+    """The value of ``node``, its positions (and those of everything in it) noted in ``doc``: ``_walk`` and the
+    safe constructor in one pass, for the documents they would read plainly (else ``_Unusual``)."""
+    if id(node) in stack:
+        raise _Recursive(node)
+    if id(node) in built:  # an alias: the anchored value itself, as the safe constructor shares it
+        _walk(node, path, doc, loader, stack)
+        return built[id(node)]
+    if len(doc.values) >= MAX_NODES:
+        raise _TooBig(f"the document has more than {MAX_NODES} values once aliases are expanded",
+                      node.start_mark)
+    if len(stack) >= MAX_DEPTH:
+        raise _TooBig(f"the document is nested more than {MAX_DEPTH} levels deep", node.start_mark)
+    mark = node.start_mark
+    doc.values[path] = (mark.line + 1, mark.column + 1)
+    tag = node.tag
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = node.value if tag == _STR_TAG else loader.yaml_constructors[tag](loader, node)
+    elif isinstance(node, yaml.MappingNode):
+        if tag != _MAP_TAG:
+            raise _Unusual(tag)
+        inner = (*stack, id(node))
+        value = {}
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key_tag = key_node.tag
+            if not isinstance(key_node, yaml.ScalarNode) or key_tag == _MERGE_TAG:
+                raise _Unusual(key_tag)
+            key = key_node.value if key_tag == _STR_TAG else loader.yaml_constructors[key_tag](loader, key_node)
+            hash(key)
+            child = (*path, key)
+            key_mark = key_node.start_mark
+            if key in seen:
+                doc.diagnostics.append(Diagnostic(
+                    "MS103", f"key {key!r} appears twice (first at line {seen[key].start_mark.line + 1})",
+                    Location(doc.file, key_mark.line + 1, key_mark.column + 1, json_path(child))))
+            seen[key] = key_node
+            doc.keys[child] = (key_mark.line + 1, key_mark.column + 1)
+            value[key] = _build(value_node, child, doc, loader, inner, built)
+    elif tag == _SEQ_TAG:
+        inner = (*stack, id(node))
+        value = [_build(item, (*path, index), doc, loader, inner, built) for index, item in enumerate(node.value)]
+    else:
+        raise _Unusual(tag)
+    built[id(node)] = value
+    return value
+
+
+def _load_quickly(text: str, doc: SourceDocument) -> Any:
+    """The data of ``text`` (``_EMPTY`` for no document) composed by libyaml in C and built with its positions
+    in one pass; any exception means "read it the exact way" (``_load``), which reports what is wrong."""
+    if _nesting_bound(text) >= _C_DEPTH:
+        raise _Unusual("deep")
+    loader = yaml.CSafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return _EMPTY
+        return _build(node, (), doc, loader, (), {})
+    finally:
+        loader.dispose()
+
+
 _TAG_WORDS = {"timestamp": "a date", "float": "a number", "int": "a whole number", "bool": "true or false"}
 _TYPE_WORDS = {"list": "a list", "str": "a text", "int": "a number", "float": "a number", "bool": "true or false",
                "NoneType": "empty (null)"}
@@ -276,10 +375,15 @@ def _refused(doc: SourceDocument, exc: Exception) -> SourceDocument:
 
 def parse_text(text: str, file: str) -> SourceDocument:
     """Parse YAML text; see ``read_source``. libyaml's parser reads it when it is installed (twenty times faster
-    than PyYAML's own); a file it finds wrong is read again by PyYAML's, whose errors ``yamlerrors`` explains, and
-    so is a file with a tab (libyaml accepts tabs in places where PyYAML, and so mapsync, refuse them)."""
+    than PyYAML's own), first the quick way, then, for a document that way does not take, the exact way; a file
+    libyaml finds wrong is read again by PyYAML's, whose errors ``yamlerrors`` explains, and so is a file with a
+    tab (libyaml accepts tabs in places where PyYAML, and so mapsync, refuse them)."""
     doc = SourceDocument(file=file)
     if _FastLoader is not None and "\t" not in text:  # libyaml takes tabs where PyYAML refuses them
+        try:
+            return _finish(doc, _load_quickly(text, doc))
+        except Exception:  # anything at all: the exact reading below decides and reports
+            doc = SourceDocument(file=file)
         try:
             return _finish(doc, _load(_FastLoader, text, doc))
         except yaml.YAMLError:
@@ -289,6 +393,8 @@ def parse_text(text: str, file: str) -> SourceDocument:
     try:
         data = _load(_Loader, text, doc)
     except yaml.MarkedYAMLError as exc:
+        from mapsync.engine.ruleset.yamlerrors import explain  # only for a file with a YAML error
+
         problem = explain(exc, text)
         doc.diagnostics.append(Diagnostic("MS101", problem.message, Location(file, problem.line, problem.column),
                                           hint=problem.hint))
