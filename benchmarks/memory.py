@@ -129,9 +129,9 @@ def webcrm_organisation(renamed: bool) -> Any:
 
 
 class CountingReads:
-    """The store, counting the calls that read a link (``link_by_*``, ``get_base``, ``link_and_base``...)."""
+    """The store, counting the calls that read a link (``link_by_crm``, ``link_by_erp``, ``get_base``)."""
 
-    READS = ("link_by_crm", "link_by_erp", "get_base", "links_by_crm", "links_by_erp")
+    READS = ("link_by_crm", "link_by_erp", "get_base")
 
     def __init__(self, store: Any) -> None:
         self._store = store
