@@ -7,9 +7,9 @@ and decide it as a ``RecordPlan`` (pure, ``mapsync.engine.sync.decide``). Once e
 decided, the plans are checked against the guardrails (``mapsync.engine.sync.guardrails``; a run beyond them
 stops before writing the mapping unless forced), then applied in order (``mapsync.engine.sync.apply``: writes,
 then one state-store transaction per record). The records read and the plans wait in the pass's spill on disk
-(``mapsync.engine.sync.spill``), so memory does not grow with the records read; a linked record's link (with
-its base) is read from the store once. A record that fails is quarantined with its error class
-and the pass goes on; only a fatal connector error stops it. Cursors advance only when every record read
+(``mapsync.engine.sync.spill``), so memory does not grow with the records read; the links of the records read
+(with their bases) are read from the store a page at a time, once. A record that fails is quarantined with its
+error class and the pass goes on; only a fatal connector error stops it. Cursors advance only when every record read
 has a durable outcome.
 
 With ``apply=False`` (``mapsync plan``) exactly the same code runs, against dry-run connectors (reads are
@@ -55,6 +55,7 @@ from mapsync.engine.sync.spill import Spill, SpilledKeyIndex
 Record = dict[str, Any]
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger("mapsync.sync")
+LINKS_PER_READ = 256  # records whose links are read from the store at once
 
 
 @dataclass
@@ -349,15 +350,29 @@ class SyncPass:
                 spill.put_record(side.value, record_id, fetched, False)
 
     def _pair(self, bound: BoundMapping) -> int:
-        """Look up the link of every crm record read (once: kept with the record in the spill) and pair a
-        linked pair changed on both sides, so it is processed once; how many records are to be decided."""
+        """Look up the links of the records read, a page at a time (one read of the store per page; each link,
+        with its base, kept with its record in the spill, so deciding reads it no more), and pair a linked
+        pair changed on both sides, so it is processed once; how many records are to be decided."""
         mapping = bound.mapping
         spill = self.spill
-        for rid, _record, _in_batch, _looked_up, _link in spill.rows(Side.CRM.value):
-            link = self.store.link_by_crm(mapping.name, rid)
-            spill.set_link(Side.CRM.value, rid, link)
-            if link is not None and spill.has_record(Side.ERP.value, link.erp_id):
-                spill.pair(Side.ERP.value, link.erp_id)
+
+        def look_up(side: Side, ids: list[str]) -> None:
+            links = self.store.links_of(mapping.name, side.value, ids)
+            for rid in ids:
+                link = links.get(rid)
+                spill.set_link(side.value, rid, link)
+                if side is Side.CRM and link is not None and spill.has_record(Side.ERP.value, link.erp_id):
+                    spill.pair(Side.ERP.value, link.erp_id)
+
+        for side in Side:  # the crm side first: its pairs are not looked up again on the erp side
+            page: list[str] = []
+            for rid, *_ in spill.rows(side.value, unpaired=side is Side.ERP):
+                page.append(rid)
+                if len(page) == LINKS_PER_READ:
+                    look_up(side, page)
+                    page = []
+            if page:
+                look_up(side, page)
         return spill.count(Side.CRM.value) + spill.count(Side.ERP.value, unpaired=True)
 
     def _work_items(self, bound: BoundMapping) -> Iterator[tuple[_Work, _Work | None]]:
@@ -373,8 +388,8 @@ class SyncPass:
                 if partner is not None:
                     other = _Work(Side.ERP, partner[0], link.erp_id, partner[1])
             yield item, other
-        for rid, record, in_batch, _looked_up, _link in spill.rows(Side.ERP.value, unpaired=True):
-            yield _Work(Side.ERP, record, rid, in_batch), None
+        for rid, record, in_batch, looked_up, link in spill.rows(Side.ERP.value, unpaired=True):
+            yield _Work(Side.ERP, record, rid, in_batch, looked_up, link), None
 
     # -- one record ----------------------------------------------------------------------------------
     def _decide(self, bound: BoundMapping, item: _Work, other: _Work | None,
