@@ -14,26 +14,35 @@ deleted when closed), so the pass's memory does not grow with the number of reco
 - ``keys``: the match-key index of a side read in full (a first read), built on demand per field.
 
 Rows are pickled; the objects of the rule set (a bound mapping, its rules' field paths) are pickled by
-reference (``persistent_id``), since they live as long as the pass. Every call holds one lock: the threads
+reference (a ``copyreg`` reducer per type), since they live as long as the pass. Every call holds one lock: the threads
 that apply records report the parents they link through it.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import pickle
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from mapsync.engine.extractors import MISSING, FieldPath
+from mapsync.engine.extractors import MISSING, FieldPath, JmesExtractor
 from mapsync.engine.sync.bound import BoundLines, BoundMapping, BoundRule
 from mapsync.engine.sync.values import is_empty
 
 Record = dict[str, Any]
 CHUNK = 256  # rows fetched at a time when streaming back
-SHARED = (BoundMapping, BoundLines, BoundRule, FieldPath)  # the rule set's objects: pickled by reference
+# the rule set's objects: pickled by reference to the live object (exact types, as ``copyreg`` looks them up)
+SHARED = (BoundMapping, BoundLines, BoundRule, FieldPath, JmesExtractor)
+_tokens = itertools.count(1)
+_live: dict[int, dict[int, Any]] = {}  # spill token -> its objects pickled by reference (until it is closed)
+
+
+def _shared_object(token: int, key: int) -> Any:
+    """The rule set object a spill pickled by reference (the unpickling side of ``Spill._by_reference``)."""
+    return _live[token][key]
 
 _SCHEMA = """
 CREATE TABLE records (seq INTEGER PRIMARY KEY, side TEXT NOT NULL, rid TEXT NOT NULL, in_batch INTEGER NOT NULL,
@@ -57,32 +66,32 @@ class Spill:
         self._conn.execute("PRAGMA synchronous = OFF")
         self._conn.execute("PRAGMA journal_mode = OFF")
         self._lock = threading.RLock()
-        self._shared: dict[int, Any] = {}
+        self._token = next(_tokens)
+        self._shared: dict[int, Any] = {}  # id -> the rule set object pickled by reference
+        _live[self._token] = self._shared
+        self._dispatch = {kind: self._by_reference for kind in SHARED}
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            _live.pop(self._token, None)
 
     # -- pickling, the rule set's objects by reference -------------------------------------------------
+    def _by_reference(self, obj: Any) -> tuple[Any, tuple[int, int]]:
+        """A rule set object pickled as a reference to itself (a ``copyreg`` reducer: called only for the
+        types in ``SHARED``, not for every value pickled, as ``persistent_id`` would be)."""
+        self._shared[id(obj)] = obj
+        return _shared_object, (self._token, id(obj))
+
     def dumps(self, value: Any) -> bytes:
         out = io.BytesIO()
         pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
-        shared = self._shared
-
-        def persistent_id(obj: Any) -> int | None:
-            if isinstance(obj, SHARED):
-                shared[id(obj)] = obj
-                return id(obj)
-            return None
-
-        pickler.persistent_id = persistent_id  # type: ignore[method-assign]
+        pickler.dispatch_table = self._dispatch  # type: ignore[assignment]
         pickler.dump(value)
         return out.getvalue()
 
     def loads(self, data: bytes) -> Any:
-        unpickler = pickle.Unpickler(io.BytesIO(data))
-        unpickler.persistent_load = self._shared.__getitem__  # type: ignore[method-assign]
-        return unpickler.load()
+        return pickle.loads(data)  # written by this spill, in this process
 
     # -- a mapping's records -------------------------------------------------------------------------
     def clear(self) -> None:
