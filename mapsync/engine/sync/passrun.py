@@ -93,6 +93,8 @@ class SyncPass:
     """Runs (or plans) one pass. Connectors and the store are given and stay the caller's; a plan makes (and
     closes) its own scratch copy of the store."""
 
+    spill: Spill  # made by ``run`` (``decide_record`` needs none)
+
     def __init__(self, ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
                  store: StateStore, *, apply: bool, progress: Progress | None = None, force: bool = False,
                  stop: StopSignal | None = None, concurrency: int = 1) -> None:
@@ -115,7 +117,6 @@ class SyncPass:
         self.run_id: int | None = None
         self.lines = LineIO(connectors, self.settings)
         self.matcher = Matcher(connectors, store)
-        self.spill = Spill()  # records, plans and ids of the pass, on disk (parents linked: "linked:<mapping>")
         self.applier = Applier(self.connectors, self.store, self.lines, self.settings, self._run, self._linked)
 
     def _run(self) -> int:
@@ -124,6 +125,8 @@ class SyncPass:
 
     # -- the pass ------------------------------------------------------------------------------------
     def run(self) -> PassReport:
+        # records, plans and ids of the pass, on disk (parents linked: "linked:<mapping>"); deleted at the end
+        self.spill = Spill()
         try:
             return self._pass()
         finally:
