@@ -48,6 +48,7 @@ _SCHEMA = """
 CREATE TABLE records (seq INTEGER PRIMARY KEY, side TEXT NOT NULL, rid TEXT NOT NULL, in_batch INTEGER NOT NULL,
                       body BLOB NOT NULL, link BLOB, looked_up INTEGER NOT NULL DEFAULT 0,
                       paired INTEGER NOT NULL DEFAULT 0, waits INTEGER NOT NULL DEFAULT 0, UNIQUE (side, rid));
+CREATE INDEX records_in_order ON records (side, seq);  -- a side's records a chunk at a time, not sorted each time
 CREATE TABLE plans (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE ids (kind TEXT NOT NULL, side TEXT NOT NULL, rid TEXT NOT NULL, PRIMARY KEY (kind, side, rid))
     WITHOUT ROWID;
