@@ -17,7 +17,7 @@ from mapsync.engine.sync.bound import bind
 from mapsync.engine.sync.decide import decide_update
 from mapsync.engine.sync.fieldmerge import base_of
 from mapsync.engine.sync.report import Action, ActionLog, MappingReport, render_text
-from mapsync.engine.sync.spill import Spill, SpilledKeyIndex
+from mapsync.engine.sync.spill import Spill, SpilledKeyIndex, SpillError
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {name: "x" for name in ("WEBCRM_BASE_URL", "WEBCRM_API_TOKEN", "FORTNOX_BASE_URL", "FORTNOX_ACCESS_TOKEN")}
@@ -146,3 +146,11 @@ def test_the_text_report_of_many_actions_shows_the_first_and_counts_the_rest(
     assert "... and 47 more" in text
     assert "skip x7 [crm 100, crm 101, crm 102, crm 103, crm 104 +2]: not a customer" in text
     assert report.totals()["updated"] == 50 and report.as_dict()["totals"] == report.totals()
+
+
+def test_a_spill_that_cannot_grow_says_what_to_do(spill: Spill) -> None:
+    spill._conn.execute("PRAGMA max_page_count = 20")  # a temporary folder that is full
+    with pytest.raises(SpillError, match="SQLITE_TMPDIR") as failed:
+        for i in range(1000):
+            spill.put_record("crm", str(i), {"blob": "x" * 2000}, True)
+    assert "full" in str(failed.value)

@@ -50,7 +50,7 @@ from mapsync.engine.sync.matching import Matcher, SkipRecord, link_of
 from mapsync.engine.sync.pipeline import apply_in_order
 from mapsync.engine.sync.reconcile import reconcile_journal
 from mapsync.engine.sync.report import Action, MappingReport, PassReport
-from mapsync.engine.sync.spill import Spill, SpilledKeyIndex
+from mapsync.engine.sync.spill import Spill, SpilledKeyIndex, SpillError
 
 Record = dict[str, Any]
 Progress = Callable[[str, int, int], None]
@@ -172,6 +172,8 @@ class SyncPass:
                 report.fatal = str(stopped)
             except StateLockedError as locked:  # another process holds the store's write lock: stop cleanly
                 report.fatal = str(locked)
+            except SpillError as spill_failed:  # its temporary folder is full: the pass stops, cursors stay
+                report.fatal = str(spill_failed)
             report.seconds = time.monotonic() - started
             status: RunStatus = "fatal" if report.fatal else (
                 "quarantined" if report.total("quarantined") or report.failed_mappings else "ok")

@@ -58,11 +58,49 @@ CREATE TABLE indexed (side TEXT NOT NULL, field TEXT NOT NULL, PRIMARY KEY (side
 """
 
 
+class SpillError(Exception):
+    """The pass's spill could not be written or read (its temporary folder is full or not writable)."""
+
+
+class _Guarded:
+    """A connection whose failures say what to do about them (``SpillError``), not an SQLite traceback."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _fail(self, exc: sqlite3.Error) -> SpillError:
+        return SpillError(f"the pass's working storage on disk failed ({exc}): a pass keeps the records it reads "
+                          "in a temporary SQLite file; free space in the temporary folder, or point SQLITE_TMPDIR "
+                          "at a folder on a disk with room. The pass stopped there; the mapping's cursors stay "
+                          "where they were, so the next pass reads its changes again")
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        try:
+            return self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        try:
+            return self._conn.executescript(script)
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class Spill:
     """One pass's temporary store. ``close()`` deletes it."""
 
     def __init__(self) -> None:
-        self._conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._conn = _Guarded(sqlite3.connect("", isolation_level=None, check_same_thread=False))
         self._conn.executescript(_SCHEMA)
         self._conn.execute("PRAGMA synchronous = OFF")
         self._conn.execute("PRAGMA journal_mode = OFF")
