@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,15 +74,43 @@ def _label(row: dict[str, Any]) -> str:
     return ""
 
 
+class SeenIds:
+    """The content key of the record first read under each id of one read: a dict up to ``IN_MEMORY`` ids, then
+    a private temporary SQLite table on disk, so that a read of 100,000 records does not hold 100,000 keys in
+    memory (docs/decisions/0016-streaming-pass.md)."""
+
+    IN_MEMORY = 10_000
+
+    def __init__(self) -> None:
+        self._recent: dict[str, str] = {}
+        self._disk: sqlite3.Connection | None = None
+
+    def get(self, record_id: str) -> str | None:
+        found = self._recent.get(record_id)
+        if found is None and self._disk is not None:
+            row = self._disk.execute("SELECT content FROM seen WHERE id = ?", (record_id,)).fetchone()
+            found = None if row is None else str(row[0])
+        return found
+
+    def add(self, record_id: str, content: str) -> None:
+        self._recent[record_id] = content
+        if len(self._recent) >= self.IN_MEMORY:
+            if self._disk is None:
+                self._disk = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+                self._disk.execute("PRAGMA journal_mode = OFF")
+                self._disk.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, content TEXT NOT NULL) WITHOUT ROWID")
+            self._disk.executemany("INSERT INTO seen (id, content) VALUES (?, ?)", self._recent.items())
+            self._recent = {}
+
+
 class ReadCheck:
     """One read of one entity: ``vet`` the rows as they come; ``invalid`` lists what was set aside."""
 
     def __init__(self, system: str, entity: str, id_field: str, *, integer_ids: bool) -> None:
         self.system, self.entity, self.id_field, self.integer_ids = system, entity, id_field, integer_ids
         self.invalid: list[InvalidRecord] = []
-        self._seen: dict[str, str] = {}  # id -> content key of the record first read under it
+        self._seen = SeenIds()  # id -> content key of the record first read under it
         self._ambiguous: set[str] = set()
-        self._yielded: set[str] = set()
         self.warnings: list[str] = []
         self._pages: set[str] = set()
         self.page_count = 0
@@ -102,14 +131,16 @@ class ReadCheck:
             return None
         record_id = str(row[self.id_field])
         content = content_key(row)
-        if self._seen.setdefault(record_id, content) != content and record_id not in self._ambiguous:
+        first = self._seen.get(record_id)
+        if first is None:  # the first time this id is read: yielded (unless found ambiguous since)
+            self._seen.add(record_id, content)
+        elif first != content and record_id not in self._ambiguous:
             self._ambiguous.add(record_id)
             self._set_aside(record_id, f"{self.system} served two different {self.entity} records with "
                                        f"{self.id_field} {record_id}; neither was synced, the record is read "
                                        "again on its own at the retry")
-        if record_id in self._ambiguous or record_id in self._yielded:
+        if first is not None or record_id in self._ambiguous:
             return None  # the second copy of a record served twice is the same record: kept once
-        self._yielded.add(record_id)
         return record_id
 
     def full_ok(self, full: Any, record_id: str) -> bool:

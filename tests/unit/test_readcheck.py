@@ -7,7 +7,7 @@ import pytest
 
 from mapsync.connectors.base import TransientError
 from mapsync.connectors.http.transport import check_endpoint, control_character
-from mapsync.connectors.readcheck import INVALID_PREFIX, MAX_PAGES, ReadCheck
+from mapsync.connectors.readcheck import INVALID_PREFIX, MAX_PAGES, ReadCheck, SeenIds
 
 
 def _check(integer: bool = True) -> ReadCheck:
@@ -35,6 +35,20 @@ def test_the_same_record_twice_is_kept_once_and_two_records_under_one_id_are_bot
     assert check.key({"OrganisationId": 2, "OrganisationName": "Impostor"}) is None
     assert [b.record_id for b in check.invalid] == ["2"] and "two different" in check.invalid[0].reason
     assert check.keep("1") and not check.keep("2")  # the copy of 2 yielded first is dropped from the batch
+
+
+def test_ids_read_long_ago_are_kept_on_disk_and_still_tell_a_repeat_from_an_impostor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SeenIds, "IN_MEMORY", 10)
+    check = _check()
+    assert [check.key({"OrganisationId": i, "OrganisationName": f"O{i}"}) for i in range(1, 36)] == [
+        str(i) for i in range(1, 36)]
+    assert check.key({"OrganisationId": 3, "OrganisationName": "O3"}) is None  # served twice, on disk by now
+    assert check.invalid == [] and check.keep("3")
+    assert check.key({"OrganisationId": 4, "OrganisationName": "Impostor"}) is None
+    assert [b.record_id for b in check.invalid] == ["4"] and not check.keep("4")
+    assert check.key({"OrganisationId": 34, "OrganisationName": "O34"}) is None  # still in memory
+    assert check.key({"OrganisationId": 36, "OrganisationName": "O36"}) == "36"
 
 
 def test_two_different_records_without_an_id_are_each_reported() -> None:

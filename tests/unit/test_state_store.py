@@ -193,6 +193,17 @@ def test_split_statements_keeps_semicolons_in_literals() -> None:
 # ---------------------------------------------------------------------- links and bases
 
 
+def test_links_of_many_records_are_read_together_with_their_bases(store: StateStore) -> None:
+    ids = [f"c{i}" for i in range(1200)]  # more than one statement's worth on SQLite
+    with store.transaction():
+        for i, crm_id in enumerate(ids):
+            store.link("customers", crm_id, f"e{i}", Base(fields={"name": f"n{i}"}))
+    found = store.links_of("customers", "crm", [*ids, "missing"])
+    assert len(found) == 1200 and found["c1100"].erp_id == "e1100"
+    assert found["c1100"].base == Base(fields={"name": "n1100"})
+    assert store.links_of("customers", "erp", ["e7"])["e7"].crm_id == "c7"
+
+
 def test_link_lookups_list_count_and_delete(store: StateStore, clock: Clock) -> None:
     link = store.link("customers", "c1", "e1")
     assert (link.mapping, link.crm_id, link.erp_id) == ("customers", "c1", "e1")
@@ -204,6 +215,10 @@ def test_link_lookups_list_count_and_delete(store: StateStore, clock: Clock) -> 
     assert store.link_by_erp("customers", "e2") is not None
     assert store.link_by_erp("customers", "e2").crm_id == "c2"  # type: ignore[union-attr]
     assert store.link_by_crm("customers", "nope") is None
+    assert store.links_of("customers", "crm", ["c1", "nope", "c2"]) == {
+        "c1": link, "c2": store.link_by_crm("customers", "c2")}
+    assert store.links_of("customers", "erp", ["e2"]) == {"e2": store.link_by_erp("customers", "e2")}
+    assert store.links_of("customers", "erp", []) == {} and store.links_of("other", "crm", ["c1"]) == {}
     assert [x.crm_id for x in store.links("customers")] == ["c1", "c2"]
     assert store.count_links("customers") == 2
     assert store.count_links("articles") == 1

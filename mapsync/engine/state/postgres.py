@@ -28,7 +28,7 @@ The session's search path is set to the store's schema: connect directly or thro
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -259,6 +259,13 @@ class PostgresStateStore:
         row = self._one("SELECT * FROM links WHERE tenant = %s AND mapping = %s AND erp_id = %s",
                         (self.tenant, mapping, erp_id))
         return None if row is None else _link(row)
+
+    def links_of(self, mapping: str, side: Side, ids: Sequence[str]) -> dict[str, Link]:
+        query: LiteralString = (
+            "SELECT * FROM links WHERE tenant = %s AND mapping = %s AND crm_id = ANY(%s)" if _side(side) == "crm"
+            else "SELECT * FROM links WHERE tenant = %s AND mapping = %s AND erp_id = ANY(%s)")
+        links = (_link(row) for row in self._all(query, (self.tenant, mapping, [str(i) for i in ids])))
+        return {link.crm_id if _side(side) == "crm" else link.erp_id: link for link in links}
 
     def links(self, mapping: str) -> list[Link]:
         rows = self._all("SELECT * FROM links WHERE tenant = %s AND mapping = %s ORDER BY crm_id",

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from mapsync.engine.state.store import StateStore
 
 MEMORY = ":memory:"
+LINKS_PER_QUERY = 500  # ids in one ``links_of`` statement (SQLite allows 32,766 parameters)
 PASS_PATIENCE = 60.0  # how long a pass holding the lease waits for another process's write lock
 
 # The tables of the sync state, parents first: what a copy of the store holds (the lease is not copied).
@@ -261,6 +262,18 @@ class SqliteStateStore:
             "SELECT * FROM links WHERE mapping = ? AND erp_id = ?", (mapping, erp_id)
         ).fetchone()
         return None if row is None else _link(row)
+
+    def links_of(self, mapping: str, side: Side, ids: Sequence[str]) -> dict[str, Link]:
+        column = "crm_id" if _side(side) == "crm" else "erp_id"
+        found: dict[str, Link] = {}
+        for start in range(0, len(ids), LINKS_PER_QUERY):
+            chunk = [str(i) for i in ids[start:start + LINKS_PER_QUERY]]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._conn.execute(f"SELECT * FROM links WHERE mapping = ? AND {column} IN ({marks})",
+                                          (mapping, *chunk)):
+                link = _link(row)
+                found[link.crm_id if column == "crm_id" else link.erp_id] = link
+        return found
 
     def links(self, mapping: str) -> list[Link]:
         rows = self._conn.execute("SELECT * FROM links WHERE mapping = ? ORDER BY crm_id", (mapping,))

@@ -18,7 +18,7 @@ Contracts every implementation keeps:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -237,6 +237,11 @@ class StateStore(Protocol):
     def link_by_crm(self, mapping: str, crm_id: str) -> Link | None: ...
 
     def link_by_erp(self, mapping: str, erp_id: str) -> Link | None: ...
+
+    def links_of(self, mapping: str, side: Side, ids: Sequence[str]) -> dict[str, Link]:
+        """The links (with their bases) of the records ``ids`` of ``side``, by id, in one read: a pass looks up a
+        page of records at a time. Ids with no link are absent."""
+        ...
 
     def links(self, mapping: str) -> list[Link]:
         """Every link of ``mapping``, ordered by crm id."""

@@ -56,22 +56,26 @@ def render_markdown(report: PassReport, *, max_records: int = 50) -> str:
     out.append("| **total** | " + " | ".join(f"**{report.total(c)}**" for c in COUNTED) + " |")
     out.append("")
     for m in report.mappings:
-        records = [a for a in m.actions if a.action != "skip"]
+        records: list[Action] = []  # the first max_records (a mapping's actions may be many, on disk)
+        others = 0
         skips: dict[str, int] = {}
         for action in m.actions:
             if action.action == "skip":
                 skips[action.reason] = skips.get(action.reason, 0) + 1
+            elif len(records) < max_records:
+                records.append(action)
+            else:
+                others += 1
         if not records and not skips and not m.warnings:
             continue
         out += [f"#### {m.name}", ""]
         out += [f"> **Guardrail:** {warning}" for warning in m.warnings]
         if m.warnings:
             out.append("")
-        for action in records[:max_records]:
+        for action in records:
             out += _record(action)
-        if len(records) > max_records:
-            out += [f"*... and {len(records) - max_records} more record(s); `mapsync plan --format json` lists all.*",
-                    ""]
+        if others:
+            out += [f"*... and {others} more record(s); `mapsync plan --format json` lists all.*", ""]
         for reason, count in skips.items():
             out.append(f"- skipped: {count} record(s), {reason}")
         if skips:

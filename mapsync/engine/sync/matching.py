@@ -2,15 +2,16 @@
 
 A record with no link is matched by the mapping's ``match`` keys, in order: a unique record on the
 other side that is not linked yet is its partner; several are an error (the engine will not guess).
-On a first read (no cursor) a side's batch holds every record, so keys are looked up in memory
-(``KeyIndex``) instead of one API ``find`` per record. A child record (a delivery) gets its parent's
-id on the other side by translating its parent key through the parent mapping's links.
+On a first read (no cursor) a side's batch holds every record, so keys are looked up among the
+records read (``KeyIndex`` in memory, or the pass's spill on disk) instead of one API ``find`` per
+record. A child record (a delivery) gets its parent's id on the other side by translating its
+parent key through the parent mapping's links.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Container, Mapping
+from typing import Any, Protocol
 
 from mapsync.connectors.base import Connector
 from mapsync.engine.extractors import MISSING, FieldPath
@@ -31,6 +32,12 @@ def link_of(store: StateStore, mapping: str, side: Side, record_id: str) -> Link
     """The link of a record of ``side`` in ``mapping``, if any."""
     lookup = store.link_by_crm if side is Side.CRM else store.link_by_erp
     return lookup(mapping, record_id)
+
+
+class RecordsByKey(Protocol):
+    """The records of a side read in full, by match-key value: ``KeyIndex``, or ``spill.SpilledKeyIndex``."""
+
+    def find(self, path: FieldPath, value: Any) -> list[Record]: ...
 
 
 class KeyIndex:
@@ -57,8 +64,9 @@ class Matcher:
     def __init__(self, connectors: Mapping[Side, Connector], store: StateStore) -> None:
         self.connectors = connectors
         self.store = store
-        self.complete: dict[Side, KeyIndex] = {}
-        self.claimed: set[tuple[Side, str]] = set()  # records already paired in this pass, not yet linked
+        self.complete: dict[Side, RecordsByKey] = {}
+        # records already paired in this pass, not yet linked (a pass keeps them in its spill)
+        self.claimed: Container[tuple[Side, str]] = set()
 
     def match(self, bound: BoundMapping, source: Side, record: Record) -> Record | None:
         """The unlinked record on the other side that the match keys point to, if exactly one."""

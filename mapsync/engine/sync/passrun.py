@@ -6,8 +6,10 @@ then per record: gather what its outcome depends on (condition, link or match, p
 and decide it as a ``RecordPlan`` (pure, ``mapsync.engine.sync.decide``). Once every record of the mapping is
 decided, the plans are checked against the guardrails (``mapsync.engine.sync.guardrails``; a run beyond them
 stops before writing the mapping unless forced), then applied in order (``mapsync.engine.sync.apply``: writes,
-then one state-store transaction per record). A record that fails is quarantined with its error class
-and the pass goes on; only a fatal connector error stops it. Cursors advance only when every record read
+then one state-store transaction per record). The records read and the plans wait in the pass's spill on disk
+(``mapsync.engine.sync.spill``), so memory does not grow with the records read; the links of the records read
+(with their bases) are read from the store a page at a time, once. A record that fails is quarantined with its
+error class and the pass goes on; only a fatal connector error stops it. Cursors advance only when every record read
 has a durable outcome.
 
 With ``apply=False`` (``mapsync plan``) exactly the same code runs, against dry-run connectors (reads are
@@ -21,7 +23,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -34,7 +36,7 @@ from mapsync.engine.expressions import ExpressionError, as_record
 from mapsync.engine.logs import log_context
 from mapsync.engine.ruleset import RuleSet, Side
 from mapsync.engine.ruleset.compiler import thaw
-from mapsync.engine.state import Base, StateStore
+from mapsync.engine.state import Base, Link, QuarantineEntry, StateStore
 from mapsync.engine.state.serial import SerialStore
 from mapsync.engine.state.store import ErrorClass, LinkConflictError, RunStatus, StateLockedError
 from mapsync.engine.sync.apply import Applier
@@ -42,16 +44,18 @@ from mapsync.engine.sync.bound import BoundMapping, bind_ruleset
 from mapsync.engine.sync.decide import Kind, RecordPlan, action_of, decide_create, decide_update
 from mapsync.engine.sync.dryrun import DryRunConnector
 from mapsync.engine.sync.fieldmerge import RuleError
-from mapsync.engine.sync.guardrails import check_guardrails
+from mapsync.engine.sync.guardrails import GuardrailCount
 from mapsync.engine.sync.lineio import LineIO, LineSource
-from mapsync.engine.sync.matching import KeyIndex, Matcher, SkipRecord, link_of
+from mapsync.engine.sync.matching import Matcher, SkipRecord, link_of
 from mapsync.engine.sync.pipeline import apply_in_order
 from mapsync.engine.sync.reconcile import reconcile_journal
 from mapsync.engine.sync.report import Action, MappingReport, PassReport
+from mapsync.engine.sync.spill import Spill, SpilledKeyIndex, SpillError
 
 Record = dict[str, Any]
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger("mapsync.sync")
+LINKS_PER_READ = 256  # records whose links are read from the store at once
 
 
 @dataclass
@@ -60,6 +64,8 @@ class _Work:
     record: Record
     record_id: str
     in_batch: bool = True
+    looked_up: bool = False  # its link was read already (``link``, None when not linked): not read again
+    link: Link | None = None
 
 
 def fingerprint(record: Record) -> str:
@@ -87,6 +93,8 @@ class SyncPass:
     """Runs (or plans) one pass. Connectors and the store are given and stay the caller's; a plan makes (and
     closes) its own scratch copy of the store."""
 
+    spill: Spill  # made by ``run`` (``decide_record`` needs none)
+
     def __init__(self, ruleset: RuleSet, connectors: Mapping[Side, Connector], catalogues: Mapping[Side, Catalogue],
                  store: StateStore, *, apply: bool, progress: Progress | None = None, force: bool = False,
                  stop: StopSignal | None = None, concurrency: int = 1) -> None:
@@ -109,7 +117,6 @@ class SyncPass:
         self.run_id: int | None = None
         self.lines = LineIO(connectors, self.settings)
         self.matcher = Matcher(connectors, store)
-        self.newly_linked: dict[tuple[str, Side], set[str]] = {}  # (mapping, side) -> ids linked this pass
         self.applier = Applier(self.connectors, self.store, self.lines, self.settings, self._run, self._linked)
 
     def _run(self) -> int:
@@ -118,9 +125,12 @@ class SyncPass:
 
     # -- the pass ------------------------------------------------------------------------------------
     def run(self) -> PassReport:
+        # records, plans and ids of the pass, on disk (parents linked: "linked:<mapping>"); deleted at the end
+        self.spill = Spill()
         try:
             return self._pass()
         finally:
+            self.spill.close()
             if not self.apply:
                 self.store.close()  # the scratch copy
 
@@ -162,10 +172,12 @@ class SyncPass:
                 report.fatal = str(stopped)
             except StateLockedError as locked:  # another process holds the store's write lock: stop cleanly
                 report.fatal = str(locked)
+            except SpillError as spill_failed:  # its temporary folder is full: the pass stops, cursors stay
+                report.fatal = str(spill_failed)
             report.seconds = time.monotonic() - started
             status: RunStatus = "fatal" if report.fatal else (
                 "quarantined" if report.total("quarantined") or report.failed_mappings else "ok")
-            summary = {"totals": report.as_dict()["totals"], "fatal": report.fatal}
+            summary = {"totals": report.totals(), "fatal": report.fatal}
             try:
                 self.store.finish_run(self.run_id, status, summary)
             except StateLockedError as locked:
@@ -191,41 +203,61 @@ class SyncPass:
 
     def _mapping(self, bound: BoundMapping, report: MappingReport) -> None:
         mapping = bound.mapping
+        spill = self.spill
+        spill.clear()
         reconcile_journal(bound, self.connectors, self.store, report, self.settings, self._run(), self._linked)
         read_sides = [s for s in Side if mapping.direction.writes(s.other)]
-        batches: dict[Side, list[Record]] = {}
         cursors: dict[Side, str] = {}
         self.matcher.complete = {}
+        due = self.store.due(mapping.name)
+        due_now = {(e.side, e.record_id) for e in due}
+        waiting = {(Side(e.side), e.record_id): e for e in self.store.list_quarantine(mapping.name)
+                   if e.fingerprint is not None and (e.side, e.record_id) not in due_now}
+        set_aside: set[tuple[Side, str]] = set()
         for side in read_sides:
             entity = mapping.entity(side)
             cursor = self.store.get_cursor(mapping.name, side.value)
             batch = self.connectors[side].read_changes(entity, cursor, mapping.fields_read(side))
-            batches[side] = batch.kept(partial(self.connectors[side].record_id, entity))
+            record_id = partial(self.connectors[side].record_id, entity)
+            for record in batch.records:  # page by page, into the spill: memory does not grow with the read
+                self._take(side, record_id(record), record, waiting, report)
+            if batch.check is not None:  # found ambiguous later in the read (two records under one id)
+                for bad in batch.check.invalid:
+                    set_aside.add((side, bad.record_id))
+                    if not batch.check.keep(bad.record_id):
+                        spill.drop_record(side.value, bad.record_id)
             self._set_aside(bound, side, batch, report)
             cursors[side] = batch.cursor
             if cursor is None:  # a first read returns every record: match against it without asking the API
-                self.matcher.complete[side] = KeyIndex(batches[side])
+                self.matcher.complete[side] = SpilledKeyIndex(spill, side.value)
             else:  # children of parents linked earlier in this pass, unchanged since they were skipped
-                batches[side].extend(self._children_of_new_parents(bound, side))
-        work = self._work_items(bound, batches, report)
+                for child in self._children_of_new_parents(bound, side):
+                    self._take(side, record_id(child), child, waiting, report)
+        self._retries_and_held(bound, due, set_aside)
+        total = self._pair(bound)
         # Decide every record first (reads only), then check the guardrails, then apply: a mass change stops
-        # before anything of this mapping is written.
-        decided: list[tuple[_Work, dict[Side, str], RecordPlan | Action]] = []
-        handled: set[tuple[Side, str]] = set()  # records already decided this pass
-        self.matcher.claimed = set()  # records a plan of this pass pairs (links or creates): not free to match
-        for index, (item, other) in enumerate(work, 1):
+        # before anything of this mapping is written. The plans go to the spill as they are decided, counted
+        # for the guardrails on the way, and are applied by streaming them back.
+        handled = spill.id_set("handled")  # records already decided this pass
+        claimed = spill.id_set("claimed")  # paired by a plan of this pass: not free to match
+        self.matcher.claimed = claimed
+        guardrails = GuardrailCount()
+        index = 0
+        for item, other in self._work_items(bound):
+            index += 1
             if self.progress:
-                self.progress(mapping.name, index, 2 * len(work))
+                self.progress(mapping.name, index, 2 * total)
             if (item.side, item.record_id) in handled:
                 continue  # its pair was decided already: the copy read before that is stale
             ids = {item.side: item.record_id}
             outcome = self._decide(bound, item, other, ids)
-            decided.append((item, ids, outcome))
-            handled.update((side, rid) for side, rid in ids.items())
+            spill.put_plan((item, ids, outcome))
+            handled.update(ids.items())
             if isinstance(outcome, RecordPlan):
-                self.matcher.claimed.update((side, rid) for side, rid in ids.items())
-        plans = [outcome for _, _, outcome in decided if isinstance(outcome, RecordPlan)]
-        stop = check_guardrails(self.ruleset.guardrails, mapping.name, self.store.count_links(mapping.name), plans)
+                claimed.update(ids.items())
+                guardrails.add(outcome)
+        decided = spill.plan_count()
+        stop = guardrails.verdict(self.ruleset.guardrails, mapping.name, self.store.count_links(mapping.name))
         if stop is not None:
             if self.apply and not self.force:
                 raise GuardrailStop(stop)
@@ -234,18 +266,34 @@ class SyncPass:
         def before(offset: int) -> None:
             if self.stop is not None and self.stop.is_set():
                 raise PassStopped(f"stopped on request in mapping {mapping.name} after {offset} of "
-                                  f"{len(decided)} record(s); the next pass goes on from there")
+                                  f"{decided} record(s); the next pass goes on from there")
             if self.progress:
-                self.progress(mapping.name, len(work) + offset, 2 * len(work))
+                self.progress(mapping.name, total + offset, 2 * total)
 
         def apply_one(entry: tuple[_Work, dict[Side, str], RecordPlan | Action]) -> Action:
             item, ids, outcome = entry
             return outcome if isinstance(outcome, Action) else self._apply(bound, item, ids, outcome)
 
-        apply_in_order(decided, apply_one, concurrency=self.concurrency, before=before, done=report.add)
+        apply_in_order(spill.plans(), apply_one, concurrency=self.concurrency, before=before, done=report.add)
         for side, cursor in cursors.items():
             self.store.set_cursor(mapping.name, side.value, cursor)
             crashpoints.reached("cursor:committed")
+
+    def _take(self, side: Side, rid: str, record: Record, waiting: Mapping[tuple[Side, str], QuarantineEntry],
+              report: MappingReport) -> None:
+        """A record read with the changes, into the spill. A quarantined record read again unchanged before its
+        retry is due (the cursor's overlap re-reads recent changes) waits for its retry: sending the same
+        refused request again would only be refused again, and counts against the systems' limits on repeated
+        and failing requests."""
+        entry = waiting.get((side, rid))
+        if entry is not None and entry.fingerprint == fingerprint(record):
+            ids = {side: rid}
+            report.add(Action("skip", None, ids.get(Side.CRM), ids.get(Side.ERP),
+                              reason=f"quarantined ({entry.error_class}), unchanged since; next retry "
+                                     f"{entry.next_retry_at:%Y-%m-%d %H:%M} UTC"))
+            self.spill.put_waiting(side.value, rid, record)  # still a candidate for matching on a first read
+            return
+        self.spill.put_record(side.value, rid, record, True)
 
     def _set_aside(self, bound: BoundMapping, side: Side, batch: ChangeBatch, report: MappingReport) -> None:
         """Records the read set aside (no usable id, two records under one id): quarantined and reported,
@@ -270,72 +318,83 @@ class SyncPass:
         field = mapping.parent_key.side(side)
         info = bound.entity(side).field(field.name)
         children: list[Record] = []
-        for parent_id in sorted(self.newly_linked.get((mapping.parent, side), ())):
+        for parent_id in self.spill.ids_of(f"linked:{mapping.parent}", side.value):
             value: Any = int(parent_id) if info is not None and info.type == "integer" else parent_id
             children.extend(self.connectors[side].find(mapping.entity(side), field.name, value))
         return children
 
-    def _work_items(self, bound: BoundMapping, batches: dict[Side, list[Record]],
-                    report: MappingReport) -> list[tuple[_Work, _Work | None]]:
-        """Records to process, a linked pair changed on both sides processed once, quarantine retries added.
-
-        A quarantined record read again unchanged before its retry is due (the cursor's overlap re-reads
-        recent changes) waits for its retry: sending the same refused request again would only be refused
-        again, and counts against the systems' limits on repeated and failing requests."""
+    def _retries_and_held(self, bound: BoundMapping, due: list[QuarantineEntry],
+                          set_aside: set[tuple[Side, str]]) -> None:
+        """Quarantined records due for a retry and linked records with fields held back, not read with the
+        changes: fetched on their own, into the spill."""
         mapping = bound.mapping
-        due = self.store.due(mapping.name)
-        due_now = {(e.side, e.record_id) for e in due}
-        waiting = {(Side(e.side), e.record_id): e for e in self.store.list_quarantine(mapping.name)
-                   if e.fingerprint is not None and (e.side, e.record_id) not in due_now}
-        by_id: dict[Side, dict[str, _Work]] = {}
-        for side, records in batches.items():
-            entity = mapping.entity(side)
-            by_id[side] = {}
-            for record in records:
-                rid = self.connectors[side].record_id(entity, record)
-                entry = waiting.get((side, rid))
-                if entry is not None and entry.fingerprint == fingerprint(record):
-                    ids = {side: rid}
-                    report.add(Action("skip", None, ids.get(Side.CRM), ids.get(Side.ERP),
-                                      reason=f"quarantined ({entry.error_class}), unchanged since; next retry "
-                                             f"{entry.next_retry_at:%Y-%m-%d %H:%M} UTC"))
-                    continue
-                by_id[side][rid] = _Work(side, record, rid)
+        spill = self.spill
         for entry in due:  # quarantined records due for a retry
             side = Side(entry.side)
             if entry.record_id.startswith(INVALID_PREFIX):  # no id to read it by: reported, now forgotten
                 self.store.release(mapping.name, entry.side, entry.record_id)
                 continue
-            if side in by_id and entry.record_id in by_id[side]:
+            if (side, entry.record_id) in set_aside:  # set aside again by this read: quarantined anew, waits
+                continue
+            if spill.has_record(side.value, entry.record_id):
                 continue
             if not mapping.direction.writes(side.other):
                 continue
             fetched = self.connectors[side].get(mapping.entity(side), entry.record_id)
             if fetched is not None:
-                by_id.setdefault(side, {})[entry.record_id] = _Work(side, fetched, entry.record_id, False)
+                spill.put_record(side.value, entry.record_id, fetched, False)
         # linked records with fields held back: merged again each pass, so they flow once the rules allow
         side = Side.CRM if mapping.direction.writes(Side.ERP) else Side.ERP
         for held_link in self.store.held_links(mapping.name):
             record_id = held_link.crm_id if side is Side.CRM else held_link.erp_id
             partner_id = held_link.erp_id if side is Side.CRM else held_link.crm_id
-            if record_id in by_id.get(side, {}) or partner_id in \
-                    by_id.get(side.other, {}):
+            if spill.has_record(side.value, record_id) or spill.has_record(side.other.value, partner_id):
                 continue
             fetched = self.connectors[side].get(mapping.entity(side), record_id)
             if fetched is not None:
-                by_id.setdefault(side, {})[record_id] = _Work(side, fetched, record_id, False)
-        items: list[tuple[_Work, _Work | None]] = []
-        paired: set[str] = set()
-        for item in by_id.get(Side.CRM, {}).values():
-            link = self.store.link_by_crm(mapping.name, item.record_id)
-            other = by_id.get(Side.ERP, {}).get(link.erp_id) if link else None
-            if other is not None:
-                paired.add(other.record_id)
-            items.append((item, other))
-        for item in by_id.get(Side.ERP, {}).values():
-            if item.record_id not in paired:
-                items.append((item, None))
-        return items
+                spill.put_record(side.value, record_id, fetched, False)
+
+    def _pair(self, bound: BoundMapping) -> int:
+        """Look up the links of the records read, a page at a time (one read of the store per page; each link,
+        with its base, kept with its record in the spill, so deciding reads it no more), and pair a linked
+        pair changed on both sides, so it is processed once; how many records are to be decided."""
+        mapping = bound.mapping
+        spill = self.spill
+
+        def look_up(side: Side, ids: list[str]) -> None:
+            links = self.store.links_of(mapping.name, side.value, ids)
+            for rid in ids:
+                link = links.get(rid)
+                spill.set_link(side.value, rid, link)
+                if side is Side.CRM and link is not None and spill.has_record(Side.ERP.value, link.erp_id):
+                    spill.pair(Side.ERP.value, link.erp_id)
+
+        for side in Side:  # the crm side first: its pairs are not looked up again on the erp side
+            page: list[str] = []
+            for rid, *_ in spill.rows(side.value, unpaired=side is Side.ERP):
+                page.append(rid)
+                if len(page) == LINKS_PER_READ:
+                    look_up(side, page)
+                    page = []
+            if page:
+                look_up(side, page)
+        return spill.count(Side.CRM.value) + spill.count(Side.ERP.value, unpaired=True)
+
+    def _work_items(self, bound: BoundMapping) -> Iterator[tuple[_Work, _Work | None]]:
+        """Records to decide, from the spill one at a time, in the order read: the crm records (with the erp
+        partner read with them), then the erp records not paired; quarantine retries and held links last of
+        their side."""
+        spill = self.spill
+        for rid, record, in_batch, looked_up, link in spill.rows(Side.CRM.value):
+            item = _Work(Side.CRM, record, rid, in_batch, looked_up, link)
+            other: _Work | None = None
+            if link is not None:
+                partner = spill.record(Side.ERP.value, link.erp_id)
+                if partner is not None:
+                    other = _Work(Side.ERP, partner[0], link.erp_id, partner[1])
+            yield item, other
+        for rid, record, in_batch, looked_up, link in spill.rows(Side.ERP.value, unpaired=True):
+            yield _Work(Side.ERP, record, rid, in_batch, looked_up, link), None
 
     # -- one record ----------------------------------------------------------------------------------
     def _decide(self, bound: BoundMapping, item: _Work, other: _Work | None,
@@ -401,7 +460,7 @@ class SyncPass:
         if not self._condition_holds(bound, source, item.record):
             raise SkipRecord(f"{mapping.entity(source)} does not meet the {source.value} condition "
                              f"({mapping.conditions[source].text})")
-        link = link_of(self.store, mapping.name, source, item.record_id)
+        link = item.link if item.looked_up else link_of(self.store, mapping.name, source, item.record_id)
         if link is not None:
             target_id = link.erp_id if target is Side.ERP else link.crm_id
             ids[target] = target_id
@@ -438,5 +497,4 @@ class SyncPass:
         return decide_update(bound, kind, item.side, ids, records, base, newer, line_plans, self.settings)
 
     def _linked(self, mapping: str, ids: dict[Side, str]) -> None:
-        for side, record_id in ids.items():
-            self.newly_linked.setdefault((mapping, side), set()).add(record_id)
+        self.spill.add_ids(f"linked:{mapping}", [(side.value, record_id) for side, record_id in ids.items()])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextvars
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -25,12 +25,13 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def apply_in_order(items: Sequence[T], apply_one: Callable[[T], R], *, concurrency: int,
+def apply_in_order(items: Iterable[T], apply_one: Callable[[T], R], *, concurrency: int,
                    before: Callable[[int], None], done: Callable[[R], None]) -> None:
-    """``apply_one`` over ``items`` with at most ``concurrency`` in flight; ``done`` gets each result in the
-    order of ``items``. ``before(index)`` runs first for each item on this thread and may raise to stop
-    (items in flight still finish and reach ``done``)."""
-    if concurrency <= 1 or len(items) <= 1:
+    """``apply_one`` over ``items`` (a stream: taken one at a time, as they are applied) with at most
+    ``concurrency`` in flight; ``done`` gets each result in the order of ``items``. ``before(index)`` runs
+    first for each item on this thread and may raise to stop (items in flight still finish and reach
+    ``done``)."""
+    if concurrency <= 1:
         for index, item in enumerate(items):
             before(index)
             done(apply_one(item))

@@ -136,7 +136,7 @@ def run_tenant_pass(tenant: Tenant, cache: CachedRuleset, *, holder: str, stop: 
             if metrics is not None:
                 metrics.observe(tenant.id, report, quarantined)
             outcome.quarantined = quarantined
-            outcome.totals = report.as_dict()["totals"]
+            outcome.totals = report.totals()
             outcome.status = "fatal" if report.fatal else ("quarantined" if report.total("quarantined") else "ok")
             outcome.error = report.fatal or (f"rule set: {cache.problem}" if cache.problem else "")
         except (SecretsError, StateError, OSError) as exc:
