@@ -13,8 +13,11 @@ Entities ``organisation``, ``person``, ``delivery``, ``quotation_line``, ``catal
   linked data answers 404 and is skipped). If the server refuses the query, everything is listed.
 - ``find``: ``/Queries`` with an equality condition, exact comparison on the client (SQL Server
   compares case-insensitively), full records by ``GET``; a scan of the list when the query fails.
-- ``update``: PUT replaces the whole DTO, so the client GETs the record, merges the changes and PUTs
-  the full record, then returns a fresh GET.
+- ``update``: PUT replaces the whole DTO, so the client merges the changes into the current record and
+  PUTs the full record. The current record is one this client served moments ago when it is known current
+  (within ``fresh_for`` seconds, or proven by one ``/Queries`` check covering every served row from its id
+  on), else a ``GET``; the record returned is the body sent when webCRM keeps every changed value as sent,
+  else a fresh ``GET`` (``mapsync.connectors.webcrm.putbase``).
 - ``create``: POST returns the new id; if an ``Organisations`` POST returns no body (not confirmed
   either way), the new organisation is looked up by name among those created since just before. A
   POST that lost a deadlock to a concurrent create (HTTP 500, "Rerun the transaction": nothing was
@@ -45,18 +48,21 @@ from mapsync.connectors.base import (
     RejectedError,
     TransientError,
 )
+from mapsync.connectors.catalogue import load_catalogue
 from mapsync.connectors.fields import same_value, top_field
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
 from mapsync.connectors.readcheck import ReadCheck
 from mapsync.connectors.webcrm.auth import WebcrmSession
 from mapsync.connectors.webcrm.entities import WebcrmEntity, entity
 from mapsync.connectors.webcrm.errors import map_error
+from mapsync.connectors.webcrm.putbase import ServedRows, all_stored_as_sent
 from mapsync.connectors.webcrm.queries import format_timestamp, parse_timestamp, select
 
 PAGE_SIZE = 1000
 DEADLOCK_MARKERS = ("deadlock", "rerun the transaction")
 CATALOGUE_DATA = tuple(f"QuotationLineLinkedDataItemData{n}" for n in range(1, 10))
 DEFAULT_OVERLAP = timedelta(minutes=2)
+DEFAULT_FRESH_FOR = 1.0  # seconds a served record counts as current for a PUT (a GET-then-PUT's own gap)
 DEFAULT_RETRY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=20.0, max_retry_after=90.0)
 
 
@@ -79,11 +85,14 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         retry: RetryPolicy = DEFAULT_RETRY,
         page_size: int = PAGE_SIZE,
         overlap: timedelta = DEFAULT_OVERLAP,
+        fresh_for: float = DEFAULT_FRESH_FOR,
         **options: Unpack[HttpOptions],
     ) -> None:
         super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
         self.page_size = max(1, min(page_size, PAGE_SIZE))
         self.overlap = overlap
+        self.fresh_for = fresh_for
+        self._served = ServedRows(capacity=2 * self.page_size)
         self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=self._clock)
 
     @classmethod
@@ -150,12 +159,22 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         wanted = {top_field(f) for f in fields}
         check = self._read_check(entity_name, integer_ids=True)
 
+        read_at = [self._clock()]  # before the request of the page being served
+
+        def timed(pages: Iterator[list[Record]]) -> Iterator[list[Record]]:
+            while True:
+                read_at[0] = self._clock()
+                page = next(pages, None)
+                if page is None:
+                    return
+                yield page
+
         def rows() -> Iterator[tuple[Record, bool]]:
             """(row, came_from_query): /Queries rows when there is a cursor, else the REST list."""
             if since is not None:
                 column = spec.query_column(spec.id_field)
-                pages = self._query(select(spec.table, where=[(spec.updated_field, ">=", since)], order_by=column),
-                                    check)
+                pages = timed(self._query(
+                    select(spec.table, where=[(spec.updated_field, ">=", since)], order_by=column), check))
                 try:
                     first = next(pages, None)
                 except RejectedError:  # the server refused the query: list everything instead
@@ -165,7 +184,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
                         for row in page:
                             yield (spec.from_query_row(row) if isinstance(row, dict) else row), True
                     return
-            for page in self._list(spec, check):
+            for page in timed(self._list(spec, check)):
                 for row in page:
                     yield row, False
 
@@ -179,6 +198,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
                     if full is not None and check.full_ok(full, key):
                         yield full
                 else:
+                    self._remember(entity_name, row, read_at[0])
                     yield row
 
         return ChangeBatch(records(), new_cursor, check)
@@ -286,9 +306,57 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             raise TransientError(f"webcrm: {spec.name} was created but its id could not be found")
         return str(max(int(r[spec.id_field]) for r in candidates))
 
+    def _remember(self, entity_name: str, row: Record, as_of: float) -> None:
+        record_id = row.get(entity(entity_name).id_field)
+        if isinstance(record_id, int) and not isinstance(record_id, bool):  # else never PUT on
+            self._served.remember(entity_name, record_id, row, as_of)
+
+    def _current(self, entity_name: str, record_id: str) -> Record | None:
+        """The record to merge an update into: a served one known current, else a fresh ``GET``."""
+        try:
+            key = int(record_id)
+        except ValueError:
+            return None  # not an int id: cannot exist
+        spec = entity(entity_name)
+        served = self._served.take(entity_name, key)
+        if served is not None and self._served.complete(entity_name, served.record) and not spec.query_prefix:
+            if self._clock() - served.as_of <= self.fresh_for:
+                return served.record
+            self._served.remember(entity_name, key, served.record, served.as_of)
+            checked_at = self._check_served(spec, key)
+            served = self._served.take(entity_name, key)
+            if served is not None and checked_at is not None and served.as_of >= checked_at:
+                return served.record
+        current = self.get(entity_name, record_id)
+        if current is not None:
+            self._served.learn_fields(entity_name, current)
+        return current
+
+    def _check_served(self, spec: WebcrmEntity, key: int) -> float | None:
+        """One ``/Queries`` request proving the served rows from ``key`` on current, or replacing those
+        changed since they were read (``putbase``). Returns when the check was sent; None when the query
+        was refused (it proves nothing: the update GETs)."""
+        covered = self._served.from_id(spec.name, key)
+        sent_at = self._clock()
+        since = datetime.fromtimestamp(min(covered.values()), UTC) - self.overlap
+        script = select(spec.table, where=[(spec.updated_field, ">=", format_timestamp(since)),
+                                           (spec.id_field, ">=", key)], order_by=spec.id_field)
+        changed: dict[int, Record] = {}
+        try:
+            for page in self._query(script):
+                for row in page:
+                    if isinstance(row, dict) and isinstance(row.get(spec.id_field), int):
+                        changed[row[spec.id_field]] = row
+                if len(page) < self.page_size:
+                    break  # a short page is the last one
+        except RejectedError:
+            return None
+        self._served.confirm(spec.name, set(covered), sent_at, changed)
+        return sent_at
+
     def update(self, entity_name: str, record_id: str, changes: Mapping[str, Any]) -> Record:
         spec = entity(entity_name)
-        current = self.get(entity_name, record_id)
+        current = self._current(entity_name, record_id)
         if current is None:
             raise NotFoundError(f"webcrm: {entity_name} {record_id} not found", status=404)
         if not changes:
@@ -302,6 +370,9 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             )
         merged = self._outgoing(entity_name, {**current, **dict(changes), spec.id_field: current[spec.id_field]})
         self._request("PUT", f"{spec.path}/{int(record_id)}", json=merged)
+        if all_stored_as_sent(load_catalogue(self.name).entity(entity_name),
+                              {k: merged[k] for k in changes if k != spec.id_field}):
+            return merged  # what webCRM now holds (its own *UpdatedAt/By aside)
         updated = self.get(entity_name, record_id)
         if updated is None:
             raise NotFoundError(f"webcrm: {entity_name} {record_id} disappeared during the update", status=404)
