@@ -62,7 +62,7 @@ PAGE_SIZE = 1000
 DEADLOCK_MARKERS = ("deadlock", "rerun the transaction")
 CATALOGUE_DATA = tuple(f"QuotationLineLinkedDataItemData{n}" for n in range(1, 10))
 DEFAULT_OVERLAP = timedelta(minutes=2)
-DEFAULT_FRESH_FOR = 1.0  # seconds a served record counts as current for a PUT (a GET-then-PUT's own gap)
+DEFAULT_FRESH_FOR = 2.0  # seconds a served record counts as current for a PUT (decision 0015)
 DEFAULT_RETRY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=20.0, max_retry_after=90.0)
 
 

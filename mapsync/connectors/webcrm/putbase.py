@@ -61,7 +61,7 @@ class ServedRows:
     def remember(self, entity: str, record_id: int, record: Record, as_of: float) -> None:
         with self._lock:
             rows = self._rows.setdefault(entity, OrderedDict())
-            rows[record_id] = ServedRow(record, as_of)
+            rows[record_id] = ServedRow(dict(record), as_of)  # a copy: the engine may change its own
             rows.move_to_end(record_id)
             while len(rows) > self.capacity:
                 rows.popitem(last=False)
