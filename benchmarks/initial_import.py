@@ -21,8 +21,8 @@ The minimum, per system and pass, is the sum of these terms, each printed with i
 - **one write per changed record**: a Fortnox ``POST`` per created customer and, since webCRM's ``PUT``
   replaces the whole DTO, one ``PUT`` per customer number written back; a ``PUT`` per customer changed.
 - **full reads only where the list lacks a mapped field**: webCRM's list and ``/Queries`` rows carry every
-  field, so none; Fortnox's customer list item carries 9 of the customer's fields and the standard mapping
-  reads 18, so every customer Fortnox lists must be read in full. That includes, on the pass after a
+  field, so none; Fortnox's customer list item carries 7 of the 18 fields the standard mapping reads, so
+  every customer Fortnox lists must be read in full. That includes, on the pass after a
   write, the records the engine itself wrote: Fortnox keeps ``lastmodified`` to the minute and has no
   per-record modification time or ETag, so a user's edit of a field the list lacks, made after the
   engine's write, cannot be told from the write without the full read (docs/decisions/0015).

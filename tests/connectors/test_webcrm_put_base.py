@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from mapsync.connectors.webcrm import WebcrmClient
@@ -64,14 +65,19 @@ def test_a_stale_served_record_is_checked_once_and_a_user_edit_survives(sim: Web
 
 def test_one_check_covers_the_served_records_from_its_id_on(sim: WebcrmSimulator) -> None:
     with client_for(sim, fresh_for=0.0) as client:
-        served(client)
+        rows = served(client)
         client.update("organisation", "1", {"OrganisationExtraCustom1": "K-1"})
         sim.log.clear()
         client.update("organisation", "2", {"OrganisationExtraCustom1": "K-2"})
         entries = [e for e in sim.log.entries() if e.path == "/Queries"]
-    assert len(entries) == 1
-    script = entries[0].query
-    assert "OrganisationUpdatedAt" in script and "OrganisationId" in script
+        sim.log.clear()
+        client.update("organisation", "4", {"OrganisationExtraCustom1": "K-4"})
+        again = [e for e in sim.log.entries() if e.path == "/Queries"]
+    assert len(entries) == 1 and len(again) == 1  # one check per stale write, never a GET
+    script = httpx.QueryParams(entries[0].query)["script"]
+    # By webCRM's own time: the newest stamp of the page served, not the client's clock minus an overlap.
+    newest = max(rows, key=lambda r: r["OrganisationUpdatedAt"])["OrganisationUpdatedAt"]
+    assert f"OrganisationId >= '2' AND OrganisationId <= '5' AND OrganisationUpdatedAt >= '{newest}'" in script
 
 
 def test_a_value_webcrm_converts_is_read_back(sim: WebcrmSimulator) -> None:
@@ -89,7 +95,7 @@ def test_a_served_record_lacking_a_field_is_not_put_on(sim: WebcrmSimulator) -> 
         rows = served(client)
         client.update("organisation", "1", {"OrganisationExtraCustom1": "K-1"})
         partial = {k: v for k, v in rows[1].items() if k != "OrganisationCity"}
-        client._remember("organisation", partial, client._clock())  # as a list leaving a field out would serve it
+        client._remember("organisation", partial, client._clock(), None)  # as a list leaving a field out would serve it
         sim.log.clear()
         client.update("organisation", "2", {"OrganisationExtraCustom1": "K-2"})
         assert requests(sim) == ["GET /Organisations/2", "PUT /Organisations/2"]

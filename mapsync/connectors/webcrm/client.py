@@ -55,13 +55,14 @@ from mapsync.connectors.readcheck import ReadCheck
 from mapsync.connectors.webcrm.auth import WebcrmSession
 from mapsync.connectors.webcrm.entities import WebcrmEntity, entity
 from mapsync.connectors.webcrm.errors import map_error
-from mapsync.connectors.webcrm.putbase import ServedRows, all_stored_as_sent
+from mapsync.connectors.webcrm.putbase import ServedRows, all_stored_as_sent, check_script, newest_stamp
 from mapsync.connectors.webcrm.queries import format_timestamp, parse_timestamp, select
 
 PAGE_SIZE = 1000
 DEADLOCK_MARKERS = ("deadlock", "rerun the transaction")
 CATALOGUE_DATA = tuple(f"QuotationLineLinkedDataItemData{n}" for n in range(1, 10))
 DEFAULT_OVERLAP = timedelta(minutes=2)
+SERVED_PAGES = 10  # full pages of served records kept per entity to PUT on (putbase.ServedRows)
 DEFAULT_FRESH_FOR = 2.0  # seconds a served record counts as current for a PUT (decision 0015)
 DEFAULT_RETRY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=20.0, max_retry_after=90.0)
 
@@ -92,7 +93,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         self.page_size = max(1, min(page_size, PAGE_SIZE))
         self.overlap = overlap
         self.fresh_for = fresh_for
-        self._served = ServedRows(capacity=2 * self.page_size)
+        self._served = ServedRows(capacity=SERVED_PAGES * PAGE_SIZE)
         self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=self._clock)
 
     @classmethod
@@ -159,7 +160,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         wanted = {top_field(f) for f in fields}
         check = self._read_check(entity_name, integer_ids=True)
 
-        read_at = [self._clock()]  # before the request of the page being served
+        read_at: list[Any] = [self._clock(), None]  # before the page being served was asked for; its mark
 
         def timed(pages: Iterator[list[Record]]) -> Iterator[list[Record]]:
             while True:
@@ -167,6 +168,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
                 page = next(pages, None)
                 if page is None:
                     return
+                read_at[1] = newest_stamp(page, spec.query_column(spec.updated_field))
                 yield page
 
         def rows() -> Iterator[tuple[Record, bool]]:
@@ -198,7 +200,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
                     if full is not None and check.full_ok(full, key):
                         yield full
                 else:
-                    self._remember(entity_name, row, read_at[0])
+                    self._remember(entity_name, row, read_at[0], read_at[1])
                     yield row
 
         return ChangeBatch(records(), new_cursor, check)
@@ -306,10 +308,10 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             raise TransientError(f"webcrm: {spec.name} was created but its id could not be found")
         return str(max(int(r[spec.id_field]) for r in candidates))
 
-    def _remember(self, entity_name: str, row: Record, as_of: float) -> None:
+    def _remember(self, entity_name: str, row: Record, as_of: float, mark: str | None) -> None:
         record_id = row.get(entity(entity_name).id_field)
         if isinstance(record_id, int) and not isinstance(record_id, bool):  # else never PUT on
-            self._served.remember(entity_name, record_id, row, as_of)
+            self._served.remember(entity_name, record_id, row, as_of, mark)
 
     def _current(self, entity_name: str, record_id: str) -> Record | None:
         """The record to merge an update into: a served one known current, else a fresh ``GET``."""
@@ -322,7 +324,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         if served is not None and self._served.complete(entity_name, served.record) and not spec.query_prefix:
             if self._clock() - served.as_of <= self.fresh_for:
                 return served.record
-            self._served.remember(entity_name, key, served.record, served.as_of)
+            self._served.put_back(entity_name, key, served)
             checked_at = self._check_served(spec, key)
             served = self._served.take(entity_name, key)
             if served is not None and checked_at is not None and served.as_of >= checked_at:
@@ -338,9 +340,9 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         was refused (it proves nothing: the update GETs)."""
         covered = self._served.from_id(spec.name, key)
         sent_at = self._clock()
-        since = datetime.fromtimestamp(min(covered.values()), UTC) - self.overlap
-        script = select(spec.table, where=[(spec.updated_field, ">=", format_timestamp(since)),
-                                           (spec.id_field, ">=", key)], order_by=spec.id_field)
+        fallback = format_timestamp(datetime.fromtimestamp(min(r.as_of for r in covered.values()), UTC)
+                                    - self.overlap)
+        script = check_script(spec.table, spec.id_field, spec.updated_field, covered, fallback)
         changed: dict[int, Record] = {}
         try:
             for page in self._query(script):

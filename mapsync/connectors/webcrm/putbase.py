@@ -8,9 +8,13 @@ records as the base must be what webCRM then holds. Two things here save request
 - ``ServedRows``: the full records this client served moments ago (a list or ``/Queries`` page), each with
   the instant it was last known current (taken *before* the request that read it). An update is built on
   one instead of a fresh ``GET`` when that instant is at most ``fresh_for`` seconds old. When it is older,
-  one ``/Queries`` request (``<Table>UpdatedAt >= <oldest instant - overlap> AND <Id> >= <id>``) proves
-  every served row from that id on current at once: a row it returns was changed since and replaces the
-  served one; the others are confirmed as of the moment the check was sent. The engine takes records in id
+  one ``/Queries`` request proves every served row from that id on current at once: a row it returns was
+  changed since (or is the newest of its page) and replaces the served one; the others are confirmed as of
+  the moment the check was sent. It asks, per page served, for the rows of that page's id range stamped at
+  or after the page's mark: webCRM's own time, the newest ``UpdatedAt`` the page held (webCRM stamps a later
+  change later than anything it served before), so no clock skew is to be allowed for and the check answers
+  only what changed. Rows of a page without stamps go by the client's clock minus the overlap (which also
+  returns the rows changed shortly before they were read). The engine takes records in id
   order, so the check covers the rows still to come and none of the client's own earlier writes. A row is
   used only when it carries every field a ``GET`` of the entity answered in this client (a ``PUT`` leaves
   a field it lacks at its default); until a ``GET`` has shown them, the update reads the record.
@@ -26,9 +30,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from mapsync.connectors.catalogue import EntityCatalogue, FieldInfo
+from mapsync.connectors.webcrm.queries import literal, parse_timestamp
 
 Record = dict[str, Any]
 
@@ -37,11 +43,15 @@ Record = dict[str, Any]
 class ServedRow:
     record: Record
     as_of: float  # client clock (seconds since the epoch): the record was current at that instant
+    mark: str | None = None  # the newest ``UpdatedAt`` of its page, as webCRM wrote it (None: none there)
 
 
 class ServedRows:
     """Full records served by a client, per entity and integer id, at most ``capacity`` per entity (oldest
-    dropped first). Thread-safe: records may be applied concurrently."""
+    dropped first: a write-back to one costs a ``GET`` again). They are the very dicts the engine was handed
+    (it decides a mapping's records before applying any, so it holds them anyway; it never changes them), so
+    keeping them costs a reference each while the engine holds them. Thread-safe: records may be applied
+    concurrently."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -58,10 +68,10 @@ class ServedRows:
         known = self._dto_fields.get(entity)
         return known is not None and known <= record.keys()
 
-    def remember(self, entity: str, record_id: int, record: Record, as_of: float) -> None:
+    def remember(self, entity: str, record_id: int, record: Record, as_of: float, mark: str | None) -> None:
         with self._lock:
             rows = self._rows.setdefault(entity, OrderedDict())
-            rows[record_id] = ServedRow(dict(record), as_of)  # a copy: the engine may change its own
+            rows[record_id] = ServedRow(record, as_of, mark)  # the row the engine holds itself: no copy
             rows.move_to_end(record_id)
             while len(rows) > self.capacity:
                 rows.popitem(last=False)
@@ -70,10 +80,14 @@ class ServedRows:
         with self._lock:
             return self._rows.get(entity, OrderedDict()).pop(record_id, None)
 
-    def from_id(self, entity: str, record_id: int) -> dict[int, float]:
-        """``as_of`` of the rows served with an id from ``record_id`` on."""
+    def put_back(self, entity: str, record_id: int, row: ServedRow) -> None:
+        self.remember(entity, record_id, row.record, row.as_of, row.mark)
+
+    def from_id(self, entity: str, record_id: int) -> dict[int, ServedRow]:
+        """The rows served with an id from ``record_id`` on (their record not copied)."""
         with self._lock:
-            return {key: row.as_of for key, row in self._rows.get(entity, OrderedDict()).items() if key >= record_id}
+            return {key: ServedRow(row.record, row.as_of, row.mark)
+                    for key, row in self._rows.get(entity, OrderedDict()).items() if key >= record_id}
 
     def confirm(self, entity: str, ids: set[int], as_of: float, changed: Mapping[int, Record]) -> None:
         """A check sent at ``as_of`` covered ``ids``: ``changed`` holds those changed since (current as of the
@@ -85,9 +99,42 @@ class ServedRows:
                 if row is None or row.as_of > as_of:
                     continue  # taken meanwhile, or served again since the check was sent
                 if key in changed:
-                    rows[key] = ServedRow(changed[key], as_of)
+                    rows[key] = ServedRow(changed[key], as_of, row.mark)
                 else:
                     row.as_of = as_of
+
+
+def newest_stamp(rows: list[Any], field: str) -> str | None:
+    """The newest ``field`` (an ISO 8601 time) of ``rows`` as written there; None when no row has one."""
+    newest: tuple[datetime, str] | None = None
+    for row in rows:
+        text = row.get(field) if isinstance(row, dict) else None
+        if not isinstance(text, str):
+            continue
+        try:
+            instant = parse_timestamp(text)
+        except ValueError:
+            continue
+        if newest is None or instant > newest[0]:
+            newest = (instant, text)
+    return None if newest is None else newest[1]
+
+
+def check_script(table: str, id_field: str, updated_field: str, covered: Mapping[int, ServedRow],
+                 fallback: str) -> str:
+    """The ``/Queries`` script answering the ``covered`` rows changed since they were served: per mark (one a
+    page), the rows in its id range stamped at or after it (``fallback``, a time by the client's clock minus
+    the overlap, for rows without one). A row is answered by its own page's condition, whatever the others."""
+    groups: dict[str | None, tuple[int, int]] = {}
+    for key, row in covered.items():
+        low, high = groups.get(row.mark, (key, key))
+        groups[row.mark] = (min(low, key), max(high, key))
+    conditions = [
+        f"({id_field} >= {literal(low)} AND {id_field} <= {literal(high)} AND "
+        f"{updated_field} >= {literal(fallback if mark is None else mark)})"
+        for mark, (low, high) in groups.items()
+    ]
+    return f"SELECT * FROM {table} WHERE {' OR '.join(conditions)} ORDER BY {id_field} ASC"
 
 
 def stored_as_sent(info: FieldInfo | None, value: Any) -> bool:
