@@ -327,7 +327,8 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             self._served.put_back(entity_name, key, served)
             checked_at = self._check_served(spec, key)
             served = self._served.take(entity_name, key)
-            if served is not None and checked_at is not None and served.as_of >= checked_at:
+            if (served is not None and checked_at is not None and served.as_of >= checked_at
+                    and self._served.complete(entity_name, served.record)):  # a row the check answered too
                 return served.record
         current = self.get(entity_name, record_id)
         if current is not None:
