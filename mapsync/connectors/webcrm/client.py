@@ -33,6 +33,7 @@ Entities ``organisation``, ``person``, ``delivery``, ``quotation_line``, ``catal
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Unpack
@@ -94,6 +95,7 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         self.overlap = overlap
         self.fresh_for = fresh_for
         self._served = ServedRows(capacity=SERVED_PAGES * PAGE_SIZE)
+        self._check_lock = threading.Lock()
         self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=self._clock)
 
     @classmethod
@@ -325,10 +327,15 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             if self._clock() - served.as_of <= self.fresh_for:
                 return served.record
             self._served.put_back(entity_name, key, served)
-            checked_at = self._check_served(spec, key)
-            served = self._served.take(entity_name, key)
-            if (served is not None and checked_at is not None and served.as_of >= checked_at
-                    and self._served.complete(entity_name, served.record)):  # a row the check answered too
+            with self._check_lock:  # one check at a time: one just made by another record may cover this one
+                served = self._served.take(entity_name, key)
+                if served is not None and self._clock() - served.as_of > self.fresh_for:
+                    self._served.put_back(entity_name, key, served)
+                    checked_at = self._check_served(spec, key)
+                    served = self._served.take(entity_name, key)
+                    if served is not None and (checked_at is None or served.as_of < checked_at):
+                        served = None
+            if served is not None and self._served.complete(entity_name, served.record):  # the check's row too
                 return served.record
         current = self.get(entity_name, record_id)
         if current is not None:
