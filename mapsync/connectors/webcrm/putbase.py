@@ -14,8 +14,9 @@ records as the base must be what webCRM then holds. Two things here save request
   or after the page's mark: webCRM's own time, the newest ``UpdatedAt`` the page held (webCRM stamps a later
   change later than anything it served before), so no clock skew is to be allowed for and the check answers
   only what changed. Rows of a page without stamps go by the client's clock minus the overlap (which also
-  returns the rows changed shortly before they were read). The engine takes records in id
-  order, so the check covers the rows still to come and none of the client's own earlier writes. A row is
+  returns the rows changed shortly before they were read). The engine applies records in id order, so the
+  check covers the rows still to come and none of the client's own earlier writes; one check runs at a time
+  (records applied at once would otherwise each check the same rows). A row is
   used only when it carries every field a ``GET`` of the entity answered in this client (a ``PUT`` leaves
   a field it lacks at its default); until a ``GET`` has shown them, the update reads the record.
 - ``stored_as_sent``: whether webCRM keeps a written value exactly as sent, by the field's catalogue type
