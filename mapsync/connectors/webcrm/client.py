@@ -13,8 +13,11 @@ Entities ``organisation``, ``person``, ``delivery``, ``quotation_line``, ``catal
   linked data answers 404 and is skipped). If the server refuses the query, everything is listed.
 - ``find``: ``/Queries`` with an equality condition, exact comparison on the client (SQL Server
   compares case-insensitively), full records by ``GET``; a scan of the list when the query fails.
-- ``update``: PUT replaces the whole DTO, so the client GETs the record, merges the changes and PUTs
-  the full record, then returns a fresh GET.
+- ``update``: PUT replaces the whole DTO, so the client merges the changes into the current record and
+  PUTs the full record. The current record is one this client served moments ago when it is known current
+  (within ``fresh_for`` seconds, or proven by one ``/Queries`` check covering every served row from its id
+  on), else a ``GET``; the record returned is the body sent when webCRM keeps every changed value as sent,
+  else a fresh ``GET`` (``mapsync.connectors.webcrm.putbase``).
 - ``create``: POST returns the new id; if an ``Organisations`` POST returns no body (not confirmed
   either way), the new organisation is looked up by name among those created since just before. A
   POST that lost a deadlock to a concurrent create (HTTP 500, "Rerun the transaction": nothing was
@@ -30,6 +33,7 @@ Entities ``organisation``, ``person``, ``delivery``, ``quotation_line``, ``catal
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Unpack
@@ -44,6 +48,7 @@ from mapsync.connectors.base import (
     RejectedError,
     TransientError,
 )
+from mapsync.connectors.catalogue import load_catalogue
 from mapsync.connectors.fields import same_value
 from mapsync.connectors.http import HttpClientBase, HttpOptions, RetryPolicy
 from mapsync.connectors.http.paging import PageNumbers
@@ -51,12 +56,15 @@ from mapsync.connectors.readcheck import ReadCheck
 from mapsync.connectors.webcrm.auth import WebcrmSession
 from mapsync.connectors.webcrm.entities import WebcrmEntity, entity
 from mapsync.connectors.webcrm.errors import map_error
+from mapsync.connectors.webcrm.putbase import ServedRows, all_stored_as_sent, check_script, newest_stamp
 from mapsync.connectors.webcrm.queries import format_timestamp, parse_timestamp, select
 
 PAGE_SIZE = 1000
 DEADLOCK_MARKERS = ("deadlock", "rerun the transaction")
 CATALOGUE_DATA = tuple(f"QuotationLineLinkedDataItemData{n}" for n in range(1, 10))
 DEFAULT_OVERLAP = timedelta(minutes=2)
+SERVED_PAGES = 10  # full pages of served records kept per entity to PUT on (putbase.ServedRows)
+DEFAULT_FRESH_FOR = 2.0  # seconds a served record counts as current for a PUT (decision 0017)
 DEFAULT_RETRY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=20.0, max_retry_after=90.0)
 
 
@@ -82,12 +90,17 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         retry: RetryPolicy = DEFAULT_RETRY,
         page_size: int = PAGE_SIZE,
         overlap: timedelta = DEFAULT_OVERLAP,
+        fresh_for: float = DEFAULT_FRESH_FOR,
         **options: Unpack[HttpOptions],
     ) -> None:
         super().__init__(base_url, map_error=map_error, rate_limit=rate_limit, retry=retry, **options)
         self.page_size = max(1, min(page_size, PAGE_SIZE))
         self._paginator = PageNumbers(self.page_size, page_param="Page", size_param="Size")
         self.overlap = overlap
+        self.fresh_for = fresh_for
+        self._served = ServedRows(capacity=SERVED_PAGES * PAGE_SIZE)
+        self._check_lock = threading.Lock()
+        self._page_notes: dict[str, tuple[float, str | None]] = {}  # entity -> (asked at, mark) of the page served
         self.session = WebcrmSession(self.base_url, api_token, self._executor, clock=self._clock)
 
     # ----------------------------------------------------------------- plumbing
@@ -126,18 +139,35 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
         """With ``since``: the ``/Queries`` rows changed since then, by the DTO's names; else the REST list."""
         spec = entity(entity_name)
         if since is None:
-            return self._list(spec, check)
+            return self._noted(entity_name, iter(self._list(spec, check)))
         column = spec.query_column(spec.id_field)
         script = select(spec.table, where=[(spec.updated_field, ">=", since)], order_by=column)
-        return ([spec.from_query_row(row) if isinstance(row, dict) else row for row in page]
-                for page in self._query(script, check))
+        return self._noted(entity_name, ([spec.from_query_row(row) if isinstance(row, dict) else row for row in page]
+                                         for page in self._query(script, check)))
 
     def _read_all_when_refused(self, entity_name: str) -> bool:
         return True  # the server refused the query: list everything instead
 
     def _complete(self, entity_name: str, row: Record, wanted: set[str], changed: bool) -> bool:
-        """Generic ``LinkedData`` rows (catalogue items by ``/Queries``) are always read in full."""
-        return not (changed and entity(entity_name).query_prefix) and wanted <= row.keys()
+        """Generic ``LinkedData`` rows (catalogue items by ``/Queries``) are always read in full. A row served as
+        it is read is remembered with its page's note, for a later ``update`` to PUT on (``putbase``)."""
+        complete = not (changed and entity(entity_name).query_prefix) and wanted <= row.keys()
+        if complete:
+            as_of, mark = self._page_notes.get(entity_name, (self._clock(), None))
+            self._remember(entity_name, row, as_of, mark)
+        return complete
+
+    def _noted(self, entity_name: str, pages: Iterator[list[Record]]) -> Iterator[list[Record]]:
+        """``pages``, each noted as it is served: when it was asked for and the newest ``UpdatedAt`` on it (its
+        mark, in webCRM's own time), for the rows ``_complete`` remembers."""
+        column = entity(entity_name).updated_field  # the rows are DTOs by now (REST, or /Queries rows renamed)
+        while True:
+            asked = self._clock()
+            page = next(pages, None)
+            if page is None:
+                return
+            self._page_notes[entity_name] = (asked, newest_stamp(page, column))
+            yield page
 
     def get(self, entity_name: str, record_id: str) -> Record | None:
         spec = entity(entity_name)
@@ -236,9 +266,63 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             raise TransientError(f"webcrm: {spec.name} was created but its id could not be found")
         return str(max(int(r[spec.id_field]) for r in candidates))
 
+    def _remember(self, entity_name: str, row: Record, as_of: float, mark: str | None) -> None:
+        record_id = row.get(entity(entity_name).id_field)
+        if isinstance(record_id, int) and not isinstance(record_id, bool):  # else never PUT on
+            self._served.remember(entity_name, record_id, row, as_of, mark)
+
+    def _current(self, entity_name: str, record_id: str) -> Record | None:
+        """The record to merge an update into: a served one known current, else a fresh ``GET``."""
+        try:
+            key = int(record_id)
+        except ValueError:
+            return None  # not an int id: cannot exist
+        spec = entity(entity_name)
+        served = self._served.take(entity_name, key)
+        if served is not None and self._served.complete(entity_name, served.record) and not spec.query_prefix:
+            if self._clock() - served.as_of <= self.fresh_for:
+                return served.record
+            self._served.put_back(entity_name, key, served)
+            with self._check_lock:  # one check at a time: one just made by another record may cover this one
+                served = self._served.take(entity_name, key)
+                if served is not None and self._clock() - served.as_of > self.fresh_for:
+                    self._served.put_back(entity_name, key, served)
+                    checked_at = self._check_served(spec, key)
+                    served = self._served.take(entity_name, key)
+                    if served is not None and (checked_at is None or served.as_of < checked_at):
+                        served = None
+            if served is not None and self._served.complete(entity_name, served.record):  # the check's row too
+                return served.record
+        current = self.get(entity_name, record_id)
+        if current is not None:
+            self._served.learn_fields(entity_name, current)
+        return current
+
+    def _check_served(self, spec: WebcrmEntity, key: int) -> float | None:
+        """One ``/Queries`` request proving the served rows from ``key`` on current, or replacing those
+        changed since they were read (``putbase``). Returns when the check was sent; None when the query
+        was refused (it proves nothing: the update GETs)."""
+        covered = self._served.from_id(spec.name, key)
+        sent_at = self._clock()
+        fallback = format_timestamp(datetime.fromtimestamp(min(r.as_of for r in covered.values()), UTC)
+                                    - self.overlap)
+        script = check_script(spec.table, spec.id_field, spec.updated_field, covered, fallback)
+        changed: dict[int, Record] = {}
+        try:
+            for page in self._query(script):
+                for row in page:
+                    if isinstance(row, dict) and isinstance(row.get(spec.id_field), int):
+                        changed[row[spec.id_field]] = row
+                if len(page) < self.page_size:
+                    break  # a short page is the last one
+        except RejectedError:
+            return None
+        self._served.confirm(spec.name, set(covered), sent_at, changed)
+        return sent_at
+
     def update(self, entity_name: str, record_id: str, changes: Mapping[str, Any]) -> Record:
         spec = entity(entity_name)
-        current = self.get(entity_name, record_id)
+        current = self._current(entity_name, record_id)
         if current is None:
             raise NotFoundError(f"webcrm: {entity_name} {record_id} not found", status=404)
         if not changes:
@@ -252,6 +336,9 @@ class WebcrmClient(HttpClientBase, ConnectorBase):
             )
         merged = self._outgoing(entity_name, {**current, **dict(changes), spec.id_field: current[spec.id_field]})
         self._request("PUT", f"{spec.path}/{int(record_id)}", json=merged)
+        if all_stored_as_sent(load_catalogue(self.name).entity(entity_name),
+                              {k: merged[k] for k in changes if k != spec.id_field}):
+            return merged  # what webCRM now holds (its own *UpdatedAt/By aside)
         updated = self.get(entity_name, record_id)
         if updated is None:
             raise NotFoundError(f"webcrm: {entity_name} {record_id} disappeared during the update", status=404)

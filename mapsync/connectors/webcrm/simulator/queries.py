@@ -196,18 +196,40 @@ def _comparable(kind: str | None, value: Any, column: str) -> Any:
 
 
 class _Evaluator:
-    """Evaluates a condition on one (joined) row; ``None`` is SQL's UNKNOWN."""
+    """Evaluates a condition on one (joined) row; ``None`` is SQL's UNKNOWN. What does not depend on the row
+    (a column's name, a literal's value and its comparable form) is worked out once per node of the query,
+    not once per row: a query over 10,000 records answered in seconds otherwise."""
 
     def __init__(self, types: dict[str, str]) -> None:
         self.types = types
+        self._columns: dict[int, str] = {}  # id(Column node) -> column
+        self._constants: dict[int, tuple[Any, str | None, str]] = {}  # id(literal node) -> operand
+        self._comparables: dict[tuple[int, str | None, str], Any] = {}
 
     def operand(self, node: exp.Expression, row: Record) -> tuple[Any, str | None, str]:
         """(value, column kind or None for a literal, text for messages)."""
         if isinstance(node, exp.Paren):
             return self.operand(node.this, row)
         if isinstance(node, exp.Column):
-            column = _column(node.name, self.types)
+            column = self._columns.get(id(node))
+            if column is None:
+                column = self._columns[id(node)] = _column(node.name, self.types)
             return row.get(column), self.types[column], column
+        constant = self._constants.get(id(node))
+        if constant is None:
+            constant = self._constants[id(node)] = self._constant(node)
+        return constant
+
+    def comparable(self, node: exp.Expression, kind: str | None, value: Any, text: str, constant: bool) -> Any:
+        if not constant:
+            return _comparable(kind, value, text)
+        key = (id(node), kind, text)
+        if key not in self._comparables:
+            self._comparables[key] = _comparable(kind, value, text)
+        return self._comparables[key]
+
+    @staticmethod
+    def _constant(node: exp.Expression) -> tuple[Any, str | None, str]:
         if isinstance(node, exp.Null):
             return None, None, "NULL"
         if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
@@ -222,7 +244,9 @@ class _Evaluator:
         if left is None or right is None:
             return None
         kind = left_kind or right_kind
-        return _COMPARISONS[type(node)](_comparable(kind, left, left_text), _comparable(kind, right, left_text))
+        return _COMPARISONS[type(node)](
+            self.comparable(node.this, kind, left, left_text, left_kind is None),
+            self.comparable(node.expression, kind, right, left_text, right_kind is None))
 
     def __call__(self, node: exp.Expression, row: Record) -> bool | None:
         if isinstance(node, exp.Paren):
