@@ -16,8 +16,12 @@ validate`` never converts one (a third of its start-up went to importing it).
 from __future__ import annotations
 
 import gettext
+import hashlib
+import importlib.util
+import json
 import unicodedata
 from functools import cache, lru_cache
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +35,9 @@ EXTRA_NAMES = {
 
 
 def _key(text: str) -> str:
+    """``text`` compared without case, accents or extra blanks."""
+    if text.isascii():  # no accents to take off (the usual: a name in English)
+        return " ".join(text.casefold().replace("\u2019", "'").split())
     decomposed = unicodedata.normalize("NFKD", text.strip().casefold().replace("\u2019", "'"))
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
@@ -50,19 +57,57 @@ def _translation(language: str) -> gettext.NullTranslations:
     return gettext.translation("iso3166-1", _pycountry().LOCALES_DIR, languages=[locale], fallback=True)
 
 
-@cache
-def _index() -> dict[str, str]:
-    """Every known spelling (normalised) -> alpha-2."""
-    index: dict[str, str] = {}
-    for country in _pycountry().countries:
+INDEX_FILE = Path(__file__).with_name("country_index.json")
+"""``build_index()`` as shipped (``python -m mapsync.engine.countries`` writes it): read in a millisecond where
+building it takes pycountry's import and some 3,000 names of 7 catalogues. Used only while its fingerprint is
+that of the installed pycountry's data (another pycountry: the index is built, as without the file)."""
+
+
+def fingerprint() -> str:
+    """A digest of what the index is made of: pycountry's ISO 3166-1 data and catalogues of the languages, the
+    extra names and the normalisation (found without importing pycountry)."""
+    spec = importlib.util.find_spec("pycountry")
+    root = Path(spec.origin).parent if spec is not None and spec.origin else None
+    digest = hashlib.sha256(repr((sorted(LANGUAGES.items()), sorted(EXTRA_NAMES.items()), _key("Å Ö é"))).encode())
+    if root is not None:
+        languages = {(locale or "").split("_")[0] for locale in LANGUAGES.values()} - {""}
+        sources = [root / "databases" / "iso3166-1.json",
+                   *sorted(path for path in (root / "locales").glob("*/LC_MESSAGES/iso3166-1.mo")
+                           if path.parts[-3].split("_")[0].split("@")[0] in languages)]
+        for source in sources:
+            digest.update(source.name.encode() + source.parent.parent.name.encode())
+            digest.update(source.read_bytes() if source.is_file() else b"missing")
+    return digest.hexdigest()
+
+
+def build_index() -> dict[str, Any]:
+    """``names``: every known spelling (normalised) -> alpha-2; ``alpha2``: the codes; ``alpha3``: alpha-3 ->
+    alpha-2; ``fingerprint``: of what it was built from."""
+    names: dict[str, str] = {}
+    countries = _pycountry().countries
+    for country in countries:
         code = country.alpha_2
         english = [country.name, getattr(country, "official_name", None), getattr(country, "common_name", None)]
         for language in LANGUAGES:
             for name in english:
                 if name:
-                    index.setdefault(_key(_translation(language).gettext(name)), code)
-    index.update({_key(name): code for name, code in EXTRA_NAMES.items()})
-    return index
+                    names.setdefault(_key(_translation(language).gettext(name)), code)
+    names.update({_key(name): code for name, code in EXTRA_NAMES.items()})
+    return {"fingerprint": fingerprint(), "names": names, "alpha2": sorted(c.alpha_2 for c in countries),
+            "alpha3": {c.alpha_3: c.alpha_2 for c in countries}}
+
+
+@cache
+def _index() -> dict[str, Any]:
+    """The shipped index when it fits the installed pycountry, else one built now."""
+    try:
+        shipped = json.loads(INDEX_FILE.read_text(encoding="utf-8"))
+        if shipped.get("fingerprint") == fingerprint():
+            return {**shipped, "alpha2": frozenset(shipped["alpha2"])}
+    except (OSError, ValueError, AttributeError):
+        pass
+    built = build_index()
+    return {**built, "alpha2": frozenset(built["alpha2"])}
 
 
 def country_code(value: Any) -> str | None:
@@ -80,13 +125,13 @@ def _code_of_text(value: str) -> str | None:
     text = value.strip()
     if not text:
         return None
+    index = _index()
     if len(text) in (2, 3) and text.isalpha():
         upper = text.upper()
-        countries = _pycountry().countries
-        found = countries.get(alpha_2=upper) if len(text) == 2 else countries.get(alpha_3=upper)
+        found = (upper if upper in index["alpha2"] else None) if len(text) == 2 else index["alpha3"].get(upper)
         if found is not None:
-            return str(found.alpha_2)
-    code = _index().get(_key(text))
+            return str(found)
+    code = index["names"].get(_key(text))
     if code is None:
         raise ValueError(f"{text!r} names no country (ISO 3166-1 in English or a Nordic language)")
     return code
@@ -113,3 +158,9 @@ def _name_of_text(value: str, language: str) -> str | None:
     if language == "en":
         return str(english)
     return _translation(language).gettext(country.name)
+
+
+if __name__ == "__main__":  # python -m mapsync.engine.countries: write the shipped index for this pycountry
+    INDEX_FILE.write_text(json.dumps(build_index(), ensure_ascii=False, sort_keys=True, indent=0) + "\n",
+                          encoding="utf-8")
+    print(f"wrote {INDEX_FILE}")
