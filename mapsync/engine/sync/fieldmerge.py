@@ -21,6 +21,7 @@ fields and rule errors out. The guarantees of docs/sync.md live here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,14 +84,18 @@ class MergeResult:
 
 
 class RecordContext:
-    """Per record pair: the records wrapped for expressions once, not per rule."""
+    """Per record pair: the records wrapped for expressions once, not per rule (and only if a rule asks)."""
+
+    __slots__ = ("_wrapped", "records", "settings")
 
     def __init__(self, records: dict[Side, dict[str, Any] | None], settings: dict[str, Any]) -> None:
         self.records = records
         self.settings = settings
-        self._wrapped: dict[Side, dict[str, Any]] = {}
+        self._wrapped: dict[Side, dict[str, Any]] | None = None
 
     def wrapped(self, side: Side) -> dict[str, Any]:
+        if self._wrapped is None:
+            self._wrapped = {}
         if side not in self._wrapped:
             self._wrapped[side] = as_record(self.records[side])
         return self._wrapped[side]
@@ -187,12 +192,19 @@ def merge(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict
 
     Runs the group's generated merge function (``mergeplan``): per rule, the two values read and compared with
     the base inline, and ``merge_rule`` called only for a rule with something to decide."""
-    from mapsync.engine.sync.mergeplan import merger_of  # mergeplan builds on this module
+    global _merger_of
+    if _merger_of is None:
+        from mapsync.engine.sync.mergeplan import merger_of  # mergeplan builds on this module
 
+        _merger_of = merger_of
     ctx = RecordContext({Side.CRM: crm, Side.ERP: erp}, settings)
     result = MergeResult()
-    merger_of(bound)(bound, crm, erp, base, held, newer, ctx, result)
+    _merger_of(bound)(bound, crm, erp, base, held, newer, ctx, result)
     return result
+
+
+_merger_of: Callable[[RuleGroup], Callable[..., None]] | None = None
+"""``mergeplan.merger_of``, imported on the first merge (mergeplan imports this module)."""
 
 
 def merge_loop(bound: RuleGroup, crm: dict[str, Any], erp: dict[str, Any], base: dict[str, Any] | None,
