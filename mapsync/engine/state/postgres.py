@@ -48,7 +48,7 @@ from mapsync.engine.state.codec import dump_json as _dump
 from mapsync.engine.state.codec import encode_base as _encode_base
 from mapsync.engine.state.codec import utc_now
 from mapsync.engine.state.postgres_migrations import migrate
-from mapsync.engine.state.sqlite import MEMORY, STATE_TABLES, SqliteStateStore
+from mapsync.engine.state.sqlite import HISTORY_FREE_RUNS, MEMORY, STATE_TABLES, SqliteStateStore
 from mapsync.engine.state.store import (
     AUDIT_ACTIONS,
     DEFAULT_TENANT,
@@ -96,6 +96,7 @@ _COPIED: dict[str, tuple[str, ...]] = {
     "secrets": ("name", "value", "updated_at"),
 }
 _COPY_BATCH = 2000
+_HISTORY_FREE_RUNS = HISTORY_FREE_RUNS.format(tenant=" WHERE tenant = %(tenant)s")
 
 
 def describe_dsn(dsn: str) -> str:
@@ -153,15 +154,18 @@ class PostgresStateStore:
         """Close the connection (idempotent). An open transaction is rolled back by the server."""
         self._conn.close()
 
-    def scratch_copy(self) -> SqliteStateStore:
+    def scratch_copy(self, *, history: bool = False) -> SqliteStateStore:
         """An in-memory SQLite copy of this tenant's state to plan against (``mapsync plan``, docs/sync.md):
         a plan writes its links, bases and cursors there and the copy is thrown away; PostgreSQL is only read,
-        in one consistent snapshot."""
+        in one consistent snapshot. Without ``history``, no audit and only the runs a pass may look at
+        (``StateStore.scratch_copy``): the rows read do not grow with the tenant's passes."""
         copy = SqliteStateStore(MEMORY, now=self._now, backoff=self._backoff)
         try:
             with self._snapshot():
                 for table in STATE_TABLES:
-                    self._copy_table(table, copy)
+                    if table == "audit" and not history:
+                        continue
+                    self._copy_table(table, copy, None if history or table != "runs" else _HISTORY_FREE_RUNS)
         except psycopg.Error as exc:
             copy.close()
             raise StateError(f"cannot copy {self._where} to plan against: {exc}") from exc
@@ -180,13 +184,14 @@ class PostgresStateStore:
             self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
 
-    def _copy_table(self, table: str, copy: SqliteStateStore) -> None:
+    def _copy_table(self, table: str, copy: SqliteStateStore, condition: LiteralString | None = None) -> None:
         selected = _COPIED[table]
         columns = [c.split("::")[0] for c in selected]
-        query = sql.SQL("SELECT {} FROM {} WHERE tenant = %s ORDER BY 1").format(
-            sql.SQL(", ").join(sql.SQL(c) for c in selected), sql.Identifier(table))
+        query = sql.SQL("SELECT {} FROM {} WHERE tenant = %(tenant)s{} ORDER BY 1").format(
+            sql.SQL(", ").join(sql.SQL(c) for c in selected), sql.Identifier(table),
+            sql.SQL(" AND (" + condition + ")" if condition else ""))
         with self._conn.cursor(name=f"mapsync_copy_{table}", row_factory=tuple_row) as cur:
-            cur.execute(query, (self.tenant,))
+            cur.execute(query, {"tenant": self.tenant})
             while batch := cur.fetchmany(_COPY_BATCH):
                 copy.load_rows(table, columns, batch)
 
