@@ -771,7 +771,7 @@ def test_a_scratch_copy_for_a_plan_leaves_the_history_out(store: StateStore) -> 
     copy = store.scratch_copy()
     try:
         assert copy.audit_entries() == []
-        assert [r for r in old + [running, last] if copy.get_run(r) is not None] == [old[0], old[1], running, last]
+        assert [r for r in [*old, running, last] if copy.get_run(r) is not None] == [old[0], old[1], running, last]
         assert copy.summary() == store.summary()  # the last run, links, quarantine, pending creates: all there
         assert copy.pending_creates("customers") == store.pending_creates("customers")
         assert copy.list_quarantine() == store.list_quarantine()
