@@ -63,7 +63,7 @@ def test_the_status_page_shows_tenants_live(browser: object, tmp_path: Path,
 
     server = Server(_registry(tmp_path, sandboxes), workers=2, rate_limit=None)
     server.reload_registry()
-    httpd = start_status_server(server)
+    httpd = start_status_server(server.status, server.metrics.exposition)
     try:
         url = f"http://127.0.0.1:{httpd.server_port}/"
         driver = browser
