@@ -195,7 +195,8 @@ class StatusBoard:
         self._registry: Registry | None = None
         self._stamp = -2.0
         self._last = Refresh()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _last
+        self._refreshing = threading.Lock()  # one reading of the stores at a time
         self._thread: threading.Thread | None = None
 
     def registry(self) -> Registry | None:
@@ -216,12 +217,13 @@ class StatusBoard:
 
     def refresh(self) -> Refresh:
         """Read every tenant's store now (the background thread calls it; tests may too)."""
-        started = time.monotonic()
-        registry = self.registry()
-        statuses = tenant_statuses(registry.tenants if registry is not None else [], self.process_env)
-        done = Refresh(statuses, datetime.now(UTC), time.monotonic() - started)
-        with self._lock:
-            self._last = done
+        with self._refreshing:
+            started = time.monotonic()
+            registry = self.registry()
+            statuses = tenant_statuses(registry.tenants if registry is not None else [], self.process_env)
+            done = Refresh(statuses, datetime.now(UTC), time.monotonic() - started)
+            with self._lock:
+                self._last = done
         log.debug("read %d tenant(s) in %.3f s", len(statuses), done.seconds)
         return done
 
