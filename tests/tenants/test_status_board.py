@@ -145,10 +145,16 @@ def test_every_state_a_tenant_can_be_in(tenants: Tenants) -> None:
     assert "secret-value" not in repr(rows)
 
 
-def test_the_tenants_of_one_database_are_read_over_one_connection(tenants: Tenants,
+def test_the_tenants_of_one_database_are_read_over_one_connection(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    if not tenants.url:
-        pytest.skip("PostgreSQL only: SQLite tenants have a file each")
+    tenants = Tenants(tmp_path, "postgres")
+    try:
+        _read_over_one_connection(tenants, monkeypatch)
+    finally:
+        tenants.cleanup()
+
+
+def _read_over_one_connection(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = tenants.write_registry()
     tenants.fill()
     connect = psycopg.connect
@@ -172,6 +178,26 @@ def test_a_schema_no_pass_has_made_yet_reads_as_never_run_and_is_not_created() -
         ("a", None, 0, None), ("b", None, 0, None)]
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None
+
+
+def test_a_store_failing_in_a_way_nobody_foresaw_is_its_tenants_error(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import mapsync.engine.state.postgres as postgres
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in reading")
+
+    monkeypatch.setattr(postgres, "tenant_overviews", broken)
+    tenants = Tenants(tmp_path, "sqlite")
+    registry = tenants.write_registry(("fresh", "done"))
+    registry.write_text(registry.read_text(encoding="utf-8") + "  - {id: far, ruleset: rs, secrets: {env_file: "
+                        "ok.env}, state: 'postgresql://nobody@127.0.0.1:1/x'}\n", encoding="utf-8")
+    tenants.fill()
+    board = StatusBoard(registry)
+    board.refresh()
+    rows = {r["id"]: r for r in board.status()}
+    assert rows["far"]["last_error"] == "its state store cannot be read: RuntimeError: a bug in reading"
+    assert rows["done"]["last_status"] == "quarantined" and rows["done"]["last_error"] == ""
 
 
 def test_status_tenants_prints_the_same_statuses(tenants: Tenants, capsys: pytest.CaptureFixture[str]) -> None:

@@ -114,6 +114,11 @@ def _sqlite_status(tenant: Tenant, problem: str) -> TenantStatus:
     return _status(tenant, summary.last_run, quarantined, holder, problem)
 
 
+def _unforeseen(exc: Exception) -> str:
+    log.debug("a state store cannot be read", exc_info=exc)  # every refresh: not worth a traceback each time
+    return f"its state store cannot be read: {type(exc).__name__}: {exc}"
+
+
 def tenant_statuses(tenants: Sequence[Tenant], process_env: Mapping[str, str] | None = None) -> list[TenantStatus]:
     """The status of each tenant, in the order given. Tenants whose state is in one PostgreSQL database are
     read together over one connection; a store that cannot be read is its tenants' error."""
@@ -128,8 +133,9 @@ def tenant_statuses(tenants: Sequence[Tenant], process_env: Mapping[str, str] | 
 
         try:
             overviews = tenant_overviews(url, [t.id for t in group])
-        except StateError as exc:
-            found.update((t.id, _broken(t, str(exc), problems[t.id])) for t in group)
+        except Exception as exc:  # StateError, or a failure nobody foresaw: its tenants' error, not the page's
+            error = str(exc) if isinstance(exc, StateError) else _unforeseen(exc)
+            found.update((t.id, _broken(t, error, problems[t.id])) for t in group)
             continue
         for t in group:
             o = overviews[t.id]
@@ -140,15 +146,9 @@ def tenant_statuses(tenants: Sequence[Tenant], process_env: Mapping[str, str] | 
             try:
                 found[tenant.id] = _sqlite_status(tenant, problems[tenant.id])
             except Exception as exc:  # a store broken in a way nobody foresaw is its tenant's error, not the page's
-                log.exception("tenant %s: its state store cannot be read", tenant.id)
-                found[tenant.id] = _broken(tenant, f"its state store cannot be read: {type(exc).__name__}: {exc}",
-                                          problems[tenant.id])
+                found[tenant.id] = _broken(tenant, _unforeseen(exc), problems[tenant.id])
         out.append(found[tenant.id])
     return out
-
-
-def tenant_status(tenant: Tenant) -> TenantStatus:
-    return tenant_statuses([tenant])[0]
 
 
 def registry_status(registry: Registry) -> list[TenantStatus]:
