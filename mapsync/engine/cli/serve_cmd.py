@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if not port.isdigit():
             print(f"mapsync serve: --http wants HOST:PORT, not {args.http!r}", file=sys.stderr)
             return 2
-        httpd = start_status_server(server, host or "127.0.0.1", int(port))
+        httpd = start_status_server(server.status, server.metrics.exposition, host or "127.0.0.1", int(port))
         print(f"status page: http://{httpd.server_name}:{httpd.server_port}/", file=sys.stderr)
 
     def stop(signum: int, frame: FrameType | None) -> None:
