@@ -245,3 +245,22 @@ def test_json_state_file(tmp_path) -> None:
     memory = JsonStateFile(None)
     memory.save({"x": 1})
     assert memory.load() is None
+
+
+def test_a_client_that_resets_its_connection_is_not_a_traceback(server: SimServer,
+                                                                capfd: pytest.CaptureFixture[str]) -> None:
+    """A client killed mid-request (the crash suite's SIGKILL) resets its connection: the simulator ends it
+    quietly, printing nothing, and goes on serving."""
+    import socket
+    import struct
+    import time
+
+    host, port = server.url.removeprefix("http://").split(":")
+    for _ in range(3):
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(b"GET /items/1 HTTP/1.1\r\nHost: x\r\n")  # a request cut short
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST, as the kernel sends for a killed process
+    time.sleep(0.3)
+    assert httpx.get(server.url + "/items/1").status_code == 200
+    assert "Traceback" not in capfd.readouterr().err
