@@ -7,13 +7,17 @@ and the state store. ``load_registry`` reads it with positions and reports every
 diagnostics: schema (MS2xx), a duplicate id (MS701), a rule set that is missing or does not validate with the
 tenant's own secrets (MS702, with the rule set's own diagnostics), secrets that cannot be read (MS703). A
 tenant with a problem is left out; the others stay. The rule sets checked are kept compiled (``compiled``), so
-that ``mapsync serve`` does not compile each tenant's twice at start-up. docs/deployment.md documents the format.
+that ``mapsync serve`` does not compile each tenant's twice at start-up. ``RegistryFile`` is the registry as the
+long-running processes follow it (serve, workers, scheduler, the status page): read again when its file
+changes, a change that does not load keeping the last good one. docs/deployment.md documents the format.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,3 +212,38 @@ def load_registry(path: Path | str, *, check_rulesets: bool = True,
                 registry.compiled[tenant.id] = compiled
         registry.tenants.append(tenant)
     return registry
+
+
+class RegistryFile:
+    """A tenants registry file followed by a long-running process: ``read()`` loads it again when its
+    modification time changed, logs its diagnostics, and keeps the last good registry when the change does not
+    load (errors and not one tenant left). Thread-safe."""
+
+    def __init__(self, path: Path | str, *, process_env: Mapping[str, str] | None = None,
+                 log: logging.Logger | None = None) -> None:
+        self.path = Path(path)
+        self.process_env = process_env
+        self.log = log or logging.getLogger("mapsync.tenants")
+        self.registry: Registry | None = None  # the last good one
+        self._stamp = -2.0
+        self._lock = threading.Lock()
+
+    def read(self) -> tuple[Registry | None, bool]:
+        """The current registry, and whether it is new since the last call (read again, and taken)."""
+        with self._lock:
+            try:
+                stamp = self.path.stat().st_mtime
+            except OSError:
+                stamp = -1.0
+            if stamp == self._stamp:
+                return self.registry, False
+            self._stamp = stamp
+            registry = load_registry(self.path, check_rulesets=False, process_env=self.process_env)
+            for d in registry.diagnostics:
+                level = logging.ERROR if d.severity is Severity.ERROR else logging.WARNING
+                self.log.log(level, "%s:%s: %s %s", d.location.file, d.location.line, d.code, d.message)
+            if not registry.ok and not registry.tenants and self.registry is not None:
+                self.log.error("the tenants registry %s does not load: keeping the last good one", self.path)
+                return self.registry, False
+            self.registry = registry
+            return registry, True

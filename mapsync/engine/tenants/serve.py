@@ -40,10 +40,9 @@ from typing import Any
 from mapsync.connectors.http.ratelimit import RateLimiter, SlidingWindowRateLimiter
 from mapsync.connectors.http.shared_ratelimit import SharedRateLimiter
 from mapsync.connectors.registry import rate_limit_of
-from mapsync.engine.diagnostics import Severity
 from mapsync.engine.state.lease import Lease, holder_name
 from mapsync.engine.tenants.metrics import PassMetrics
-from mapsync.engine.tenants.registry import Registry, Tenant, load_registry
+from mapsync.engine.tenants.registry import Registry, RegistryFile, Tenant
 from mapsync.engine.tenants.tenantpass import CachedRuleset, run_tenant_pass
 
 __all__ = ["CachedRuleset", "Lease", "LimiterPool", "Server", "TenantState"]
@@ -157,7 +156,7 @@ class Server:
         self.stop = threading.Event()
         self.states: dict[str, TenantState] = {}
         self.registry: Registry | None = None
-        self._registry_stamp = -2.0
+        self._registry_file = RegistryFile(self.registry_path, process_env=process_env, log=log)
         self._lock = threading.Lock()
         self.finished = threading.Condition(self._lock)
 
@@ -165,18 +164,8 @@ class Server:
     def reload_registry(self) -> Registry | None:
         """Read the registry when it changed; tenants added start now, removed or disabled ones stop being
         scheduled. A registry that does not load keeps the tenants of the last good one."""
-        try:
-            stamp = self.registry_path.stat().st_mtime
-        except OSError:
-            stamp = -1.0
-        if stamp == self._registry_stamp:
-            return self.registry
-        self._registry_stamp = stamp
-        registry = load_registry(self.registry_path, check_rulesets=False, process_env=self.process_env)
-        for d in registry.diagnostics:
-            log.error("%s:%s: %s %s", d.location.file, d.location.line, d.code, d.message)
-        if registry.diagnostics and any(d.severity is Severity.ERROR for d in registry.diagnostics) and \
-                self.registry is not None and not registry.tenants:
+        registry, changed = self._registry_file.read()
+        if not changed or registry is None:
             return self.registry
         with self._lock:
             enabled = {t.id: t for t in registry.tenants if t.enabled}

@@ -35,7 +35,7 @@ from mapsync.engine.ruleset.loader import display_path
 from mapsync.engine.state import StateError
 from mapsync.engine.state.store import Run
 from mapsync.engine.state.url import is_postgres_url, open_state_store
-from mapsync.engine.tenants.registry import Registry, SecretsError, Tenant, load_registry
+from mapsync.engine.tenants.registry import Registry, RegistryFile, SecretsError, Tenant
 
 log = logging.getLogger("mapsync.status")
 
@@ -192,28 +192,15 @@ class StatusBoard:
         self.stop = threading.Event()
         self.metrics = CollectorRegistry()
         self.metrics.register(_BoardCollector(self))
-        self._registry: Registry | None = None
-        self._stamp = -2.0
+        self._registry_file = RegistryFile(self.registry_path, process_env=self.process_env, log=log)
         self._last = Refresh()
         self._lock = threading.Lock()  # guards _last
         self._refreshing = threading.Lock()  # one reading of the stores at a time
         self._thread: threading.Thread | None = None
 
     def registry(self) -> Registry | None:
-        try:
-            stamp = self.registry_path.stat().st_mtime
-        except OSError:
-            stamp = -1.0
-        if stamp == self._stamp:
-            return self._registry
-        self._stamp = stamp
-        registry = load_registry(self.registry_path, check_rulesets=False, process_env=self.process_env)
-        for d in registry.diagnostics:
-            log.error("%s:%s: %s %s", d.location.file, d.location.line, d.code, d.message)
-        if not registry.ok and not registry.tenants and self._registry is not None:
-            return self._registry
-        self._registry = registry
-        return registry
+        """The registry, read again when its file changed; one that does not load keeps the last good one."""
+        return self._registry_file.read()[0]
 
     def refresh(self) -> Refresh:
         """Read every tenant's store now (the background thread calls it; tests may too)."""

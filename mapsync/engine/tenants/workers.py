@@ -35,12 +35,11 @@ from typing import Any
 from celery import Celery, signals
 from celery.beat import Scheduler
 
-from mapsync.engine.diagnostics import Severity
 from mapsync.engine.logs import configure_logging, log_context
 from mapsync.engine.state.lease import Lease, holder_name
 from mapsync.engine.state.url import describe_state, is_postgres_url
 from mapsync.engine.tenants.metrics import PassMetrics
-from mapsync.engine.tenants.registry import Registry, Tenant, load_registry
+from mapsync.engine.tenants.registry import Registry, RegistryFile, Tenant
 from mapsync.engine.tenants.serve import LimiterPool, rate_limits_url
 from mapsync.engine.tenants.tenantpass import CachedRuleset, PassOutcome, run_tenant_pass
 
@@ -140,27 +139,12 @@ class WorkerContext:
         self.limiters = LimiterPool(rate_limits_url)  # a Redis URL: shared with every worker using it
         self.caches: dict[str, CachedRuleset] = {}
         self._running: set[str] = set()
-        self._registry: Registry | None = None
-        self._stamp = -2.0
+        self._registry_file = RegistryFile(self.registry_path, process_env=process_env, log=log)
         self._lock = threading.Lock()
 
     def registry(self) -> Registry | None:
         """The registry, read again when its file changed; one that does not load keeps the last good one."""
-        with self._lock:
-            try:
-                stamp = self.registry_path.stat().st_mtime
-            except OSError:
-                stamp = -1.0
-            if stamp == self._stamp:
-                return self._registry
-            self._stamp = stamp
-            registry = load_registry(self.registry_path, check_rulesets=False, process_env=self.process_env)
-            for d in registry.diagnostics:
-                log.error("%s:%s: %s %s", d.location.file, d.location.line, d.code, d.message)
-            if not registry.ok and not registry.tenants and self._registry is not None:
-                return self._registry
-            self._registry = registry
-            return registry
+        return self._registry_file.read()[0]
 
     def _not_run(self, tenant_id: str, error: str, *, lease_held: bool = False) -> PassOutcome:
         with log_context(tenant=tenant_id):
@@ -297,33 +281,21 @@ class RegistryScheduler(Scheduler):
     applies from the tenant's next pass. In memory: a restarted scheduler sends every tenant's pass at once."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._stamp = -2.0
-        self.registry_path: Path | None = None
+        self._registry_file: RegistryFile | None = None
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
         registry = self.app.conf.get("mapsync_tenants")
         if not registry:
             raise ConfigurationError("no tenants registry: set MAPSYNC_TENANTS or give it to mapsync scheduler")
-        self.registry_path = Path(registry).resolve()
+        self._registry_file = RegistryFile(Path(registry).resolve(), log=log)
         self.refresh()
 
     def refresh(self) -> bool:
         """Read the registry when its file changed and bring the schedule in line; whether it changed."""
-        assert self.registry_path is not None
-        try:
-            stamp = self.registry_path.stat().st_mtime
-        except OSError:
-            stamp = -1.0
-        if stamp == self._stamp:
-            return False
-        self._stamp = stamp
-        registry = load_registry(self.registry_path, check_rulesets=False)
-        for d in registry.diagnostics:
-            if d.severity is Severity.ERROR:
-                log.error("%s:%s: %s %s", d.location.file, d.location.line, d.code, d.message)
-        if not registry.ok and not registry.tenants and self.schedule:
-            log.error("the tenants registry does not load: keeping the schedule as it was")
+        assert self._registry_file is not None
+        registry, changed = self._registry_file.read()
+        if not changed or registry is None:
             return False
         now = self.app.now()
         entries = {
@@ -333,7 +305,7 @@ class RegistryScheduler(Scheduler):
             for t in registry.tenants if t.enabled}
         self.merge_inplace(entries)
         self._heap = None  # the next tick orders the entries again
-        log.info("schedule: %d tenant(s) from %s", len(entries), self.registry_path)
+        log.info("schedule: %d tenant(s) from %s", len(entries), self._registry_file.path)
         return True
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
