@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,6 +52,20 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
+# The page redraws its table every two seconds: a row's cells are read in one script, never element by element
+# (an element found before a redraw and read after it is stale).
+ROW_TEXTS = "const r = document.getElementById(arguments[0]); return r ? Array.from(r.cells, c => c.textContent) : [];"
+ROW_IDS = "return Array.from(document.querySelectorAll('#tenants tbody tr'), r => r.id);"
+
+
+def row_texts(driver: Any, row_id: str) -> list[str]:
+    return [str(text) for text in driver.execute_script(ROW_TEXTS, row_id)]
+
+
+def row_ids(driver: Any) -> list[str]:
+    return [str(i) for i in driver.execute_script(ROW_IDS)]
+
+
 @pytest.fixture
 def sandboxes(tmp_path: Path) -> Iterator[dict[str, Sandbox]]:
     boxes = {name: start_sandbox(tmp_path / f"sb-{name}", seed=True, realistic_limits=False,
@@ -76,16 +91,15 @@ def test_the_status_page_shows_tenants_live(browser: object, tmp_path: Path,
         driver.get(url)  # type: ignore[attr-defined]
 
         def outcome(tenant: str) -> str:
-            cells = driver.find_elements(By.CSS_SELECTOR, f"#tenant-{tenant} td")  # type: ignore[attr-defined]
-            return cells[3].text if len(cells) > 3 else ""
+            cells = row_texts(driver, f"tenant-{tenant}")
+            return cells[3] if len(cells) > 3 else ""
 
         WebDriverWait(driver, 20).until(lambda _: outcome("acme") == "-")
-        rows = driver.find_elements(By.CSS_SELECTOR, "#tenants tbody tr")  # type: ignore[attr-defined]
-        assert [r.get_attribute("id") for r in rows] == ["tenant-acme", "tenant-beta", "tenant-lost"]
+        assert row_ids(driver) == ["tenant-acme", "tenant-beta", "tenant-lost"]
         server.serve(once=True)
         WebDriverWait(driver, 20).until(lambda _: outcome("acme") == "ok" and outcome("lost") == "not run")
-        lost = driver.find_elements(By.CSS_SELECTOR, "#tenant-lost td")  # type: ignore[attr-defined]
-        assert "secrets file" in lost[9].text and lost[3].text == "not run"
+        lost = row_texts(driver, "tenant-lost")
+        assert "secrets file" in lost[9] and lost[3] == "not run"
         assert "tenant(s), updated" in driver.find_element(By.ID, "updated").text  # type: ignore[attr-defined]
         metrics = httpx.get(url + "metrics").text
         assert 'mapsync_passes_total{outcome="ok",tenant="acme"} 1.0' in metrics
@@ -102,7 +116,6 @@ def test_the_workers_status_page_shows_their_tenants_from_postgresql(browser: ob
                                                                     sandboxes: dict[str, Sandbox]) -> None:
     """The companion of the Celery workers: passes run by the workers' own code (``WorkerContext.run``, what
     the task runs) into PostgreSQL, the page open in the browser the whole time shows them."""
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     url = require_postgres()
@@ -126,8 +139,7 @@ def test_the_workers_status_page_shows_their_tenants_from_postgresql(browser: ob
         driver.get(page)  # type: ignore[attr-defined]
 
         def cells(name: str) -> list[str]:
-            found = driver.find_elements(By.ID, f"tenant-{ids[name]}")  # type: ignore[attr-defined]
-            return [td.text for td in found[0].find_elements(By.TAG_NAME, "td")] if found else []
+            return row_texts(driver, f"tenant-{ids[name]}")
 
         WebDriverWait(driver, 30).until(lambda _: cells("acme")[2:4] == ["never", "-"])
         assert cells("beta")[2:4] == ["never", "-"] and cells("acme")[5] == "now"
