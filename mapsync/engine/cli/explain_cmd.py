@@ -124,7 +124,7 @@ def _explain_record(ruleset: RuleSet, connectors: dict[Side, Connector], catalog
     sync = SyncPass(ruleset, connectors, catalogues, store, apply=False)  # dry-run connectors, a scratch store
     try:
         bound = next(b for b in bind_ruleset(ruleset, dict(catalogues)) if b.name == name)
-        return _gather(sync, bound, side, record_id)
+        return _gather(sync, bound, side, record_id, store)
     finally:
         sync.store.close()
 
@@ -133,7 +133,9 @@ def _get(sync: SyncPass, bound: BoundMapping, side: Side, record_id: str) -> dic
     return sync.connectors[side].get(bound.mapping.entity(side), record_id)
 
 
-def _gather(sync: SyncPass, bound: BoundMapping, side: Side, record_id: str) -> dict[str, Any]:
+def _gather(sync: SyncPass, bound: BoundMapping, side: Side, record_id: str,
+            history: StateStore) -> dict[str, Any]:
+    """What explain shows of one record; ``history`` is the store with its audit (the pass's scratch copy has none)."""
     mapping = bound.mapping
     target = side.other
     settings = sync.settings
@@ -202,7 +204,7 @@ def _gather(sync: SyncPass, bound: BoundMapping, side: Side, record_id: str) -> 
     doc["fields"] = [t.as_dict() for t in traces]
     doc["audit"] = [{"at": e.at.isoformat(), "run": e.run_id, "side": e.target, "record": e.record_id,
                      "action": e.action, "field": e.field, "old": e.old, "new": e.new, "rule": e.rule}
-                    for e in audit_of(sync.store, mapping.name, ids)]
+                    for e in audit_of(history, mapping.name, ids)]
     doc["_traces"] = traces  # for the text rendering (removed before JSON)
     return doc
 
