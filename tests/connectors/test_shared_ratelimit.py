@@ -100,3 +100,17 @@ def test_an_unreachable_counter_never_fails_a_request_and_is_used_again_when_bac
         assert limiter.acquire() is True
         assert any("reachable again" in r.message for r in caplog.records)
     assert limiter.in_window() >= 1
+
+
+def test_the_limiters_of_many_credentials_share_one_connection_pool() -> None:
+    """A worker of many tenants holds one limiter per credential: they share the process's connections to
+    Redis (one pool per URL), not a pool each (1,000 tenants ran a worker out of file descriptors)."""
+    _require_redis()
+    prefix = f"test:{uuid.uuid4()}"
+    before = len(os.listdir("/proc/self/fd"))
+    limiters = [SharedRateLimiter(REDIS, f"{prefix}:{n}", 5, 1.0) for n in range(200)]
+    for limiter in limiters:
+        with limiter.slot():
+            pass
+    assert len({id(limiter._limiter) for limiter in limiters}) == 1
+    assert len(os.listdir("/proc/self/fd")) - before < 10

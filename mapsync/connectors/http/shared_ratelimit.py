@@ -34,6 +34,22 @@ from mapsync.connectors.http.ratelimit import SlidingWindowRateLimiter
 log = logging.getLogger("mapsync.ratelimit")
 
 
+_LIMITERS: dict[tuple[str, float], MovingWindowRateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def _limiter_for(url: str, timeout: float) -> MovingWindowRateLimiter:
+    """One storage (one Redis connection pool) per URL in a process, shared by the limiters of every
+    credential: a worker of 1,000 tenants holds a few connections, not one per tenant."""
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get((url, timeout))
+        if limiter is None:
+            options = {"socket_timeout": timeout, "socket_connect_timeout": timeout} if url.startswith("redis") else {}
+            limiter = MovingWindowRateLimiter(storage_from_string(url, wrap_exceptions=True, **options))
+            _LIMITERS[(url, timeout)] = limiter
+        return limiter
+
+
 class SharedRateLimiter:
     """At most ``max_requests`` per ``window`` seconds for ``key``, counted in the storage at ``url``."""
 
@@ -47,8 +63,7 @@ class SharedRateLimiter:
         self.window = float(window)
         seconds = max(1, int(-(-(window + margin) // 1)))  # limits counts whole seconds: round up
         self._item = RateLimitItemPerSecond(max_requests, seconds)
-        options = {"socket_timeout": timeout, "socket_connect_timeout": timeout} if url.startswith("redis") else {}
-        self._limiter = MovingWindowRateLimiter(storage_from_string(url, wrap_exceptions=True, **options))
+        self._limiter = _limiter_for(url, timeout)
         self._sleep, self._clock = sleep, clock
         self.total_wait = 0.0
         self.local = SlidingWindowRateLimiter(max_requests, window)  # while the shared counter is unreachable
