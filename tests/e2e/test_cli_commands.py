@@ -15,6 +15,7 @@ import pytest
 
 from mapsync.engine.cli import main
 from mapsync.engine.sandbox import Sandbox
+from tests.redis_server import RedisServer
 from tests.state_backends import delete_tenant, new_tenant, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,3 +264,22 @@ def test_a_second_run_on_the_same_store_is_refused_up_front(env: Sandbox, tmp_pa
     assert "customers: 1 created" in capsys.readouterr().out
     with SqliteStateStore(state) as store:
         assert store.acquire_lease("next", timedelta(seconds=1))  # the run released it
+
+
+def test_a_run_counts_its_requests_where_mapsync_rate_limits_url_says(
+        env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        redis_server: RedisServer) -> None:
+    """``mapsync run`` and ``plan`` by hand spend the budget serve and the workers spend, when told where it is
+    counted; a value that is neither a Redis URL nor ``local`` is refused before anything is read."""
+    import redis
+
+    webcrm = env.simulators["webcrm"].backend
+    webcrm.create("organisation", {"OrganisationName": "Acme", "OrganisationType": "Customer"})
+    monkeypatch.setenv("MAPSYNC_RATE_LIMITS_URL", "postgresql://nope")
+    assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite")]) == 1
+    assert "MAPSYNC_RATE_LIMITS_URL='postgresql://nope' is neither a Redis URL" in capsys.readouterr().err
+    assert not (tmp_path / "s.sqlite").exists()
+    monkeypatch.setenv("MAPSYNC_RATE_LIMITS_URL", redis_server.url)
+    assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite"), "--first-import"]) == 0
+    keys = {k.decode() for k in redis.Redis.from_url(redis_server.url).keys("*mapsync:rate:*")}
+    assert {k.split("mapsync:rate:")[1].split(":")[0] for k in keys} == {"webcrm", "fortnox"}, keys

@@ -27,6 +27,7 @@ from mapsync.engine.cli.common import (
     state_exists,
 )
 from mapsync.engine.composition import MissingEnvironment, rotates_refresh_token, run_pass
+from mapsync.engine.ratelimits import LimiterPool, rate_limits_url
 from mapsync.engine.ruleset import RuleSet
 from mapsync.engine.state import SqliteStateStore, StateStore, describe_state
 from mapsync.engine.state.lease import Lease, holder_name
@@ -100,8 +101,13 @@ def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool 
     is refused up front, not run alongside: docs/deployment.md), renewed on ``keeper()``'s connection."""
     shown = _progress if sys.stderr.isatty() else None
     try:
+        shared = rate_limits_url(os.environ)  # MAPSYNC_RATE_LIMITS_URL: budgets counted with serve and workers
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    limiter_for = LimiterPool(shared) if shared else None
+    try:
         if not apply:
-            return run_pass(ruleset, os.environ, store, apply=False, progress=shown)
+            return run_pass(ruleset, os.environ, store, apply=False, progress=shown, limiter_for=limiter_for)
         lease = Lease(store, holder_name("run"), threading.Event(), keeper=keeper,
                       one_machine=isinstance(store, SqliteStateStore))
         if not lease.acquire():
@@ -115,7 +121,7 @@ def _pass_with(ruleset: RuleSet, store: StateStore, *, apply: bool, force: bool 
 
         try:
             return run_pass(ruleset, os.environ, store, apply=True, force=force, progress=progress, stop=lease,
-                            concurrency=concurrency)
+                            concurrency=concurrency, limiter_for=limiter_for)
         finally:
             lease.release()
     except MissingEnvironment as exc:

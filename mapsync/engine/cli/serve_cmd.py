@@ -16,8 +16,9 @@ from typing import Any
 
 from mapsync.engine.diagnostics import render
 from mapsync.engine.logs import configure_logging
+from mapsync.engine.ratelimits import rate_limits_url
 from mapsync.engine.tenants.registry import load_registry
-from mapsync.engine.tenants.serve import DEFAULT_WORKERS, Server, rate_limits_url
+from mapsync.engine.tenants.serve import DEFAULT_WORKERS, Server
 from mapsync.engine.tenants.web import start_status_server
 
 

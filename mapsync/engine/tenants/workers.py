@@ -36,11 +36,11 @@ from celery import Celery, signals
 from celery.beat import Scheduler
 
 from mapsync.engine.logs import configure_logging, log_context
+from mapsync.engine.ratelimits import LimiterPool, rate_limits_url
 from mapsync.engine.state.lease import Lease, holder_name
 from mapsync.engine.state.url import describe_state, is_postgres_url
 from mapsync.engine.tenants.metrics import PassMetrics
 from mapsync.engine.tenants.registry import Registry, RegistryFile, Tenant
-from mapsync.engine.tenants.serve import LimiterPool, rate_limits_url
 from mapsync.engine.tenants.tenantpass import CachedRuleset, PassOutcome, run_tenant_pass
 
 log = logging.getLogger("mapsync.workers")
