@@ -281,5 +281,6 @@ def test_a_run_counts_its_requests_where_mapsync_rate_limits_url_says(
     assert not (tmp_path / "s.sqlite").exists()
     monkeypatch.setenv("MAPSYNC_RATE_LIMITS_URL", redis_server.url)
     assert main(["run", FORTNOX, "--state", str(tmp_path / "s.sqlite"), "--first-import"]) == 0
-    keys = {k.decode() for k in redis.Redis.from_url(redis_server.url).keys("*mapsync:rate:*")}
+    with redis.Redis.from_url(redis_server.url) as client:
+        keys = {k.decode() for k in client.keys("*mapsync:rate:*")}
     assert {k.split("mapsync:rate:")[1].split(":")[0] for k in keys} == {"webcrm", "fortnox"}, keys

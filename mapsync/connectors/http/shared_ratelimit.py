@@ -18,6 +18,8 @@ so an unreachable one costs a request at most ``timeout`` seconds, and is not as
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import threading
 import time
@@ -48,6 +50,19 @@ def _limiter_for(url: str, timeout: float) -> MovingWindowRateLimiter:
             limiter = MovingWindowRateLimiter(storage_from_string(url, wrap_exceptions=True, **options))
             _LIMITERS[(url, timeout)] = limiter
         return limiter
+
+
+@atexit.register
+def _close_storages() -> None:
+    """The process ends: its connections to Redis are closed, not left to the garbage collector."""
+    with _LIMITERS_LOCK:
+        for limiter in _LIMITERS.values():
+            client = getattr(limiter.storage, "storage", None)  # RedisStorage keeps its redis.Redis there
+            with contextlib.suppress(Exception):
+                if client is not None:
+                    client.close()
+                    client.connection_pool.disconnect()
+        _LIMITERS.clear()
 
 
 class SharedRateLimiter:
