@@ -111,6 +111,13 @@ def memory_mb(pids: list[int], field: str = "VmRSS") -> float:
     return total / 1024
 
 
+def machine_cpu() -> tuple[float, float]:
+    """The machine's busy and total CPU seconds so far, all cores (``/proc/stat``)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(ticks[:8])  # user nice system idle iowait irq softirq steal
+    return (total - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"), total / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
@@ -132,8 +139,10 @@ class Round:
     sent: float  # epoch seconds
     cpu: float  # the workers' CPU seconds when it was sent
     stats: dict[str, Any]  # the simulators' when it was sent
+    machine: tuple[float, float]  # the machine's busy and total CPU seconds when it was sent
     done: float = 0.0
     cpu_done: float = 0.0
+    machine_done: tuple[float, float] = (0.0, 0.0)
     stats_done: dict[str, Any] | None = None
     connections: int = 0  # PostgreSQL connections at most while it ran
     load: float = 0.0  # the load average at most while it ran
@@ -214,7 +223,7 @@ def configure(processes: int, threads: int, args: argparse.Namespace, sims: Simu
                 while time.time() < start + (round_no - 1) * interval:
                     _collect(poller, number, due, passes, rounds, tokens, sims, args, pids)
                     time.sleep(0.25)
-            this = Round(round_no, time.time(), cpu_seconds(pids), sims.stats())
+            this = Round(round_no, time.time(), cpu_seconds(pids), sims.stats(), machine_cpu())
             rounds.append(this)
             for tenant in tenants:
                 due[tenant] = this.sent
@@ -267,6 +276,7 @@ def _collect(poller: Poller, number: dict[str, int], due: dict[str, float], pass
     running = [r for r in rounds if r.stats_done is None]
     if running and last and min(number[t] for t in tokens) >= running[0].number:
         running[0].done, running[0].cpu_done, running[0].stats_done = last, cpu_seconds(pids), sims.stats()
+        running[0].machine_done = machine_cpu()
     connections, load = poller.connections(), load_average()
     for this in running:
         this.connections, this.load = max(this.connections, connections), max(this.load, load)
@@ -292,6 +302,8 @@ def report(label: str, args: argparse.Namespace, interval: float, rounds: list[R
         allowed = interval or 360.0
         late = sum(1 for d in to_done if d > allowed)
         not_ok = sum(1 for p in done if p.status not in ("ok", "quarantined"))
+        simulators = after["cpu"] - before["cpu"]
+        busy = (this.machine_done[0] - this.machine[0]) / max(this.machine_done[1] - this.machine[1], 1e-9)
         kind = "import, rule sets compiled" if this.number == 1 else "incremental"
         print(f"round {this.number} ({kind}): {len(done)} passes in {wall:.1f} s = {len(done) / wall * 60:.0f} "
               f"passes/min; workers' CPU {cpu:.1f} s = {cpu / wall:.0%} of one core, {cpu / len(done):.3f} s per pass")
@@ -301,13 +313,15 @@ def report(label: str, args: argparse.Namespace, interval: float, rounds: list[R
         print(f"  requests per pass: webcrm {sent['webcrm'] / len(done):.1f}, "
               f"fortnox {sent['fortnox'] / len(done):.1f}; "
               f"429s: {limited}; PostgreSQL connections at most {this.connections}; load average at most "
-              f"{this.load:.1f}", flush=True)
+              f"{this.load:.1f}")
+        print(f"  simulators' CPU {simulators / wall:.0%} of one core; the machine's {os.cpu_count()} cores "
+              f"{busy:.0%} busy (everything on it)", flush=True)
         rows.append(
             f"| {label} | {args.rate_limits} | {args.tenants} | {this.number} ({kind}) | {len(done) / wall * 60:.0f} | "
             f"{durations[len(durations) // 2]:.1f} / {percentile(durations, 0.95):.1f} / {durations[-1]:.1f} s | "
             f"{to_done[-1]:.0f} s: {'yes' if not late else f'{late} late'} | {cpu / len(done) * 1000:.0f} ms, "
             f"{cpu / wall:.0%} | {peak_mb:.0f} MB, {per_tenant_kb:.0f} kB | webCRM {sent['webcrm'] / len(done):.1f}, "
-            f"Fortnox {sent['fortnox'] / len(done):.1f}; 429: {sum(limited.values())} | {this.load:.1f} |")
+            f"Fortnox {sent['fortnox'] / len(done):.1f}; 429: {sum(limited.values())} | {busy:.0%}, {this.load:.1f} |")
     print(f"  workers' memory: {memory}; now {now_mb:.0f} MB", flush=True)
     return rows
 
@@ -351,7 +365,7 @@ def main() -> None:
             redis.wait(10)
     print("\n| workers x threads | rate limits | tenants | round | passes/min | pass p50 / p95 / max | due to done "
           "at most: within interval | workers' CPU per pass, share of one core | workers' peak RSS, per tenant | "
-          "requests per pass | load average |")
+          "requests per pass | machine busy, load average |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row)
