@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -12,6 +13,7 @@ import uuid
 import pytest
 
 from mapsync.connectors.http.shared_ratelimit import SharedRateLimiter
+from tests.redis_server import RedisServer
 
 REDIS = os.environ.get("MAPSYNC_TEST_REDIS", "redis://127.0.0.1:6379/14")
 
@@ -72,3 +74,29 @@ def test_a_limiter_waits_and_counts() -> None:
 def test_bad_limits_are_refused() -> None:
     with pytest.raises(ValueError):
         SharedRateLimiter("memory://", "k", 0, 1.0)
+
+
+def test_an_unreachable_counter_never_fails_a_request_and_is_used_again_when_back(
+        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Redis stopped (a broker restart, a partition): requests go on, counted in the process with the same
+    limit; once Redis answers again (asked again after ``retry_after``), the shared window is used."""
+    key = f"test:{uuid.uuid4()}"
+    limiter = SharedRateLimiter(redis_server.url, key, 3, 0.5, margin=0.0, timeout=0.5, retry_after=0.2)
+    with limiter.slot():
+        pass
+    assert limiter.in_window() == 1
+    redis_server.stop()
+    with caplog.at_level(logging.WARNING, logger="mapsync.ratelimit"):
+        started = time.monotonic()
+        for _ in range(4):  # the fourth waits for the local window of 3 per 0.5 s
+            with limiter.slot():
+                pass
+        assert 0.4 <= time.monotonic() - started < 5
+        assert limiter.acquire() is False  # still known unreachable: at once, no wait for a timeout
+        assert [r.message for r in caplog.records].count(
+            next(r.message for r in caplog.records if "unreachable" in r.message)) == 1  # said once
+        redis_server.start()
+        time.sleep(0.3)  # past retry_after
+        assert limiter.acquire() is True
+        assert any("reachable again" in r.message for r in caplog.records)
+    assert limiter.in_window() >= 1

@@ -92,6 +92,27 @@ def test_settings_from_the_environment() -> None:
             settings_from_environment(wrong)
 
 
+def test_workers_share_rate_limits_in_the_brokers_redis_unless_told_otherwise() -> None:
+    """Every worker spends one budget per credential by default: counted in the broker's Redis."""
+    broker = {"MAPSYNC_BROKER_URL": "redis://broker:6379/3"}
+    assert settings_from_environment(broker)["mapsync_rate_limits_url"] == "redis://broker:6379/3"
+    assert settings_from_environment({})["mapsync_rate_limits_url"] == "redis://127.0.0.1:6379/0"
+    other = settings_from_environment({**broker, "MAPSYNC_RATE_LIMITS_URL": "redis://limits:6379/2"})
+    assert other["mapsync_rate_limits_url"] == "redis://limits:6379/2"
+    assert settings_from_environment({**broker, "MAPSYNC_RATE_LIMITS_URL": "local"})["mapsync_rate_limits_url"] is None
+    assert settings_from_environment({"MAPSYNC_BROKER_URL": "amqp://rabbit//"})["mapsync_rate_limits_url"] is None
+    with pytest.raises(workers.ConfigurationError, match="MAPSYNC_RATE_LIMITS_URL='postgresql://x' is neither"):
+        settings_from_environment({"MAPSYNC_RATE_LIMITS_URL": "postgresql://x"})
+
+
+def test_a_worker_counts_its_rate_limits_where_its_settings_say(tmp_path: Path) -> None:
+    shared = WorkerContext(tmp_path / "tenants.yaml", rate_limits_url="memory://")
+    limiter = shared.limiters("fortnox", {"FORTNOX_ACCESS_TOKEN": "t"})
+    assert type(limiter).__name__ == "SharedRateLimiter"
+    local = WorkerContext(tmp_path / "tenants.yaml")
+    assert type(local.limiters("fortnox", {"FORTNOX_ACCESS_TOKEN": "t"})).__name__ == "SlidingWindowRateLimiter"
+
+
 def _tenant_folder(tmp_path: Path, state: str) -> Path:
     (tmp_path / "acme").mkdir()
     (tmp_path / "acme" / "ruleset.yaml").write_text(

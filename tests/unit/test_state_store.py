@@ -751,3 +751,35 @@ def test_a_lease_with_a_keeper_is_held_however_long_one_record_takes(backend: st
         assert unkept.is_set()  # the pass stops after the record at hand
     finally:
         stores.close_all()
+
+
+def test_a_scratch_copy_for_a_plan_leaves_the_history_out(store: StateStore) -> None:
+    """The audit and the finished runs no row names grow with every pass and no pass reads them: a plan's copy
+    leaves them out (with ``history``, explain's copy, it keeps everything)."""
+    old = [store.start_run() for _ in range(3)]
+    for run in old:
+        store.record_audit(run_id=run, mapping="customers", target="erp", record_id="e1", action="update",
+                           field="Name", old="a", new="b", rule="name")
+        store.finish_run(run, "ok", {})
+    store.journal_create("customers", "erp", "c2", {"name": "x"}, old[0])  # names the first run
+    store.quarantine("customers", "crm", "c3", "rejected", "refused", old[1])  # names the second
+    running = store.start_run()  # a run that is still running (or was killed)
+    last = store.start_run()
+    store.finish_run(last, "ok", {"last": True})
+    with store.transaction():
+        store.link("customers", "c1", "e1", Base({"name": "b"}))
+    copy = store.scratch_copy()
+    try:
+        assert copy.audit_entries() == []
+        assert [r for r in [*old, running, last] if copy.get_run(r) is not None] == [old[0], old[1], running, last]
+        assert copy.summary() == store.summary()  # the last run, links, quarantine, pending creates: all there
+        assert copy.pending_creates("customers") == store.pending_creates("customers")
+        assert copy.list_quarantine() == store.list_quarantine()
+        assert copy.start_run() > last  # a plan's run is numbered after every real one
+    finally:
+        copy.close()
+    whole = store.scratch_copy(history=True)
+    try:
+        assert len(whole.audit_entries()) == 3 and all(whole.get_run(r) is not None for r in old)
+    finally:
+        whole.close()

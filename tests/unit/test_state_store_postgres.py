@@ -111,7 +111,7 @@ def test_two_tenants_never_see_each_others_rows(tenant_pair: tuple[PostgresState
         assert last is not None and (last.id, last.summary) == (run, {"label": label})
         assert [(m.name, m.links, m.quarantined, m.pending_creates, m.held) for m in store.summary().mappings] == [
             ("customers", 1, 1, 1, 1)]
-        copy = store.scratch_copy()
+        copy = store.scratch_copy(history=True)
         try:
             assert copy.summary() == store.summary()
             assert copy.audit_entries() == store.audit_entries()
@@ -314,7 +314,7 @@ def test_the_scratch_copy_writes_nothing_to_the_database(url: str) -> None:
     try:
         run = fill(store, "real")
         before = rows_of(url, store.schema, store.tenant)
-        copy = store.scratch_copy()
+        copy = store.scratch_copy(history=True)
         assert isinstance(copy, SqliteStateStore)
         assert copy.summary() == store.summary()
         assert copy.links("customers") == store.links("customers")

@@ -66,7 +66,7 @@ def _copy_store(args: argparse.Namespace, folder: str) -> StateStore:
     if is_postgres_url(path):
         real = open_store(path, tenant=args.tenant)
         try:
-            return real.scratch_copy()
+            return real.scratch_copy(history=True)  # the audit trail is part of what explain shows
         finally:
             real.close()
     target = str(Path(folder) / "explain.sqlite")

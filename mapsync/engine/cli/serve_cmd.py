@@ -7,6 +7,7 @@ registry has errors (printed; with ``--check``), 2 usage. docs/deployment.md.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from mapsync.engine.diagnostics import render
 from mapsync.engine.logs import configure_logging
 from mapsync.engine.tenants.registry import load_registry
-from mapsync.engine.tenants.serve import DEFAULT_WORKERS, Server
+from mapsync.engine.tenants.serve import DEFAULT_WORKERS, Server, rate_limits_url
 from mapsync.engine.tenants.web import start_status_server
 
 
@@ -54,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
         return 0 if registry.ok else 1
     if not args.log_level:
         configure_logging("INFO", json=args.log_json)
+    try:
+        rate_limits_url(os.environ)
+    except ValueError as exc:
+        print(f"mapsync serve: {exc}", file=sys.stderr)
+        return 2
     server = Server(args.tenants, workers=args.workers)
     server.adopt(registry)  # the rule sets just checked: not compiled a second time
     httpd = None
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if not port.isdigit():
             print(f"mapsync serve: --http wants HOST:PORT, not {args.http!r}", file=sys.stderr)
             return 2
-        httpd = start_status_server(server, host or "127.0.0.1", int(port))
+        httpd = start_status_server(server.status, server.metrics.exposition, host or "127.0.0.1", int(port))
         print(f"status page: http://{httpd.server_name}:{httpd.server_port}/", file=sys.stderr)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -76,6 +76,8 @@ def _configure(args: argparse.Namespace) -> Any:
     workers.app.conf.mapsync_log_json = bool(args.log_json)
     if args.broker:
         workers.app.conf.broker_url = args.broker
+        # unless MAPSYNC_RATE_LIMITS_URL says otherwise, rate limits are counted in the broker's Redis
+        workers.app.conf.mapsync_rate_limits_url = workers.rate_limits_url(os.environ, args.broker)
     return workers
 
 

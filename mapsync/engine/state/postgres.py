@@ -21,6 +21,9 @@ no transaction stays open (holding locks a concurrent run would wait for) while 
 The lease is a row per tenant with an expiry, timed by the database server's clock (``clock_timestamp()``),
 so workers on machines whose clocks disagree still agree on when it expires (docs/sync.md).
 
+Status: ``tenant_overviews`` reads the last run, quarantine count and lease holder of many tenants of one
+database over one connection (the tenants' status page, ``mapsync.engine.tenants.status``), read only.
+
 Timestamps are stored as ``timestamptz`` and read back in UTC; JSON payloads as ``json`` (kept as written).
 The session's search path is set to the store's schema: connect directly or through a session-mode pooler.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, LiteralString
@@ -47,8 +51,8 @@ from mapsync.engine.state.codec import check_text as _text
 from mapsync.engine.state.codec import dump_json as _dump
 from mapsync.engine.state.codec import encode_base as _encode_base
 from mapsync.engine.state.codec import utc_now
-from mapsync.engine.state.postgres_migrations import migrate
-from mapsync.engine.state.sqlite import MEMORY, STATE_TABLES, SqliteStateStore
+from mapsync.engine.state.postgres_migrations import MIGRATIONS, migrate, schema_version
+from mapsync.engine.state.sqlite import HISTORY_FREE_RUNS, MEMORY, STATE_TABLES, SqliteStateStore
 from mapsync.engine.state.store import (
     AUDIT_ACTIONS,
     DEFAULT_TENANT,
@@ -67,6 +71,7 @@ from mapsync.engine.state.store import (
     QuarantineEntry,
     Run,
     RunStatus,
+    SchemaVersionError,
     Side,
     StateError,
     StoreSummary,
@@ -96,6 +101,7 @@ _COPIED: dict[str, tuple[str, ...]] = {
     "secrets": ("name", "value", "updated_at"),
 }
 _COPY_BATCH = 2000
+_HISTORY_FREE_RUNS = HISTORY_FREE_RUNS.format(tenant=" WHERE tenant = %(tenant)s")
 
 
 def describe_dsn(dsn: str) -> str:
@@ -153,15 +159,18 @@ class PostgresStateStore:
         """Close the connection (idempotent). An open transaction is rolled back by the server."""
         self._conn.close()
 
-    def scratch_copy(self) -> SqliteStateStore:
+    def scratch_copy(self, *, history: bool = False) -> SqliteStateStore:
         """An in-memory SQLite copy of this tenant's state to plan against (``mapsync plan``, docs/sync.md):
         a plan writes its links, bases and cursors there and the copy is thrown away; PostgreSQL is only read,
-        in one consistent snapshot."""
+        in one consistent snapshot. Without ``history``, no audit and only the runs a pass may look at
+        (``StateStore.scratch_copy``): the rows read do not grow with the tenant's passes."""
         copy = SqliteStateStore(MEMORY, now=self._now, backoff=self._backoff)
         try:
             with self._snapshot():
                 for table in STATE_TABLES:
-                    self._copy_table(table, copy)
+                    if table == "audit" and not history:
+                        continue
+                    self._copy_table(table, copy, None if history or table != "runs" else _HISTORY_FREE_RUNS)
         except psycopg.Error as exc:
             copy.close()
             raise StateError(f"cannot copy {self._where} to plan against: {exc}") from exc
@@ -180,13 +189,14 @@ class PostgresStateStore:
             self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
 
-    def _copy_table(self, table: str, copy: SqliteStateStore) -> None:
+    def _copy_table(self, table: str, copy: SqliteStateStore, condition: LiteralString | None = None) -> None:
         selected = _COPIED[table]
         columns = [c.split("::")[0] for c in selected]
-        query = sql.SQL("SELECT {} FROM {} WHERE tenant = %s ORDER BY 1").format(
-            sql.SQL(", ").join(sql.SQL(c) for c in selected), sql.Identifier(table))
+        query = sql.SQL("SELECT {} FROM {} WHERE tenant = %(tenant)s{} ORDER BY 1").format(
+            sql.SQL(", ").join(sql.SQL(c) for c in selected), sql.Identifier(table),
+            sql.SQL(" AND (" + condition + ")" if condition else ""))
         with self._conn.cursor(name=f"mapsync_copy_{table}", row_factory=tuple_row) as cur:
-            cur.execute(query, (self.tenant,))
+            cur.execute(query, {"tenant": self.tenant})
             while batch := cur.fetchmany(_COPY_BATCH):
                 copy.load_rows(table, columns, batch)
 
@@ -650,6 +660,54 @@ class PostgresStateStore:
             return self._conn.execute(query, params)
         except (psycopg.IntegrityError, psycopg.DataError) as exc:
             raise StateError(f"{self._where}: write refused: {' '.join(str(exc).split())}") from exc
+
+
+@dataclass(frozen=True)
+class TenantOverview:
+    """What a status page shows of one tenant's state: its last run, its records in quarantine and who holds
+    its lease (None: nobody)."""
+
+    tenant: str
+    last_run: Run | None
+    quarantined: int
+    lease_holder: str | None
+
+
+def tenant_overviews(dsn: str, tenants: Sequence[str], *, schema: str = DEFAULT_SCHEMA,
+                     connect_timeout: int = 5) -> dict[str, TenantOverview]:
+    """The overview of each of ``tenants`` in one database, over one connection and three statements whatever
+    their number (``mapsync status TENANTS`` and its status page read hundreds of tenants every few seconds;
+    opening a store per tenant would connect and check the schema for each). Read only: a schema that is not
+    there yet (no pass has run) gives every tenant an empty overview, and nothing is created or migrated.
+    ``StateError`` when the database cannot be reached or read."""
+    if not SCHEMA.fullmatch(schema):
+        raise StateError(f"schema {schema!r} is not a schema name: lower-case letters, digits and _")
+    ids = list(dict.fromkeys(tenants))
+    empty = {t: TenantOverview(t, None, 0, None) for t in ids}
+    where = f"state store {describe_dsn(dsn)} (schema {schema})"
+    try:
+        with psycopg.connect(dsn, autocommit=True, row_factory=dict_row, connect_timeout=connect_timeout) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            version = schema_version(conn, schema)
+            if version is None or not ids:
+                return empty
+            if version > len(MIGRATIONS):
+                raise SchemaVersionError(f"{where} has state schema version {version}, but this mapsync knows "
+                                         f"versions up to {len(MIGRATIONS)}: upgrade mapsync to read it")
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            runs = {row["tenant"]: _run(row) for row in conn.execute(
+                "SELECT t.tenant, r.id, r.started_at, r.finished_at, r.status, r.summary "
+                "FROM unnest(%s::text[]) AS t (tenant) CROSS JOIN LATERAL (SELECT * FROM runs "
+                "WHERE runs.tenant = t.tenant ORDER BY id DESC LIMIT 1) AS r", (ids,)).fetchall()}
+            quarantined = {row["tenant"]: int(row["n"]) for row in conn.execute(
+                "SELECT tenant, count(*) AS n FROM quarantine WHERE tenant = ANY(%s) GROUP BY tenant",
+                (ids,)).fetchall()}
+            holders = {row["tenant"]: str(row["holder"]) for row in conn.execute(
+                "SELECT tenant, holder FROM leases WHERE tenant = ANY(%s) AND expires_at > clock_timestamp()",
+                (ids,)).fetchall()}
+    except psycopg.Error as exc:
+        raise StateError(f"cannot read {where}: {' '.join(str(exc).split())}") from exc
+    return {t: TenantOverview(t, runs.get(t), quarantined.get(t, 0), holders.get(t)) for t in ids}
 
 
 def _at(moment: datetime) -> datetime:

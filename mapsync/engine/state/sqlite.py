@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, LiteralString, cast
 
 from mapsync.engine.state.backoff import retry_delay
 from mapsync.engine.state.codec import as_utc as _utc
@@ -78,6 +78,11 @@ PASS_PATIENCE = 60.0  # how long a pass holding the lease waits for another proc
 
 # The tables of the sync state, parents first: what a copy of the store holds (the lease is not copied).
 STATE_TABLES = ("runs", "links", "cursors", "create_journal", "quarantine", "audit", "secrets")
+# The runs a scratch copy without history keeps (``StateStore.scratch_copy``), as an SQL condition on ``runs``;
+# ``{tenant}`` stands for a backend's tenant filter in the subqueries (SQLite: none).
+HISTORY_FREE_RUNS: LiteralString = (
+    "status = 'running' OR id = (SELECT max(id) FROM runs{tenant}) "
+    "OR id IN (SELECT run_id FROM create_journal{tenant}) OR id IN (SELECT run_id FROM quarantine{tenant})")
 
 
 class SqliteStateStore:
@@ -130,12 +135,17 @@ class SqliteStateStore:
         """Close the connection (idempotent). An open transaction is rolled back by SQLite."""
         self._conn.close()
 
-    def scratch_copy(self) -> SqliteStateStore:
+    def scratch_copy(self, *, history: bool = False) -> SqliteStateStore:
         """An in-memory copy of this store to plan against: a plan runs exactly as a run would, writing its
-        links, bases and cursors here, and the copy is thrown away (``mapsync plan``, docs/sync.md)."""
+        links, bases and cursors here, and the copy is thrown away (``mapsync plan``, docs/sync.md). Without
+        ``history``, no audit and only the runs a pass may look at (``StateStore.scratch_copy``)."""
         copy = SqliteStateStore(MEMORY, now=self._now, backoff=self._backoff)
         try:
             self._conn.backup(copy._conn)
+            if not history:
+                with copy.transaction():
+                    copy._conn.execute("DELETE FROM audit")
+                    copy._conn.execute("DELETE FROM runs WHERE NOT (" + HISTORY_FREE_RUNS.format(tenant="") + ")")
         except sqlite3.Error as exc:
             copy.close()
             raise StateError(f"cannot copy {self._where} to plan against: {exc}") from exc

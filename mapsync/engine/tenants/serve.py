@@ -57,6 +57,28 @@ log = logging.getLogger("mapsync.serve")
 DEFAULT_WORKERS = 32
 
 
+LOCAL_LIMITS = "local"
+SHARED_LIMIT_SCHEMES = ("redis://", "rediss://", "redis+sentinel://", "memory://")
+
+
+def rate_limits_url(environ: Mapping[str, str], broker_url: str | None = None) -> str | None:
+    """Where the rate limits of every credential are counted, from ``MAPSYNC_RATE_LIMITS_URL``: a Redis URL
+    (shared by every process and machine using it), ``local`` (in this process only), or unset: the broker's
+    Redis when a ``broker_url`` is given and is one (Celery workers share their budgets by default), else in
+    this process. A URL of another kind is a ``ValueError`` (docs/deployment.md)."""
+    text = environ.get("MAPSYNC_RATE_LIMITS_URL", "").strip()
+    if text == LOCAL_LIMITS:
+        return None
+    if text:
+        if not text.startswith(SHARED_LIMIT_SCHEMES):
+            raise ValueError(f"MAPSYNC_RATE_LIMITS_URL={text!r} is neither a Redis URL (redis://host:port/db) "
+                             f"nor {LOCAL_LIMITS!r}")
+        return text
+    if broker_url and broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+    return None
+
+
 class LimiterPool:
     """One rate limiter per credential (connector, base URL and the credential's settings), shared by every
     client of every tenant using it: in this process, or, given ``url`` (``redis://...``, also
@@ -130,7 +152,7 @@ class Server:
         self.process_env = process_env
         self.clock = clock
         self.client_options = client_options
-        self.limiters = LimiterPool(os.environ.get("MAPSYNC_RATE_LIMITS_URL") or None)
+        self.limiters = LimiterPool(rate_limits_url(os.environ))
         self.metrics = PassMetrics()
         self.stop = threading.Event()
         self.states: dict[str, TenantState] = {}

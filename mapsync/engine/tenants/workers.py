@@ -41,7 +41,7 @@ from mapsync.engine.state.lease import Lease, holder_name
 from mapsync.engine.state.url import describe_state, is_postgres_url
 from mapsync.engine.tenants.metrics import PassMetrics
 from mapsync.engine.tenants.registry import Registry, Tenant, load_registry
-from mapsync.engine.tenants.serve import LimiterPool
+from mapsync.engine.tenants.serve import LimiterPool, rate_limits_url
 from mapsync.engine.tenants.tenantpass import CachedRuleset, PassOutcome, run_tenant_pass
 
 log = logging.getLogger("mapsync.workers")
@@ -82,9 +82,16 @@ def transport_options(visibility_timeout: float) -> dict[str, Any]:
 
 def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """The app's settings from ``MAPSYNC_BROKER_URL``, ``MAPSYNC_BROKER_VISIBILITY_TIMEOUT``, ``MAPSYNC_TENANTS``,
-    ``MAPSYNC_LEASE_TTL`` and ``MAPSYNC_ALLOW_SQLITE`` (docs/deployment.md)."""
+    ``MAPSYNC_LEASE_TTL``, ``MAPSYNC_ALLOW_SQLITE`` and ``MAPSYNC_RATE_LIMITS_URL`` (by default the broker's
+    Redis: every worker spends one budget per credential) (docs/deployment.md)."""
+    broker = environ.get("MAPSYNC_BROKER_URL") or DEFAULT_BROKER
+    try:
+        limits = rate_limits_url(environ, broker)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
     return {
-        "broker_url": environ.get("MAPSYNC_BROKER_URL") or DEFAULT_BROKER,
+        "broker_url": broker,
+        "mapsync_rate_limits_url": limits,
         "broker_transport_options": transport_options(
             _seconds(environ, "MAPSYNC_BROKER_VISIBILITY_TIMEOUT", DEFAULT_VISIBILITY_TIMEOUT)),
         "mapsync_tenants": environ.get("MAPSYNC_TENANTS") or None,
@@ -121,7 +128,8 @@ class WorkerContext:
     (set when the worker shuts down: running passes end after the record at hand)."""
 
     def __init__(self, registry_path: Path | str, *, lease_ttl: timedelta = Lease.TTL, allow_sqlite: bool = False,
-                 process_env: Mapping[str, str] | None = None, **client_options: Any) -> None:
+                 process_env: Mapping[str, str] | None = None, rate_limits_url: str | None = None,
+                 **client_options: Any) -> None:
         self.registry_path = Path(registry_path).resolve()
         self.lease_ttl = lease_ttl
         self.allow_sqlite = allow_sqlite
@@ -129,7 +137,7 @@ class WorkerContext:
         self.client_options = client_options
         self.stop = threading.Event()
         self.metrics = PassMetrics()
-        self.limiters = LimiterPool(os.environ.get("MAPSYNC_RATE_LIMITS_URL") or None)  # shared across workers
+        self.limiters = LimiterPool(rate_limits_url)  # a Redis URL: shared with every worker using it
         self.caches: dict[str, CachedRuleset] = {}
         self._running: set[str] = set()
         self._registry: Registry | None = None
@@ -215,7 +223,8 @@ def worker_context() -> WorkerContext:
             if not registry:
                 raise ConfigurationError("no tenants registry: set MAPSYNC_TENANTS or give it to mapsync worker")
             _context = WorkerContext(registry, lease_ttl=timedelta(seconds=float(app.conf.get("mapsync_lease_ttl"))),
-                                     allow_sqlite=bool(app.conf.get("mapsync_allow_sqlite")))
+                                     allow_sqlite=bool(app.conf.get("mapsync_allow_sqlite")),
+                                     rate_limits_url=app.conf.get("mapsync_rate_limits_url"))
         return _context
 
 
