@@ -118,6 +118,17 @@ def machine_cpu() -> tuple[float, float]:
     return (total - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"), total / os.sysconf("SC_CLK_TCK")
 
 
+def open_files(pids: list[int]) -> int:
+    return sum(len(os.listdir(f"/proc/{one}/fd")) for pid in pids for one in _family(pid))
+
+
+def redis_clients(url: str) -> int:
+    import redis
+
+    with redis.Redis.from_url(f"{url}/0") as client:
+        return int(client.info("clients")["connected_clients"])
+
+
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
@@ -145,6 +156,8 @@ class Round:
     machine_done: tuple[float, float] = (0.0, 0.0)
     stats_done: dict[str, Any] | None = None
     connections: int = 0  # PostgreSQL connections at most while it ran
+    redis_clients: int = 0  # the benchmark's Redis's clients at most while it ran
+    files: int = 0  # the workers' open files (sockets included) at most while it ran
     load: float = 0.0  # the load average at most while it ran
 
 
@@ -221,7 +234,7 @@ def configure(processes: int, threads: int, args: argparse.Namespace, sims: Simu
         for round_no in range(1, args.rounds + 1):
             if interval:  # beat: every tenant due at the same moment, once an interval
                 while time.time() < start + (round_no - 1) * interval:
-                    _collect(poller, number, due, passes, rounds, tokens, sims, args, pids)
+                    _collect(poller, number, due, passes, rounds, tokens, sims, args, pids, redis_url)
                     time.sleep(0.25)
             this = Round(round_no, time.time(), cpu_seconds(pids), sims.stats(), machine_cpu())
             rounds.append(this)
@@ -236,9 +249,12 @@ def configure(processes: int, threads: int, args: argparse.Namespace, sims: Simu
                         missing = sum(1 for t in tenants if number[t] < round_no)
                         print(f"round {round_no}: {missing} pass(es) not done after {args.timeout:g} s; see {root}")
                         break
-                    _collect(poller, number, due, passes, rounds, tokens, sims, args, pids)
+                    _collect(poller, number, due, passes, rounds, tokens, sims, args, pids, redis_url)
                     time.sleep(0.25)
         sender.close()
+        wall, used = time.time() - start, cpu_seconds(pids) - rounds[0].cpu
+        print(f"workers' CPU over the run: {used:.1f} s in {wall:.0f} s = {used / wall:.0%} of one core "
+              f"({used / max(len(passes), 1) * 1000:.0f} ms per pass, idle time included)")
         peak_mb = memory_mb(pids, "VmHWM")
         customers = sims.ask(("customers", [f"tenant-{t}" for t in tenants]))
         not_run = sum(p.read_text(errors="replace").count("pass not run") for p in root.glob("worker-*.log"))
@@ -264,7 +280,7 @@ def configure(processes: int, threads: int, args: argparse.Namespace, sims: Simu
 
 def _collect(poller: Poller, number: dict[str, int], due: dict[str, float], passes: list[Pass],
              rounds: list[Round], tokens: dict[str, str], sims: Simulators, args: argparse.Namespace,
-             pids: list[int]) -> None:
+             pids: list[int], redis_url: str) -> None:
     """Passes finished since the last look: recorded, their tenants' records changed; the round's figures."""
     last = 0.0
     for tenant, started, finished, status in poller.new():
@@ -277,9 +293,11 @@ def _collect(poller: Poller, number: dict[str, int], due: dict[str, float], pass
     if running and last and min(number[t] for t in tokens) >= running[0].number:
         running[0].done, running[0].cpu_done, running[0].stats_done = last, cpu_seconds(pids), sims.stats()
         running[0].machine_done = machine_cpu()
-    connections, load = poller.connections(), load_average()
+    connections, load, files = poller.connections(), load_average(), open_files(pids)
+    clients = redis_clients(redis_url)
     for this in running:
         this.connections, this.load = max(this.connections, connections), max(this.load, load)
+        this.redis_clients, this.files = max(this.redis_clients, clients), max(this.files, files)
 
 
 def report(label: str, args: argparse.Namespace, interval: float, rounds: list[Round], passes: list[Pass],
@@ -314,6 +332,7 @@ def report(label: str, args: argparse.Namespace, interval: float, rounds: list[R
               f"fortnox {sent['fortnox'] / len(done):.1f}; "
               f"429s: {limited}; PostgreSQL connections at most {this.connections}; load average at most "
               f"{this.load:.1f}")
+        print(f"  Redis clients at most {this.redis_clients}; the workers' open files at most {this.files}")
         print(f"  simulators' CPU {simulators / wall:.0%} of one core; the machine's {os.cpu_count()} cores "
               f"{busy:.0%} busy (everything on it)", flush=True)
         rows.append(
