@@ -1,7 +1,8 @@
 """Benchmark: many tenants on Celery worker processes (``mapsync worker``): 1, 2 and 4 processes.
 
-    .venv/bin/python benchmarks/celery_workers.py [--tenants 200] [--processes 1,2,4] [--threads 16]
-        [--rounds 2] [--interval 6m | --interval 0] [--latency 100-300ms] [--rate-limits shared|local]
+    .venv/bin/python benchmarks/celery_workers.py [--tenants 200] [--processes 1,2,4]
+        [--threads 16 | --passes-at-once 32] [--rounds 2] [--interval 6m | --interval 0] [--latency 100-300ms]
+        [--rate-limits shared|local]
 
 The world of ``benchmarks/tenants.py`` (``_tenantworld``): N tenants, each with its own webCRM token, Fortnox
 tenant, env file and rule set (the standard Fortnox set reduced to customers by an overlay), against one
@@ -12,19 +13,23 @@ records changed after each of a tenant's passes. The tenants' state is in Postgr
 key, the run's own, deleted afterwards), the broker a Redis server of the benchmark's own (db 0), the
 workers' rate limiters shared in it (db 2; ``--rate-limits local``: each process its own).
 
-Per configuration (every ``--processes`` count with every ``--threads`` count, each with tenants of its
-own): the worker processes are started (``mapsync worker TENANTS --concurrency THREADS``), then the passes
-are sent as the scheduler (``mapsync scheduler``, Celery beat with ``RegistryScheduler``) sends them: the task
-``mapsync.tenant_pass`` for every tenant at once (round 1: the import, rule sets compiled), again every
-``--interval`` (beat's schedule: every tenant due at the same moment each interval; the pass expires after
-one interval). ``--interval 0`` sends each round once the last one is done (capacity). A pass is done when
-its run is finished in the state store.
+Per configuration (every ``--processes`` count with every ``--threads`` count, or with ``--passes-at-once``
+shared among them: 1 x 32, 2 x 16, 4 x 8 by default; each with tenants of its own): the worker processes are
+started (``mapsync worker TENANTS --concurrency THREADS``), then the passes are sent as the scheduler
+(``mapsync scheduler``, Celery beat with ``RegistryScheduler``) sends them: the task ``mapsync.tenant_pass``
+for every tenant at once (round 1: the import, rule sets compiled), again every ``--interval`` (beat's
+schedule: every tenant due at the same moment each interval; the pass expires after one interval).
+``--interval 0`` sends each round once the last one is done (capacity). A pass is done when its run is
+finished in the state store. A running pass holds two PostgreSQL connections (its store, its lease's
+heartbeat): configurations that could exceed the server's ``max_connections`` are refused.
 
 Prints per round: passes per minute, pass durations (the run's start to its end) and due to done
 (p50/p95/max), whether every pass was done within its interval, the workers' CPU per pass and share of one
-core, requests per pass and 429s (the simulators' log), PostgreSQL connections at most, the load average;
-per configuration the workers' resident memory (after start, peak, and per tenant); and a Markdown row per
-round. The simulators, PostgreSQL, Redis and this process share the machine with the workers. Figures, not
+core, requests per pass and 429s (the simulators' log), PostgreSQL connections, Redis clients and the
+workers' open files at most, the simulators' CPU, how busy the machine was and its load average; per
+configuration the workers' CPU over the run and resident memory (after start, peak, and per tenant); and a
+Markdown row per round. The simulators, PostgreSQL, Redis and this process share the machine with the
+workers. Figures, not
 assertions: run it, read it (docs/deployment.md, "Beyond one machine", "Sizing").
 """
 
@@ -349,7 +354,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--processes", default="1,2,4", help="worker process counts to measure (1,2,4)")
-    parser.add_argument("--threads", default="16", help="threads per worker process (--concurrency); a list too")
+    parser.add_argument("--threads", default=None,
+                        help="threads per worker process (--concurrency); a list too (default: --passes-at-once "
+                             "shared by the processes)")
+    parser.add_argument("--passes-at-once", type=int, default=32,
+                        help="without --threads: the passes all processes together run at once (default 32)")
     parser.add_argument("--rounds", type=int, default=2, help="passes of every tenant")
     parser.add_argument("--interval", default="6m",
                         help="the tenants' interval: rounds sent that far apart (0: each once the last is done)")
@@ -360,7 +369,9 @@ def main() -> None:
                         help="the workers' rate limiters: in the broker's Redis (db 2) or each process its own")
     parser.add_argument("--timeout", type=float, default=900, help="seconds the last round may take at most")
     args = parser.parse_args()
-    configs = [(int(p), int(t)) for p in args.processes.split(",") for t in args.threads.split(",")]
+    counts = [int(p) for p in args.processes.split(",")]
+    configs = ([(p, int(t)) for p in counts for t in args.threads.split(",")] if args.threads
+               else [(p, max(1, args.passes_at_once // p)) for p in counts])
     with psycopg.connect(POSTGRES) as conn:
         allowed = int(conn.execute("SHOW max_connections").fetchone()[0])  # type: ignore[index]
     for processes, threads in configs:
