@@ -7,7 +7,8 @@ N tenants, each with its own webCRM application token and Fortnox tenant (client
 ``TenantId``), its own env file, state store and rule set: the standard Fortnox rule set with every mapping
 but ``customers`` switched off by an overlay. One webCRM and one Fortnox simulator serve them all, each
 tenant with its own data and the real rate limits per tenant (webCRM 250/min, Fortnox 25 per 5 s), every
-request delayed by ``--latency``. The simulators run in a child process, so the figures of this process are
+request delayed by ``--latency`` (``_tenantworld``, shared with ``celery_workers.py``). The simulators run in a
+child process, so the figures of this process are
 ``serve``'s own. Each tenant starts with ``--organisations`` organisations in webCRM (the first pass imports
 them into Fortnox); after each of its passes ``--changed`` of its records are changed through the
 simulators' backends (not counted as requests), alternately in webCRM and in Fortnox.
@@ -29,92 +30,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import resource
-import secrets
-import statistics
 import tempfile
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from mapsync.connectors.simkit import Latency, parse_latency
+from _tenantworld import Simulators, rss_kb, spread, write_tenants
+
+from mapsync.connectors.simkit import parse_latency
 from mapsync.engine.sync.report import PassReport
 from mapsync.engine.tenants.metrics import PassMetrics
 from mapsync.engine.tenants.registry import interval_seconds
 from mapsync.engine.tenants.serve import DEFAULT_WORKERS, Server, TenantState
-
-OVERLAY = """name: {id}
-extends: mapsync:standard/fortnox
-overrides:
-  items: {{enabled: false}}
-  deliveries-orders: {{enabled: false}}
-  deliveries-invoices: {{enabled: false}}
-  order-invoices: {{enabled: false}}
-"""
-CLIENT_ID, CLIENT_SECRET = "sandbox-client-id", "sandbox-client-secret"
-
-
-# ----------------------------------------------------------------------------- the simulators' process
-def _rss_kb() -> int:
-    """This process's resident set now (kB)."""
-    with open("/proc/self/statm", encoding="ascii") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize() // 1024
-
-
-def simulators(conn: Connection, latency: Latency | None) -> None:
-    """The child process: one webCRM and one Fortnox simulator with the real limits, driven by messages."""
-    from mapsync.connectors.fortnox.simulator import FortnoxSimulator
-    from mapsync.connectors.webcrm.simulator import WebcrmSimulator
-
-    webcrm = WebcrmSimulator(latency=latency).start()
-    fortnox = FortnoxSimulator(latency=latency).start()
-    conn.send({"WEBCRM_BASE_URL": webcrm.url, "FORTNOX_BASE_URL": fortnox.url})
-    try:
-        while True:
-            message = conn.recv()
-            kind = message[0]
-            if kind == "setup":  # (kind, [(webCRM token, count)])
-                for token, count in message[1]:
-                    crm = webcrm.tenants.get(token)
-                    for i in range(count):
-                        crm.create("organisation", {
-                            "OrganisationName": f"Customer {i}", "OrganisationType": "Customer",
-                            "OrganisationExtraCustom1": str(1000 + i), "OrganisationTelephone": f"+46 8 {i:06d}"})
-                conn.send(len(webcrm.tenants))
-            elif kind == "change":  # (kind, webCRM token, Fortnox tenant, pass number, how many)
-                _, token, tenant, number, count = message
-                for k in range(count):
-                    which = (number * count + k) // 2 % 5
-                    phone = f"+46 31 {number:03d} {k:03d}"
-                    if k % 2 == 0:
-                        backend = webcrm.tenants.get(token)
-                        orgs = backend.store.all("organisation")
-                        if orgs:
-                            backend.replace("organisation", orgs[which % len(orgs)]["OrganisationId"],
-                                            {**orgs[which % len(orgs)], "OrganisationTelephone": phone})
-                    else:
-                        erp = fortnox.tenants.get(tenant)
-                        numbers = sorted(erp.store.records["customer"])
-                        if numbers:
-                            erp.update("customer", numbers[which % len(numbers)], {"Phone1": phone})
-            elif kind == "stats":
-                usage = resource.getrusage(resource.RUSAGE_SELF)
-                conn.send({
-                    "requests": {"webcrm": len(webcrm.log), "fortnox": len(fortnox.log)},
-                    "429": {"webcrm": webcrm.log.count(status=429), "fortnox": fortnox.log.count(status=429)},
-                    "tenants": {"webcrm": len(webcrm.tenants) - 1, "fortnox": len(fortnox.tenants) - 1},
-                    "cpu": usage.ru_utime + usage.ru_stime, "peak_rss_kb": usage.ru_maxrss, "rss_kb": _rss_kb()})
-            elif kind == "stop":
-                break
-    finally:
-        webcrm.stop()
-        fortnox.stop()
-        conn.send("stopped")
 
 
 # ----------------------------------------------------------------------------- the measured server
@@ -166,34 +97,7 @@ class MeasuredServer(Server):
         self.after_pass(done)
 
 
-# ----------------------------------------------------------------------------- set-up and report
-def write_tenants(root: Path, count: int, urls: dict[str, str], interval: str) -> dict[str, str]:
-    """The registry, one rule set overlay and one env file per tenant; the webCRM token of each tenant."""
-    tokens: dict[str, str] = {}
-    lines = ["defaults:", f"  interval: {interval}", "  state: state/{id}.sqlite", "tenants:"]
-    for n in range(count):
-        tenant = f"t{n:05d}"
-        tokens[tenant] = f"tenant-{tenant}-{secrets.token_hex(8)}"
-        folder = root / "rulesets" / tenant
-        folder.mkdir(parents=True)
-        (folder / "ruleset.yaml").write_text(OVERLAY.format(id=tenant), encoding="utf-8")
-        env = {**urls, "WEBCRM_API_TOKEN": tokens[tenant], "FORTNOX_CLIENT_ID": CLIENT_ID,
-               "FORTNOX_CLIENT_SECRET": CLIENT_SECRET, "FORTNOX_TENANT_ID": f"tenant-{tenant}"}
-        (root / "secrets").mkdir(exist_ok=True)
-        (root / "secrets" / f"{tenant}.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()), "utf-8")
-        lines.append(f"  - {{id: {tenant}, ruleset: rulesets/{tenant}, secrets: {{env_file: secrets/{tenant}.env}}}}")
-    (root / "tenants.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return tokens
-
-
-def spread(values: list[float]) -> str:
-    if not values:
-        return "-"
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"p50 {statistics.median(ordered):.1f} s, p95 {p95:.1f} s, max {ordered[-1]:.1f} s"
-
-
+# ----------------------------------------------------------------------------- report
 class CpuSampler:
     """This process's CPU time, sampled twice a second, to tell the CPU share of one span of the run."""
 
@@ -262,23 +166,12 @@ def main() -> None:
     # A pass's outcome and error are in the figures ("NOT ok"); passes still running at the end stop on request.
     logging.basicConfig(level=logging.CRITICAL, format="%(levelname)s %(name)s %(message)s")
 
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    child = context.Process(target=simulators, args=(theirs, args.latency), name="simulators")
-    child.start()
-    pipe = threading.Lock()
-
-    def ask(message: tuple[Any, ...]) -> Any:
-        with pipe:
-            ours.send(message)
-            return ours.recv() if message[0] in ("setup", "stats") else None
-
+    sims = Simulators(args.latency)
     try:
-        urls = ours.recv()
         with tempfile.TemporaryDirectory(prefix="mapsync-tenants-") as tmp:
             root = Path(tmp)
-            tokens = write_tenants(root, args.tenants, urls, args.interval)
-            ask(("setup", [(token, args.organisations) for token in tokens.values()]))
+            tokens = write_tenants(root, args.tenants, sims.urls, args.interval)
+            sims.setup(tokens, args.organisations)
             rounds_done = threading.Event()
             finished: dict[str, int] = defaultdict(int)
 
@@ -286,14 +179,14 @@ def main() -> None:
 
             def after_pass(done: Pass) -> None:
                 if done.status in ("ok", "quarantined"):
-                    ask(("change", tokens[done.tenant], f"tenant-{done.tenant}", done.number, args.changed))
+                    sims.change(tokens[done.tenant], done.tenant, done.number, args.changed)
                 with counting:
                     finished[done.tenant] = max(finished[done.tenant], done.number)
                     if duration is None and len(finished) == args.tenants and min(finished.values()) >= args.rounds:
                         rounds_done.set()
 
-            before = ask(("stats",))
-            baseline_kb = _rss_kb()
+            before = sims.stats()
+            baseline_kb = rss_kb()
             server = MeasuredServer(root / "tenants.yaml", workers=args.workers, after_pass=after_pass)
             sampler = CpuSampler()
             sampler.thread.start()
@@ -308,7 +201,7 @@ def main() -> None:
             sampler.thread.join()
             wall = time.monotonic() - started
             used = resource.getrusage(resource.RUSAGE_SELF)
-            after = ask(("stats",))
+            after = sims.stats()
 
             last_round = args.rounds if duration is None else None
             counted = [p for p in server.passes if last_round is None or p.number <= last_round]
@@ -336,10 +229,7 @@ def main() -> None:
                   f"{after['peak_rss_kb'] / 1024:.0f} MB; requests served {requests} (429: {limited}); tenants "
                   f"{after['tenants']}")
     finally:
-        if child.is_alive():
-            ours.send(("stop",))
-            ours.recv()
-        child.join(30)
+        sims.close()
 
 
 if __name__ == "__main__":
