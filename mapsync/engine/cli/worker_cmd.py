@@ -27,8 +27,9 @@ def register(commands: Any) -> None:
                     "tenant's lease in the PostgreSQL state store, so any number of workers on any number of "
                     "machines share the tenants. SIGTERM lets running passes finish the record at hand.")
     worker.add_argument("tenants", metavar="TENANTS", help="the tenants registry (tenants.yaml)")
-    worker.add_argument("--concurrency", type=int, default=8,
-                        help="passes at once in this worker (default 8; the work is waiting for APIs)")
+    worker.add_argument("--concurrency", type=int, default=16,
+                        help="passes at once in this worker (default 16; the work is waiting for APIs; each pass "
+                             "holds two PostgreSQL connections)")
     worker.add_argument("--pool", choices=("threads", "prefork"), default="threads",
                         help="threads (default: one process, passes in threads) or prefork (a process per pass)")
     worker.add_argument("--name", default=None, help="the worker's node name (default mapsync-PID@host)")
